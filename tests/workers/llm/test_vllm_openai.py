@@ -1,0 +1,154 @@
+"""The vLLM OpenAI client against a real vLLM CPU server serving the tiny Qwen3 model."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from shared.dialect.labels import LABELS
+from shared.errors import PermanentEngineError, RetryableEngineError
+from tests.plugins.vllm_server import VLLMServer
+from workers.llm.engines.base import ChatMessage, ChatRequest, ChatResult
+from workers.llm.engines.vllm_openai import VLLMOpenAIEngine
+
+PROMPTS = [f"第{i}段录音：{'今天我们去吃饭' if i % 2 else '你说的是什么话'}，请判断方言。" for i in range(64)]
+
+
+@pytest.fixture(scope="module")
+def engine(vllm_server: VLLMServer) -> Iterator[VLLMOpenAIEngine]:
+    with VLLMOpenAIEngine(vllm_server.base_url, vllm_server.model, concurrency=32, timeout_s=60) as engine:
+        yield engine
+
+
+def _ask(prompt: str, **options: object) -> ChatRequest:
+    return ChatRequest(messages=(ChatMessage("user", prompt),), **options)  # type: ignore[arg-type]
+
+
+def _run_all(engine: VLLMOpenAIEngine, requests: list[ChatRequest], threads: int = 32) -> list[ChatResult]:
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(engine.chat, requests))
+
+
+@pytest.mark.vllm
+def test_every_constrained_answer_is_one_of_the_eight_labels(engine: VLLMOpenAIEngine) -> None:
+    requests = [_ask(p, choices=LABELS, temperature=1.0, max_tokens=16) for p in PROMPTS]
+
+    answers = [r.text for r in _run_all(engine, requests)]
+
+    assert len(answers) == 64
+    assert set(answers) <= set(LABELS)
+    # Random weights at temperature 1 should not collapse onto one label.
+    assert len(set(answers)) > 1
+
+
+@pytest.mark.vllm
+def test_the_same_prompts_without_the_constraint_do_not_always_give_a_label(engine: VLLMOpenAIEngine) -> None:
+    requests = [_ask(p, temperature=1.0, max_tokens=16) for p in PROMPTS]
+
+    answers = [r.text for r in _run_all(engine, requests)]
+
+    assert sum(a not in LABELS for a in answers) > len(answers) // 2
+
+
+@pytest.mark.vllm
+def test_thinking_off_opens_the_reply_with_an_empty_think_block(engine: VLLMOpenAIEngine) -> None:
+    thinking = engine.chat(_ask("你好", enable_thinking=True, max_tokens=24, temperature=0.0))
+    direct = engine.chat(_ask("你好", enable_thinking=False, max_tokens=24, temperature=0.0))
+
+    # "<think>\n\n</think>\n\n" is in the rendered prompt only when thinking is off.
+    assert direct.usage.prompt_tokens > thinking.usage.prompt_tokens
+    assert direct.reasoning is None
+    # The random model never closes its think block, so all it says is reasoning.
+    assert thinking.reasoning
+    assert thinking.text == ""
+
+
+@pytest.mark.vllm
+def test_thinking_output_stays_out_of_the_answer_with_a_constraint(engine: VLLMOpenAIEngine) -> None:
+    result = engine.chat(_ask("哪种方言？", enable_thinking=False, choices=LABELS, max_tokens=16))
+
+    assert result.text in LABELS
+    assert result.reasoning is None
+    assert result.finish_reason == "stop"
+
+
+@pytest.mark.vllm
+def test_a_request_the_server_rejects_is_permanent_and_carries_its_message(engine: VLLMOpenAIEngine) -> None:
+    with pytest.raises(PermanentEngineError) as caught:
+        engine.chat(_ask("你好", max_tokens=100_000))
+
+    assert "HTTP 400" in str(caught.value)
+    assert "max_model_len" in str(caught.value)
+
+
+@pytest.mark.vllm
+def test_an_unknown_model_name_is_permanent(vllm_server: VLLMServer) -> None:
+    with VLLMOpenAIEngine(vllm_server.base_url, "no-such-model") as engine:
+        with pytest.raises(PermanentEngineError, match="no-such-model"):
+            engine.chat(_ask("你好", max_tokens=4))
+
+
+@pytest.mark.vllm
+def test_many_concurrent_requests_all_complete(engine: VLLMOpenAIEngine) -> None:
+    requests = [_ask(f"请随便说几句话，编号{i}", max_tokens=32, temperature=1.0) for i in range(256)]
+
+    started = time.monotonic()
+    results = _run_all(engine, requests, threads=32)
+    elapsed = time.monotonic() - started
+
+    assert len(results) == 256
+    assert all(r.finish_reason in {"stop", "length"} for r in results)
+    assert all(r.usage.completion_tokens > 0 for r in results)
+    assert elapsed < 120
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connection_refused_is_retried_then_raised_as_retryable() -> None:
+    port = _free_port()  # nothing listens here
+    engine = VLLMOpenAIEngine(f"http://127.0.0.1:{port}/v1", "m", max_attempts=3, backoff_s=0.01)
+
+    with pytest.raises(RetryableEngineError, match="after 3 attempts.*ConnectError"):
+        engine.chat(_ask("你好"))
+
+
+class _Overloaded(http.server.BaseHTTPRequestHandler):
+    """An upstream that answers every request with 503, counting them."""
+
+    hits = 0
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        type(self).hits += 1
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        body = b'{"error": {"message": "engine overloaded", "code": 503}}'
+        self.send_response(503)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_5xx_is_retried_a_few_times_then_raised_as_retryable() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Overloaded)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        engine = VLLMOpenAIEngine(f"http://127.0.0.1:{server.server_port}/v1", "m", max_attempts=4, backoff_s=0.01)
+        with pytest.raises(RetryableEngineError, match="HTTP 503: engine overloaded"):
+            engine.chat(_ask("你好"))
+    finally:
+        server.shutdown()
+
+    assert _Overloaded.hits == 4
