@@ -1,0 +1,204 @@
+"""`voxq`: the command line. Talks to the HTTP API, or starts VoxQueue's processes."""
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from api.client import ApiError, Client
+from shared.config import get_settings
+
+EPILOG = """\
+Examples (copy and paste):
+
+  voxq migrate                                   # create or upgrade the database, print the local key
+  voxq api --port 8000                           # the HTTP API
+  voxq worker tts                                # a TTS worker (espeak-ng by default)
+  voxq submit examples/chapter.txt --voice cmn --out chapter.wav
+  voxq status batch_0123abcd...
+  voxq keys create --tenant acme                 # a new API key for tenant acme
+  voxq flower --port 5555                        # monitoring (needs VOXQ_FLOWER_PASSWORD)
+  voxq demo                                      # everything above, on this machine
+"""
+
+app = typer.Typer(help="VoxQueue: jobs for Chinese speech work.", epilog=EPILOG, no_args_is_help=True,
+                  rich_markup_mode=None, add_completion=False)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _client() -> Client:
+    return Client(get_settings())
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema; on a new database, also create the local API key."""
+    from shared.local import ensure_local_key
+    from shared.migrate import upgrade
+
+    settings = get_settings()
+    upgrade()
+    console.print(f"database ready: {settings.sqlalchemy_url}")
+    key, created = ensure_local_key()
+    if created:
+        console.print(f"created the local API key (tenant 'local'), saved in {settings.local_key_file}:\n{key}")
+
+
+@app.command()
+def api(
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,
+) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    settings = get_settings()
+    _logging()
+    uvicorn.run("api.main:app", host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+
+
+@app.command()
+def worker(
+    pool: Annotated[str, typer.Argument(help="tts or llm")],
+    concurrency: Annotated[Optional[int], typer.Option(help="Slots of this worker.")] = None,
+) -> None:
+    """Run a Celery worker of the tts or the llm pool."""
+    from workers.app import celery_app
+    from workers.pools import worker_argv
+
+    if pool not in ("tts", "llm"):
+        _fail(f"unknown pool {pool!r}: use tts or llm")
+    celery_app.worker_main(worker_argv(pool, concurrency))
+
+
+@app.command()
+def flower(port: Annotated[int, typer.Option(help="Port of the Flower web UI.")] = 5555) -> None:
+    """Run Flower on the same broker, behind basic auth (VOXQ_FLOWER_USER, VOXQ_FLOWER_PASSWORD)."""
+    settings = get_settings()
+    if not settings.flower_password:
+        _fail("set VOXQ_FLOWER_PASSWORD: Flower is never started without basic auth")
+    from workers.app import celery_app
+
+    celery_app.start(["flower", f"--port={port}", f"--basic-auth={settings.flower_user}:{settings.flower_password}"])
+
+
+@app.command()
+def submit(
+    script: Annotated[Path, typer.Argument(help="Plain text (a paragraph per line), .csv or .jsonl.")],
+    voice: Annotated[Optional[str], typer.Option(help="Voice for lines that name none.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Where to write the audio when done.")] = None,
+    zip_lines: Annotated[bool, typer.Option("--zip", help="Write a zip of one file per line.")] = False,
+    audio_format: Annotated[Optional[str], typer.Option("--format", help="wav, flac, ogg or mp3.")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the batch, with a progress bar.")] = True,
+) -> None:
+    """Submit a whole script as one batch, show progress, and write the audio."""
+    if not script.is_file():
+        _fail(f"no such file: {script}")
+    fmt = audio_format or (out.suffix.lstrip(".") if out and not zip_lines else "wav")
+    if fmt not in ("wav", "flac", "ogg", "mp3"):
+        _fail(f"unknown audio format {fmt!r}: use wav, flac, ogg or mp3")
+    client = _client()
+    try:
+        with script.open("rb") as f:
+            data = {"format": fmt} | ({"voice": voice} if voice else {})
+            batch = client.json("POST", "/v1/batches", files={"file": (script.name, f)}, data=data)
+        console.print(f"batch {batch['id']}: {batch['lines']} lines")
+        if not wait:
+            return
+        batch = _follow(client, batch)
+        if batch["counts"]["failed"]:
+            _fail(f"{batch['counts']['failed']} lines failed; see `voxq status {batch['id']}`", 1)
+        if out:
+            params = {"output": "zip" if zip_lines else "chapter", "format": fmt}
+            response = client.request("GET", f"/v1/batches/{batch['id']}/audio", params=params, timeout=600)
+            out.write_bytes(response.content)
+            console.print(f"wrote {out} ({len(response.content) / 1024:.0f} KiB)")
+    except ApiError as exc:
+        _fail(str(exc), exc.exit_code)
+
+
+def _follow(client: Client, batch: dict) -> dict:  # type: ignore[type-arg]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        total = sum(batch["counts"].values())
+        task = progress.add_task("synthesising", total=total)
+        while True:
+            counts = batch["counts"]
+            progress.update(task, completed=counts["succeeded"] + counts["failed"])
+            if batch["done"]:
+                return batch
+            time.sleep(0.5)
+            batch = client.json("GET", f"/v1/batches/{batch['id']}")
+
+
+@app.command()
+def status(batch: Annotated[str, typer.Argument(help="Batch id.")]) -> None:
+    """Show a batch's progress."""
+    try:
+        info = _client().json("GET", f"/v1/batches/{batch}")
+    except ApiError as exc:
+        _fail(str(exc), exc.exit_code)
+        return
+    table = Table(title=f"batch {info['id']} ({info['kind']}, {info['lines']} lines)")
+    for name in info["counts"]:
+        table.add_column(name, justify="right")
+    table.add_row(*(str(n) for n in info["counts"].values()))
+    console.print(table)
+    console.print("done" if info["done"] else "in progress")
+    if info.get("audio_url"):
+        console.print(f"audio: {info['audio_url']}")
+
+
+@keys_app.command("create")
+def keys_create(tenant: Annotated[str, typer.Option(help="Tenant name; created if new.")]) -> None:
+    """Create an API key for a tenant and print it (it is shown only once)."""
+    from shared.auth import create_key
+    from shared.db import session_scope
+
+    if not tenant.strip():
+        _fail("tenant name is empty")
+    with session_scope() as session:
+        key = create_key(session, tenant.strip())
+    console.print(key)
+
+
+@app.command()
+def demo(
+    script: Annotated[Path, typer.Option(help="Script to speak.")] = Path("examples/chapter.txt"),
+    out: Annotated[Path, typer.Option(help="Where the chapter audio goes.")] = Path("out/chapter.wav"),
+    port: Annotated[int, typer.Option(help="Port for the demo API.")] = 8000,
+) -> None:
+    """Run the embedded default end to end: migrate, start a TTS worker and the API, speak a chapter."""
+    from api.demo import run_demo
+
+    try:
+        run_demo(script, out, port, console)
+    except ApiError as exc:
+        _fail(str(exc), exc.exit_code)
+
+
+def main() -> None:  # pragma: no cover - console script entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(app())

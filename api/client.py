@@ -1,0 +1,46 @@
+"""The CLI's view of the HTTP API: a thin httpx client that turns API errors into exit codes."""
+
+from typing import Any
+
+import httpx
+
+from shared.config import Settings
+
+
+class ApiError(Exception):
+    """Raised when the API answers with an error; `exit_code` is 2 for the caller's mistakes."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def api_key(settings: Settings) -> str | None:
+    if settings.api_key:
+        return settings.api_key
+    if settings.local_key_file.exists():
+        return settings.local_key_file.read_text().strip()
+    return None
+
+
+class Client:
+    def __init__(self, settings: Settings, timeout: float = 60.0) -> None:
+        key = api_key(settings)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.http = httpx.Client(base_url=settings.api_url, headers=headers, timeout=timeout)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ApiError(f"cannot reach the API at {self.http.base_url} ({exc}); is `voxq api` running?", 1) from None
+        if response.is_error:
+            try:
+                message = response.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = response.text[:500]
+            raise ApiError(f"{response.status_code}: {message}", 2 if response.status_code < 500 else 1)
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.request(method, path, **kwargs).json()

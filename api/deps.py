@@ -1,0 +1,50 @@
+"""Request dependencies: a database session, the caller's tenant, and owned objects."""
+
+from collections.abc import Iterator
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Header
+from sqlalchemy.orm import Session
+
+from shared.auth import tenant_for_key
+from shared.db import new_session
+from shared.errors import NotFound, Unauthorized
+from shared.models import Base
+
+
+def get_session() -> Iterator[Session]:
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_tenant(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> str:
+    if authorization is None:
+        return tenant_for_key(session, None)
+    scheme, _, key = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("malformed Authorization header: use 'Authorization: Bearer <key>'")
+    return tenant_for_key(session, key.strip())
+
+
+TenantDep = Annotated[str, Depends(get_tenant)]
+
+M = TypeVar("M", bound=Base)
+
+
+def get_owned(session: Session, model: type[M], object_id: str, tenant_id: str) -> M:
+    """The object if it exists and belongs to the tenant; 404 otherwise (never 403, so a key
+    cannot learn that another tenant's id exists)."""
+    obj = session.get(model, object_id)
+    if obj is None or getattr(obj, "tenant_id") != tenant_id:
+        raise NotFound(f"no {model.__tablename__[:-1]} {object_id!r}")
+    return obj

@@ -1,0 +1,64 @@
+"""The one place where VoxQueue's errors become HTTP responses: JSON {"error": {type, message}}."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.errors import (
+    BadInput,
+    EngineError,
+    EngineUnavailable,
+    NotFound,
+    NotReady,
+    TooLarge,
+    Unauthorized,
+    VoxQueueError,
+)
+
+logger = logging.getLogger(__name__)
+
+# Most specific first: TooLarge is a BadInput.
+_STATUS: list[tuple[type[VoxQueueError], int, str]] = [
+    (TooLarge, 413, "too_large"),
+    (BadInput, 400, "bad_input"),
+    (Unauthorized, 401, "unauthorized"),
+    (NotFound, 404, "not_found"),
+    (NotReady, 409, "not_ready"),
+    (EngineUnavailable, 503, "engine_unavailable"),
+    (EngineError, 502, "engine_error"),
+]
+
+
+def error_body(kind: str, message: str, **extra: object) -> dict[str, object]:
+    return {"error": {"type": kind, "message": message, **extra}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(VoxQueueError)
+    async def _voxqueue_error(_request: Request, exc: VoxQueueError) -> JSONResponse:
+        for cls, status, kind in _STATUS:
+            if isinstance(exc, cls):
+                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                return JSONResponse(error_body(kind, str(exc)), status_code=status, headers=headers)
+        logger.error("unmapped error: %r", exc)
+        return JSONResponse(error_body("internal", str(exc)), status_code=500)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}" for err in exc.errors()
+        ]
+        return JSONResponse(
+            error_body("bad_input", "; ".join(problems), details=jsonable(exc.errors())), status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body("http", str(exc.detail)), status_code=exc.status_code)
+
+
+def jsonable(errors: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]

@@ -1,0 +1,26 @@
+"""The HTTP API: builds the FastAPI app. It never touches a model: it writes jobs and reads results."""
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import batches, jobs, synthesize
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="VoxQueue",
+        version="0.1.0",
+        description="Jobs for Chinese speech work: dialect identification, LLM generation, voice-cloned synthesis.",
+    )
+    errors.install(app)
+    for module in (synthesize, jobs, batches):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()

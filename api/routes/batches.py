@@ -1,0 +1,124 @@
+"""Bulk scripts: POST /v1/batches, progress, and the whole script's audio."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from api.deps import SessionDep, TenantDep, get_owned
+from api.exports import chapter, stream, zip_of_lines
+from api.scripts import detect_format, parse_script
+from api.submit import SYNTHESIZE_TASK, create_synthesis_jobs, enqueue_committed
+from shared import jobs
+from shared.audio import MEDIA_TYPES
+from shared.config import get_settings
+from shared.errors import BadInput, NotReady, TooLarge
+from shared.models import Batch, Job, JobKind, JobStatus
+from shared.schemas import AudioFormat, BatchOut, JobOut
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+
+
+def batch_out(session: SessionDep, batch: Batch, request: Request) -> BatchOut:
+    counts = jobs.status_counts(session, batch.id)
+    done = counts["queued"] == 0 and counts["running"] == 0
+    audio_url = None
+    if batch.kind == JobKind.synthesis and done and counts["failed"] == 0:
+        audio_url = str(request.url_for("batch_audio", batch_id=batch.id))
+    return BatchOut(
+        id=batch.id,
+        kind=batch.kind,
+        lines=batch.lines,
+        options=batch.options,
+        counts=counts,
+        done=done,
+        created_at=batch.created_at,
+        audio_url=audio_url,
+    )
+
+
+async def _read_upload(file: UploadFile, limit: int) -> bytes:
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"the script is over the {limit // (1024 * 1024)} MiB limit")
+    return data
+
+
+@router.post("", response_model=BatchOut, status_code=202)
+async def create_batch(
+    session: SessionDep,
+    tenant: TenantDep,
+    request: Request,
+    file: Annotated[UploadFile, File(description="The script: plain text (a paragraph per line), CSV or JSONL.")],
+    voice: Annotated[str | None, Form(description="Voice for lines that name none.")] = None,
+    format: Annotated[AudioFormat, Form(description="Audio format of the results.")] = "wav",
+    script_format: Annotated[
+        Literal["text", "csv", "jsonl"] | None, Form(description="Default: from the file name.")
+    ] = None,
+    speed: Annotated[float, Form(ge=0.25, le=4.0)] = 1.0,
+) -> BatchOut:
+    settings = get_settings()
+    data = await _read_upload(file, settings.max_script_bytes)
+    fmt = detect_format(file.filename, script_format)
+    lines = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
+    batch = Batch(
+        tenant_id=tenant,
+        kind=JobKind.synthesis,
+        lines=len(lines),
+        options={"voice": voice, "format": format, "speed": speed, "filename": file.filename},
+    )
+    session.add(batch)
+    session.flush()
+    _, queued = create_synthesis_jobs(session, tenant, lines, voice, speed, format, batch_id=batch.id)
+    session.commit()
+    enqueue_committed(session, SYNTHESIZE_TASK, queued)
+    return batch_out(session, batch, request)
+
+
+@router.get("/{batch_id}", response_model=BatchOut)
+def get_batch(batch_id: str, session: SessionDep, tenant: TenantDep, request: Request) -> BatchOut:
+    return batch_out(session, get_owned(session, Batch, batch_id, tenant), request)
+
+
+@router.get("/{batch_id}/jobs", response_model=list[JobOut])
+def batch_jobs(
+    batch_id: str,
+    session: SessionDep,
+    tenant: TenantDep,
+    status: JobStatus | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[Job]:
+    get_owned(session, Batch, batch_id, tenant)
+    query = select(Job).where(Job.batch_id == batch_id).order_by(Job.line).offset(offset).limit(limit)
+    if status is not None:
+        query = query.where(Job.status == status)
+    return list(session.scalars(query))
+
+
+@router.get("/{batch_id}/audio", name="batch_audio")
+def batch_audio(
+    batch_id: str,
+    session: SessionDep,
+    tenant: TenantDep,
+    output: Annotated[Literal["chapter", "zip"], Query(description="One file, or a zip of one file per line.")] = "chapter",
+    format: AudioFormat | None = None,
+) -> StreamingResponse:
+    batch = get_owned(session, Batch, batch_id, tenant)
+    if batch.kind != JobKind.synthesis:
+        raise BadInput(f"batch {batch_id} is a {batch.kind.value} batch and has no audio")
+    counts = jobs.status_counts(session, batch.id)
+    if counts["queued"] or counts["running"]:
+        raise NotReady(f"batch {batch_id} is not finished: {counts['queued'] + counts['running']} jobs to go")
+    if counts["failed"]:
+        raise NotReady(f"{counts['failed']} lines of batch {batch_id} failed; see /v1/batches/{batch_id}/jobs?status=failed")
+    fmt = format or batch.options.get("format", "wav")
+    line_jobs = list(session.scalars(select(Job).where(Job.batch_id == batch_id).order_by(Job.line)))
+    if output == "zip":
+        body = zip_of_lines(session, tenant, line_jobs, fmt)
+        headers = {"Content-Disposition": f'attachment; filename="{batch_id}.zip"'}
+        return StreamingResponse(stream(body), media_type="application/zip", headers=headers)
+    body = chapter(session, tenant, line_jobs, fmt, get_settings().pause_between_chunks_ms * 2)
+    headers = {"Content-Disposition": f'attachment; filename="{batch_id}.{fmt}"'}
+    return StreamingResponse(stream(body), media_type=MEDIA_TYPES[fmt], headers=headers)

@@ -1,0 +1,49 @@
+"""GET /v1/jobs/{id} and its audio."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api.deps import SessionDep, TenantDep, get_owned
+from api.exports import to_bytes
+from shared.audio import MEDIA_TYPES
+from shared.errors import BadInput, NotReady
+from shared.models import Job, JobKind, JobStatus
+from shared.schemas import AudioFormat, JobOut
+from shared.snippets import get_snippet
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+def job_out(job: Job, request: Request) -> JobOut:
+    out = JobOut.model_validate(job)
+    if job.kind == JobKind.synthesis and job.status == JobStatus.succeeded:
+        out.audio_url = str(request.url_for("job_audio", job_id=job.id))
+    return out
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def get_job(job_id: str, session: SessionDep, tenant: TenantDep, request: Request) -> JobOut:
+    return job_out(get_owned(session, Job, job_id, tenant), request)
+
+
+@router.get("/{job_id}/audio", name="job_audio")
+def job_audio(
+    job_id: str,
+    session: SessionDep,
+    tenant: TenantDep,
+    format: Annotated[AudioFormat | None, Query(description="Default: the format asked at submission.")] = None,
+) -> Response:
+    job = get_owned(session, Job, job_id, tenant)
+    if job.kind != JobKind.synthesis:
+        raise BadInput(f"job {job_id} is a {job.kind.value} job and has no audio")
+    if job.status == JobStatus.failed:
+        raise NotReady(f"job {job_id} failed: {job.error}")
+    if job.status != JobStatus.succeeded or job.snippet_key is None:
+        raise NotReady(f"job {job_id} is {job.status.value}; audio is ready when it has succeeded")
+    snippet = get_snippet(session, tenant, job.snippet_key)
+    if snippet is None:
+        raise NotReady(f"the audio of job {job_id} is no longer stored")
+    fmt = format or job.input.get("format", "wav")
+    return Response(to_bytes(snippet.audio, fmt), media_type=MEDIA_TYPES[fmt])

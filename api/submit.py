@@ -1,0 +1,93 @@
+"""Turning requests into jobs: one bulk insert, cache hits answered at once, one bulk enqueue."""
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
+
+from api.scripts import ScriptLine
+from shared.config import get_settings
+from shared.errors import EngineUnavailable
+from shared.models import Job, JobKind, JobStatus, new_id, utcnow
+from shared.snippets import cached_keys, snippet_key
+from shared.text import clean
+from shared.voices import VoiceSpec, resolve_voice
+from workers.enqueue import enqueue_jobs
+
+logger = logging.getLogger(__name__)
+
+SYNTHESIZE_TASK = "voxq.tts.synthesize"
+
+
+def speech_text(text: str) -> str:
+    """The text an engine is given (and the cache key is made of)."""
+    return clean(text)
+
+
+def create_synthesis_jobs(
+    session: Session,
+    tenant_id: str,
+    lines: Sequence[ScriptLine],
+    default_voice: str | None,
+    speed: float = 1.0,
+    fmt: str = "wav",
+    batch_id: str | None = None,
+    parent_id: str | None = None,
+) -> tuple[list[str], list[str]]:
+    """Insert one synthesis job per line; returns (all job ids, ids still to be queued).
+
+    Lines whose audio is already cached are stored as succeeded and never queued.
+    Raises BadInput (unknown voice, ...) before anything is written.
+    """
+    engine = get_settings().tts_engine
+    voices: dict[str | None, VoiceSpec] = {}
+    for name in {line.voice or default_voice for line in lines}:
+        voices[name] = resolve_voice(session, tenant_id, name, engine, speed)
+    now = utcnow()
+    rows = []
+    for line in lines:
+        voice_name = line.voice or default_voice
+        text = speech_text(line.text)
+        rows.append(
+            {
+                "id": new_id("job"),
+                "tenant_id": tenant_id,
+                "batch_id": batch_id,
+                "line": line.number if batch_id else None,
+                "line_id": line.id,
+                "parent_id": parent_id,
+                "kind": JobKind.synthesis,
+                "status": JobStatus.queued,
+                "input": {"text": text, "voice": voice_name, "speed": speed, "format": fmt},
+                "snippet_key": snippet_key(text, voices[voice_name], engine),
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+    hits = cached_keys(session, tenant_id, (row["snippet_key"] for row in rows))
+    queued = []
+    for row in rows:
+        if row["snippet_key"] in hits:
+            row.update(status=JobStatus.succeeded, result={"cached": True}, finished_at=now)
+        else:
+            queued.append(row["id"])
+    session.execute(insert(Job), rows)
+    return [row["id"] for row in rows], queued
+
+
+def enqueue_committed(session: Session, task_name: str, job_ids: list[str]) -> None:
+    """Enqueue jobs whose rows are committed; if the broker is down, fail them rather than
+    leave them queued forever, and tell the caller."""
+    try:
+        enqueue_jobs(task_name, job_ids)
+    except Exception as exc:  # redis-py raises several unrelated classes for a dead broker
+        logger.error("could not enqueue %d jobs: %s", len(job_ids), exc)
+        for start in range(0, len(job_ids), 500):
+            session.execute(
+                update(Job)
+                .where(Job.id.in_(job_ids[start : start + 500]))
+                .values(status=JobStatus.failed, error=f"could not reach the queue: {exc}", finished_at=utcnow())
+            )
+        session.commit()
+        raise EngineUnavailable(f"the job queue (Redis) is unreachable: {exc}") from None

@@ -1,0 +1,86 @@
+"""The one settings object. Every knob is an environment variable prefixed ``VOXQ_``.
+
+API processes and workers read the same variables, so one ``.env`` file (or one set of
+container env vars) configures a whole deployment.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VOXQ_", env_file=".env", extra="ignore")
+
+    # --- where things live ---------------------------------------------------------------
+    data_dir: Path = Field(
+        Path.home() / ".local/share/voxqueue",
+        description="Folder for the default SQLite database and local state.",
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker (Redis).")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default is a SQLite file in data_dir. "
+        "Postgres: postgresql+psycopg://user@host/db",
+    )
+    sqlite_busy_timeout_ms: int = Field(30_000, description="How long SQLite waits on a locked database.")
+
+    # --- queues --------------------------------------------------------------------------
+    visibility_timeout_s: int = Field(
+        3600,
+        description="Redis visibility timeout: an unacknowledged task is redelivered after this. "
+        "Must exceed the longest task (a long synthesis chunk or a slow LLM reply).",
+    )
+    task_max_retries: int = Field(5, description="Retries of a retryable engine failure before a job fails.")
+    task_retry_backoff_max_s: int = Field(120, description="Cap of the exponential retry backoff.")
+
+    # --- TTS pool ------------------------------------------------------------------------
+    tts_engine: Literal["espeak", "fish_speech"] = Field(
+        "espeak", description="espeak: embedded CPU voice; fish_speech: a Fish Speech HTTP server."
+    )
+    espeak_binary: str = Field("espeak-ng", description="Path or name of the espeak-ng program.")
+    fish_speech_url: str = Field("http://127.0.0.1:8080", description="Fish Speech API server base URL.")
+    fish_speech_api_key: str | None = Field(None, description="Bearer key of the Fish Speech server, if set.")
+    fish_speech_timeout_s: float = Field(300.0, description="Timeout of one Fish Speech request.")
+
+    # --- LLM pool ------------------------------------------------------------------------
+    llm_url: str | None = Field(
+        None, description="vLLM OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1; unset = no LLM."
+    )
+    llm_model: str = Field("Qwen/Qwen3-1.7B", description="Model name the vLLM server serves.")
+    llm_api_key: str | None = Field(None, description="Bearer key of the vLLM server, if set.")
+    llm_timeout_s: float = Field(120.0, description="Timeout of one LLM request.")
+    llm_concurrency: int = Field(32, description="Requests one LLM worker keeps in flight.")
+
+    # --- limits --------------------------------------------------------------------------
+    max_text_chars: int = Field(5_000, description="Longest text of a single job.")
+    max_script_bytes: int = Field(32 * 1024 * 1024, description="Largest bulk script upload.")
+    max_script_lines: int = Field(50_000, description="Most lines in one bulk script.")
+    max_chunk_chars: int = Field(120, description="Longest sentence chunk sent to a TTS engine at once.")
+    pause_between_chunks_ms: int = Field(250, description="Silence joined between chunks and lines.")
+
+    # --- API and operations --------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Address `voxq api` listens on.")
+    api_port: int = Field(8000, description="Port `voxq api` listens on.")
+    api_url: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API.")
+    api_key: str | None = Field(None, description="Key the CLI sends; default is the local key file.")
+    flower_user: str = Field("admin", description="Flower basic-auth user.")
+    flower_password: str | None = Field(None, description="Flower basic-auth password (required to start Flower).")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir.expanduser() / 'voxqueue.db'}"
+
+    @property
+    def local_key_file(self) -> Path:
+        return self.data_dir.expanduser() / "local-api-key"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

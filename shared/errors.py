@@ -1,0 +1,45 @@
+"""VoxQueue's exceptions: one root, and the few families that callers act on.
+
+The API maps each family to one HTTP status in ``api/errors.py``; workers map engine
+failures to "retry" or "fail the job" in their task declarations.
+"""
+
+
+class VoxQueueError(Exception):
+    """Root of every error VoxQueue raises on purpose."""
+
+
+class BadInput(VoxQueueError):
+    """Raised when a request or uploaded file is invalid; nothing is stored (HTTP 400)."""
+
+
+class TooLarge(BadInput):
+    """Raised when an input is over a configured size limit (HTTP 413)."""
+
+
+class NotFound(VoxQueueError):
+    """Raised when an object does not exist or belongs to another tenant (HTTP 404)."""
+
+
+class Unauthorized(VoxQueueError):
+    """Raised when the API key is missing or wrong (HTTP 401)."""
+
+
+class NotReady(VoxQueueError):
+    """Raised when a result is asked for before its job or batch has finished (HTTP 409)."""
+
+
+class EngineError(VoxQueueError):
+    """Root of failures inside a model engine or its server."""
+
+
+class RetryableEngineError(EngineError):
+    """Raised when an engine failed in a way that may pass: connection refused, timeout, 5xx, 429."""
+
+
+class PermanentEngineError(EngineError):
+    """Raised when an engine rejected the work itself (a 4xx, unusable output); retrying cannot help."""
+
+
+class EngineUnavailable(VoxQueueError):
+    """Raised when a capability needs an engine that this deployment does not configure (HTTP 503)."""

@@ -1,0 +1,62 @@
+"""The snippet cache: synthesised audio, content-addressed by what produced it."""
+
+import hashlib
+import json
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.models import Snippet
+from shared.voices import VoiceSpec
+
+# Bump when anything that changes audio without changing the key inputs changes
+# (e.g. the text normalisation rules), so stale audio is never served.
+KEY_VERSION = 1
+_IN_CHUNK = 500  # bound on the size of one IN (...) list
+
+
+def snippet_key(text: str, voice: VoiceSpec, engine: str) -> str:
+    """sha256 of the normalised text, the voice's fingerprint, the engine and its parameters."""
+    payload = {"v": KEY_VERSION, "text": text, "voice": voice.fingerprint(), "engine": engine}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def cached_keys(session: Session, tenant_id: str, keys: Iterable[str]) -> set[str]:
+    """Which of `keys` the tenant already has audio for."""
+    wanted = list(dict.fromkeys(keys))
+    found: set[str] = set()
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        found.update(
+            session.scalars(
+                select(Snippet.key).where(Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk))
+            )
+        )
+    return found
+
+
+def get_snippet(session: Session, tenant_id: str, key: str) -> Snippet | None:
+    return session.scalars(select(Snippet).where(Snippet.tenant_id == tenant_id, Snippet.key == key)).first()
+
+
+def get_snippets(session: Session, tenant_id: str, keys: Iterable[str]) -> dict[str, Snippet]:
+    wanted = list(dict.fromkeys(keys))
+    out: dict[str, Snippet] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        for snippet in session.scalars(
+            select(Snippet).where(Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk))
+        ):
+            out[snippet.key] = snippet
+    return out
+
+
+def store_snippet(session: Session, **fields: object) -> None:
+    """Insert a snippet unless the same key is already stored (two workers may race on it)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(Snippet).values(**fields).on_conflict_do_nothing(index_elements=["tenant_id", "key"]))

@@ -1,0 +1,47 @@
+"""Text before synthesis: cleaning and splitting long lines into sentence chunks."""
+
+import re
+import unicodedata
+
+# Sentence ends: Chinese 。！？；… and their ASCII forms. An ASCII full stop only ends a
+# sentence before white space or the end, so "3.5" and "www.example.com" stay whole.
+_SENTENCE_END = re.compile(r"(?<=[。！？；…!?;])(?![。！？；…!?;”」』)）\"'])|(?<=\.)(?=\s|$)")
+# Where a sentence that is still too long may be broken: commas and other pauses.
+_CLAUSE_END = re.compile(r"(?<=[，、：,:])")
+_SPACES = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """Canonical form of a text: NFC, control characters dropped, white space folded."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(ch for ch in text if ch in "\t\n " or unicodedata.category(ch)[0] != "C")
+    return _SPACES.sub(" ", text).strip()
+
+
+def split_sentences(text: str, max_chars: int) -> list[str]:
+    """Split at sentence ends, then pack sentences into chunks of at most `max_chars`.
+
+    A single sentence longer than `max_chars` is broken at clause marks, and as a last
+    resort every `max_chars` characters. Joining the chunks gives back the text.
+    """
+    chunks: list[str] = []
+    current = ""
+    for sentence in _pieces(text, max_chars):
+        if current and len(current) + len(sentence) > max_chars:
+            chunks.append(current)
+            current = ""
+        current += sentence
+    if current:
+        chunks.append(current)
+    return [c.strip() for c in chunks if c.strip()]
+
+
+def _pieces(text: str, max_chars: int) -> list[str]:
+    out: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        if len(sentence) <= max_chars:
+            out.append(sentence)
+            continue
+        for clause in _CLAUSE_END.split(sentence):
+            out.extend(clause[i : i + max_chars] for i in range(0, len(clause), max_chars))
+    return [p for p in out if p]

@@ -1,0 +1,30 @@
+"""How each worker pool is started: the exact `celery worker` arguments.
+
+tts: one process per engine slot. A Fish Speech server serves one request at a time, so a
+     TTS worker has exactly one slot per server it fronts (concurrency 1, prefetch 1);
+     espeak-ng runs on the worker's own CPU, so there it gets one slot per core.
+llm: threads, many requests in flight per worker, because vLLM batches whatever is in flight.
+"""
+
+import os
+
+from shared.config import get_settings
+
+
+def worker_argv(pool: str, concurrency: int | None = None) -> list[str]:
+    settings = get_settings()
+    if pool == "tts":
+        default = (os.cpu_count() or 1) if settings.tts_engine == "espeak" else 1
+        slots, kind = concurrency or default, "prefork"
+    else:
+        slots, kind = concurrency or settings.llm_concurrency, "threads"
+    return [
+        "worker",
+        f"--queues={pool}",
+        f"--pool={kind}",
+        f"--concurrency={slots}",
+        "--prefetch-multiplier=1",
+        "--task-events",
+        f"--hostname={pool}@%h",
+        "--loglevel=INFO",
+    ]
