@@ -1,0 +1,24 @@
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import app
+from shared.auth import create_key
+from shared.db import session_scope
+from shared.migrate import upgrade
+
+
+@pytest.fixture(scope="session")
+def inproc_key() -> str:
+    """A key of the in-process API's database (SQLite in the session's data folder)."""
+    upgrade()
+    with session_scope() as session:
+        return create_key(session, "inproc")
+
+
+@pytest.fixture
+def client(inproc_key: str) -> Iterator[TestClient]:
+    """The API in this process: for request validation that never reaches a worker."""
+    with TestClient(app, headers={"Authorization": f"Bearer {inproc_key}"}) as c:
+        yield c

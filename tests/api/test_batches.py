@@ -1,0 +1,59 @@
+import io
+import json
+import zipfile
+
+import soundfile as sf
+
+from tests.plugins.services import Stack, wait_for
+
+
+def done(api, batch_id: str):  # type: ignore[no-untyped-def]
+    batch = api.get(f"/v1/batches/{batch_id}").json()
+    return batch if batch["done"] else None
+
+
+def test_a_plain_text_script_becomes_one_chapter(stack: Stack) -> None:
+    long_line = "第一句话很短。第二句话也不长！" * 12  # over the chunk size: split and joined back
+    script = f"春天来了。\n\n{long_line}\n小明在家里看书。\n".encode()
+    with stack.client() as api:
+        r = api.post("/v1/batches", files={"file": ("chapter.txt", script)}, data={"voice": "cmn"})
+        assert r.status_code == 202, r.text
+        batch = r.json()
+        assert batch["lines"] == 3 and sum(batch["counts"].values()) == 3
+        batch = wait_for(lambda: done(api, batch["id"]), timeout=120)
+        assert batch["counts"]["succeeded"] == 3, batch
+        wav = api.get(f"/v1/batches/{batch['id']}/audio")
+        samples, rate = sf.read(io.BytesIO(wav.content))
+        lines = api.get(f"/v1/batches/{batch['id']}/jobs").json()
+        assert [j["line"] for j in lines] == [1, 3, 4]  # blank line 2 skipped, order kept
+        spoken = sum(j["result"]["duration_s"] for j in lines if "duration_s" in j["result"])
+        assert len(samples) / rate >= spoken  # every line is in the chapter, with pauses
+        assert lines[1]["result"]["duration_s"] > 10  # the long line was spoken whole
+
+
+def test_csv_and_jsonl_scripts_with_ids_and_voices_give_a_zip(stack: Stack) -> None:
+    csv_script = "id,text,voice\nintro,欢迎致电客服中心。,cmn\nhk,多謝你打嚟。,yue\n".encode()
+    jsonl_script = "\n".join(
+        json.dumps(r, ensure_ascii=False) for r in [{"text": "请稍等。", "id": "w1"}, {"text": "再见。"}]
+    ).encode()
+    with stack.client() as api:
+        for name, data, expected in [("s.csv", csv_script, ["0002_intro.flac", "0003_hk.flac"]),
+                                     ("s.jsonl", jsonl_script, ["0001_w1.flac", "0002.flac"])]:
+            batch = api.post("/v1/batches", files={"file": (name, data)}, data={"format": "flac"}).json()
+            wait_for(lambda: done(api, batch["id"]), timeout=120)
+            z = api.get(f"/v1/batches/{batch['id']}/audio", params={"output": "zip"})
+            with zipfile.ZipFile(io.BytesIO(z.content)) as archive:
+                assert archive.namelist() == expected
+                for member in archive.namelist():
+                    assert sf.info(io.BytesIO(archive.read(member))).duration > 0.3
+
+
+def test_batch_audio_before_the_end_is_409(stack: Stack) -> None:
+    script = "\n".join(f"这是第{i}行。" for i in range(40)).encode()
+    with stack.client() as api:
+        batch = api.post("/v1/batches", files={"file": ("x.txt", script)}).json()
+        r = api.get(f"/v1/batches/{batch['id']}/audio")
+        assert r.status_code in (409, 200)  # 200 only if 40 lines were already spoken
+        if r.status_code == 409:
+            assert "not finished" in r.json()["error"]["message"]
+        wait_for(lambda: done(api, batch["id"]), timeout=120)

@@ -1,0 +1,49 @@
+import io
+
+import soundfile as sf
+
+from tests.plugins.services import Stack, wait_for
+
+
+def finished(client, job_id: str):  # type: ignore[no-untyped-def]
+    job = client.get(f"/v1/jobs/{job_id}").json()
+    return job if job["status"] in ("succeeded", "failed") else None
+
+
+def test_a_text_is_spoken_by_a_worker_and_its_audio_served(stack: Stack) -> None:
+    with stack.client() as api:
+        r = api.post("/v1/synthesize", json={"text": "今天天气很好，我们去公园散步吧。", "voice": "cmn"})
+        assert r.status_code == 202, r.text
+        job = wait_for(lambda: finished(api, r.json()["id"]))
+        assert job["status"] == "succeeded", job
+        audio = api.get(f"/v1/jobs/{job['id']}/audio")
+        assert audio.headers["content-type"] == "audio/wav"
+        samples, rate = sf.read(io.BytesIO(audio.content))
+        assert rate == 22050 and 1.0 < len(samples) / rate < 15
+
+
+def test_a_cached_text_is_answered_at_once_without_a_worker(stack: Stack) -> None:
+    body = {"text": "缓存里的这句话只合成一次。", "voice": "cmn", "format": "flac"}
+    with stack.client() as api:
+        first = api.post("/v1/synthesize", json=body).json()
+        wait_for(lambda: finished(api, first["id"]))
+        second = api.post("/v1/synthesize", json=body)
+        assert second.status_code == 200
+        assert second.json()["status"] == "succeeded" and second.json()["result"] == {"cached": True}
+        assert second.json()["attempts"] == 0  # never went through the queue
+        flac = api.get(f"/v1/jobs/{second.json()['id']}/audio")
+        assert flac.headers["content-type"] == "audio/flac" and flac.content[:4] == b"fLaC"
+
+
+def test_cantonese_uses_the_yue_voice(stack: Stack) -> None:
+    with stack.client() as api:
+        r = api.post("/v1/synthesize", json={"text": "佢今日去咗街市買餸。", "voice": "yue"})
+        assert wait_for(lambda: finished(api, r.json()["id"]))["status"] == "succeeded"
+
+
+def test_another_tenant_sees_404_for_my_job(stack: Stack) -> None:
+    other = stack.new_key("tenant-b")
+    with stack.client() as api, stack.client(other) as intruder:
+        job_id = api.post("/v1/synthesize", json={"text": "只有我能看到。"}).json()["id"]
+        assert intruder.get(f"/v1/jobs/{job_id}").status_code == 404
+        assert intruder.get(f"/v1/jobs/{job_id}/audio").status_code == 404

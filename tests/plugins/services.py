@@ -1,0 +1,177 @@
+"""Real services for tests: fresh databases (SQLite and Postgres), Redis databases, and whole
+VoxQueue stacks (API + Celery workers as separate processes)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+PG_ADMIN = os.environ.get("VOXQ_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+REDIS = "redis://127.0.0.1:6379/{db}"
+REPO = Path(__file__).resolve().parents[2]
+
+# Redis databases handed out to stacks, so that two stacks' workers never take each
+# other's jobs (every stack's queues are named `tts` and `llm`). 0 is left alone.
+_free_redis_dbs = list(range(14, 0, -1))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_db() -> str:
+    url = REDIS.format(db=_free_redis_dbs.pop())
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh, empty Postgres database for this test session."""
+    name = f"voxq_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield PG_URL.format(name=name)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'voxqueue.db'}"
+
+
+def migrated(url: str) -> str:
+    from shared.migrate import upgrade
+
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database of each kind; storage tests that take it run on both."""
+    if request.param == "sqlite":
+        return migrated(sqlite_url(tmp_path))
+    return migrated(request.getfixturevalue("pg_database"))
+
+
+@dataclass
+class Stack:
+    """A running VoxQueue: the API and workers as real processes on real Redis and a real database."""
+
+    api_url: str
+    key: str
+    env: dict[str, str]
+    data_dir: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)  # type: ignore[type-arg]
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api_url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=60
+        )
+
+    def new_key(self, tenant: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "api.cli", "keys", "create", "--tenant", tenant],
+            env=self.env, cwd=REPO, capture_output=True, text=True, check=True,
+        )
+        return done.stdout.strip()
+
+    def start_worker(self, pool: str, concurrency: int = 1, **extra_env: str) -> subprocess.Popen:  # type: ignore[type-arg]
+        log = open(self.data_dir / f"worker-{pool}-{len(self.processes)}.log", "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "worker", pool, "--concurrency", str(concurrency)],
+            env=self.env | extra_env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.processes.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra_env: str) -> Stack:
+    """Migrate, create a key, start the API and (optionally) a TTS worker; wait until it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "VOXQ_DATA_DIR": str(data_dir),
+        "VOXQ_DATABASE_URL": database_url,
+        "VOXQ_REDIS_URL": redis_db(),
+        "VOXQ_API_URL": f"http://127.0.0.1:{port}",
+        **extra_env,
+    }
+    env.pop("VOXQ_API_KEY", None)
+    subprocess.run([sys.executable, "-m", "api.cli", "migrate"], env=env, cwd=REPO, check=True, capture_output=True)
+    stack = Stack(f"http://127.0.0.1:{port}", "", env, data_dir)
+    stack.key = stack.new_key("tenant-a")
+    api_log = open(data_dir / "api.log", "w")
+    stack.processes.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "api", "--port", str(port)],
+            env=env, cwd=REPO, stdout=api_log, stderr=subprocess.STDOUT,
+        )
+    )
+    if tts_workers:
+        stack.start_worker("tts", tts_workers)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{stack.api_url}/health", timeout=1).status_code == 200:
+                return stack
+        except httpx.TransportError:
+            time.sleep(0.2)
+    stack.stop()
+    raise RuntimeError(f"the API did not start; log:\n{(data_dir / 'api.log').read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    folder = tmp_path_factory.mktemp("stack-sqlite")
+    stack = start_stack(folder, sqlite_url(folder), tts_workers=2)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_stack(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Iterator[Stack]:
+    stack = start_stack(tmp_path_factory.mktemp("stack-pg"), pg_database, tts_workers=1)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def stack(request: pytest.FixtureRequest) -> Stack:
+    """The whole system on each database."""
+    return request.getfixturevalue(f"{request.param}_stack")
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll until predicate() returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -1,0 +1,79 @@
+"""Storage on SQLite and on Postgres: migrations, job transitions, the snippet cache."""
+
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
+
+from shared import jobs
+from shared.auth import create_key, tenant_for_key
+from shared.db import make_engine
+from shared.models import Job, JobKind, JobStatus, Snippet
+from shared.snippets import cached_keys, snippet_key, store_snippet
+from shared.voices import VoiceSpec
+
+
+def session_for(url: str) -> Session:
+    return Session(make_engine(url), expire_on_commit=False)
+
+
+def test_migrations_create_every_table(database_url: str) -> None:
+    names = set(inspect(make_engine(database_url)).get_table_names())
+    assert {"tenants", "api_keys", "voices", "snippets", "batches", "jobs", "alembic_version"} <= names
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", busy_timeout_ms=1234)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 1234
+
+
+def test_a_job_moves_queued_running_succeeded_and_then_never_again(database_url: str) -> None:
+    with session_for(database_url) as s:
+        tenant = tenant_for_key(s, create_key(s, "t1"))
+        job = Job(tenant_id=tenant, kind=JobKind.synthesis, input={"text": "你好"})
+        s.add(job)
+        s.commit()
+        assert jobs.start(s, job.id).status == JobStatus.running
+        s.commit()
+        assert jobs.succeed(s, job.id, {"ok": True})
+        s.commit()
+        assert not jobs.fail(s, job.id, "late duplicate")  # terminal: unchanged
+        assert jobs.start(s, job.id) is None
+        s.commit()
+        s.expire_all()
+        stored = s.get(Job, job.id)
+        assert stored.status == JobStatus.succeeded and stored.result == {"ok": True} and stored.attempts == 1
+
+
+def test_snippets_are_content_addressed_and_stored_once(database_url: str) -> None:
+    voice = VoiceSpec(name="cmn")
+    key = snippet_key("你好", voice, "espeak")
+    assert key == snippet_key("你好", voice, "espeak")
+    assert key != snippet_key("你好", VoiceSpec(name="yue"), "espeak")
+    assert key != snippet_key("你好", voice, "fish_speech")
+    assert key != snippet_key("你好", VoiceSpec(name="cmn", speed=1.5), "espeak")
+    with session_for(database_url) as s:
+        tenant = tenant_for_key(s, create_key(s, "t2"))
+        fields = dict(tenant_id=tenant, key=key, text="你好", voice="cmn", engine="espeak",
+                      audio=b"fLaC...", sample_rate=22050, duration_s=1.0)
+        store_snippet(s, **fields)
+        store_snippet(s, **fields)  # a second worker racing on the same line
+        s.commit()
+        assert len(s.scalars(select(Snippet).where(Snippet.key == key)).all()) == 1
+        assert cached_keys(s, tenant, [key, "other"]) == {key}
+        other_tenant = tenant_for_key(s, create_key(s, "t3"))
+        assert cached_keys(s, other_tenant, [key]) == set()
+
+
+def test_status_counts_cover_every_state(database_url: str) -> None:
+    with session_for(database_url) as s:
+        tenant = tenant_for_key(s, create_key(s, "t4"))
+        from shared.models import Batch
+
+        batch = Batch(tenant_id=tenant, kind=JobKind.synthesis, lines=3)
+        s.add(batch)
+        s.flush()
+        s.add_all([Job(tenant_id=tenant, batch_id=batch.id, kind=JobKind.synthesis, status=st)
+                   for st in (JobStatus.queued, JobStatus.failed, JobStatus.failed)])
+        s.commit()
+        assert jobs.status_counts(s, batch.id) == {"queued": 1, "running": 0, "succeeded": 0, "failed": 2}

@@ -1,0 +1,27 @@
+from shared.text import clean, split_sentences
+
+
+def test_sentences_are_split_at_chinese_and_ascii_ends_and_join_back() -> None:
+    text = "今天下雨。你带伞了吗？带了！好的；走吧…… Fine. Really? Yes!"
+    chunks = split_sentences(text, 6)
+    assert "".join(chunks).replace(" ", "") == text.replace(" ", "")
+    assert chunks[:3] == ["今天下雨。", "你带伞了吗？", "带了！好的；"]
+
+
+def test_short_sentences_are_packed_up_to_the_limit() -> None:
+    assert split_sentences("一。二。三。四。", 4) == ["一。二。", "三。四。"]
+
+
+def test_decimal_points_and_urls_do_not_end_sentences() -> None:
+    assert split_sentences("价格是3.5元。网址是example.com。", 100) == ["价格是3.5元。网址是example.com。"]
+    assert split_sentences("价格是3.5元。网址是example.com。", 16) == ["价格是3.5元。", "网址是example.com。"]
+
+
+def test_a_sentence_over_the_limit_is_broken_at_commas_then_hard() -> None:
+    chunks = split_sentences("甲乙丙，丁戊己，庚辛壬癸子丑寅卯。", 5)
+    assert all(len(c) <= 5 for c in chunks)
+    assert "".join(chunks) == "甲乙丙，丁戊己，庚辛壬癸子丑寅卯。"
+
+
+def test_clean_folds_white_space_and_drops_control_characters() -> None:
+    assert clean("  你好\u200b\t世界\x00 \n ") == "你好 世界"
