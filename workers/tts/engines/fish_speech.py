@@ -148,13 +148,24 @@ class FishSpeechEngine:
             raise RetryableEngineError(f"Fish Speech server at {self.base_url} timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:  # refused, reset, DNS
             raise RetryableEngineError(f"Fish Speech server at {self.base_url} unreachable: {exc}") from exc
-        if response.status_code < 400:
-            return response
-        message = error_message(response)
-        status = response.status_code
-        if status in _RETRYABLE_STATUS and not any(m in message.lower() for m in _PERMANENT_500_MESSAGES):
-            raise RetryableEngineError(f"Fish Speech server failed (HTTP {status}): {message}")
-        raise PermanentEngineError(f"Fish Speech server rejected the request (HTTP {status}): {message}")
+        check_response(response)
+        return response
+
+
+def check_response(response: httpx.Response) -> None:
+    """Turn an error answer into RetryableEngineError or PermanentEngineError.
+
+    Retry only what may pass: a busy or restarting server (5xx, 429, 408). A 500 whose
+    message says the input itself is unusable (no audio for the text, a prompt too long, a
+    format the server cannot write) fails for good, as do 400, 401, 415 and 422.
+    """
+    if response.status_code < 400:
+        return
+    message = error_message(response)
+    status = response.status_code
+    if status in _RETRYABLE_STATUS and not any(m in message.lower() for m in _PERMANENT_500_MESSAGES):
+        raise RetryableEngineError(f"Fish Speech server failed (HTTP {status}): {message}")
+    raise PermanentEngineError(f"Fish Speech server rejected the request (HTTP {status}): {message}")
 
 
 def _sampling(value: float | None, default: float, field: str) -> float:
