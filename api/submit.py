@@ -10,9 +10,11 @@ from api.scripts import ScriptLine
 from shared.config import get_settings
 from shared.errors import EngineUnavailable
 from shared.models import Job, JobKind, JobStatus, new_id, utcnow
-from shared.snippets import cached_keys, snippet_key
+from shared.snippets import cached_keys, key_prefix, snippet_key
 from shared.text import clean
-from shared.voices import VoiceSpec, resolve_voice
+from shared.text_normalize import normalize_zh
+from shared.text_normalize import normalize_zh
+from shared.voices import resolve_voice
 from workers.enqueue import enqueue_jobs
 
 logger = logging.getLogger(__name__)
@@ -21,8 +23,9 @@ SYNTHESIZE_TASK = "voxq.tts.synthesize"
 
 
 def speech_text(text: str) -> str:
-    """The text an engine is given (and the cache key is made of)."""
-    return clean(text)
+    """The text an engine is given (and the cache key is made of): cleaned, and digits,
+    dates, money and units written as words, since no engine reads them reliably."""
+    return normalize_zh(clean(text))
 
 
 def create_synthesis_jobs(
@@ -41,9 +44,9 @@ def create_synthesis_jobs(
     Raises BadInput (unknown voice, ...) before anything is written.
     """
     engine = get_settings().tts_engine
-    voices: dict[str | None, VoiceSpec] = {}
+    prefixes: dict[str | None, bytes] = {}
     for name in {line.voice or default_voice for line in lines}:
-        voices[name] = resolve_voice(session, tenant_id, name, engine, speed)
+        prefixes[name] = key_prefix(resolve_voice(session, tenant_id, name, engine, speed), engine)
     now = utcnow()
     rows = []
     for line in lines:
@@ -60,7 +63,7 @@ def create_synthesis_jobs(
                 "kind": JobKind.synthesis,
                 "status": JobStatus.queued,
                 "input": {"text": text, "voice": voice_name, "speed": speed, "format": fmt},
-                "snippet_key": snippet_key(text, voices[voice_name], engine),
+                "snippet_key": snippet_key(prefixes[voice_name], text),
                 "attempts": 0,
                 "created_at": now,
             }

@@ -8,17 +8,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.models import Snippet
+from shared.text_normalize import RULES_VERSION
+from shared.text_normalize import RULES_VERSION as NORMALIZE_VERSION
 from shared.voices import VoiceSpec
 
-# Bump when anything that changes audio without changing the key inputs changes
-# (e.g. the text normalisation rules), so stale audio is never served.
+# Bump when anything that changes audio without changing the key inputs changes, so stale
+# audio is never served (the text normalisation rules have their own RULES_VERSION).
 KEY_VERSION = 1
 _IN_CHUNK = 500  # bound on the size of one IN (...) list
 
 
 def snippet_key(text: str, voice: VoiceSpec, engine: str) -> str:
     """sha256 of the normalised text, the voice's fingerprint, the engine and its parameters."""
-    payload = {"v": KEY_VERSION, "text": text, "voice": voice.fingerprint(), "engine": engine}
+    payload = {"v": KEY_VERSION, "norm": NORMALIZE_VERSION, "text": text, "voice": voice.fingerprint(), "engine": engine}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

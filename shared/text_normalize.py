@@ -17,7 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["digits_to_zh", "int_to_zh", "normalize_zh", "number_to_zh"]
+__all__ = ["RULES_VERSION", "digits_to_zh", "int_to_zh", "normalize_zh", "number_to_zh"]
+
+# Part of every snippet cache key: bump it when a rule changes what is said, so audio
+# recorded under the old rules is never served for the new reading.
+RULES_VERSION = 1
 
 _DIGIT = "零一二三四五六七八九"
 _PHONE_DIGIT = "零幺二三四五六七八九"  # 幺 for 1: how numbers are read out on the phone
