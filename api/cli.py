@@ -3,16 +3,15 @@
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from api.client import ApiError, Client
+from api.progress import follow_batch
 from shared.config import get_settings
 
 EPILOG = """\
@@ -124,7 +123,7 @@ def submit(
         console.print(f"batch {batch['id']}: {batch['lines']} lines")
         if not wait:
             return
-        batch = _follow(client, batch)
+        batch = follow_batch(client, batch, console)
         if batch["counts"]["failed"]:
             _fail(f"{batch['counts']['failed']} lines failed; see `voxq status {batch['id']}`", 1)
         if out:
@@ -134,20 +133,6 @@ def submit(
             console.print(f"wrote {out} ({len(response.content) / 1024:.0f} KiB)")
     except ApiError as exc:
         _fail(str(exc), exc.exit_code)
-
-
-def _follow(client: Client, batch: dict) -> dict:  # type: ignore[type-arg]
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        total = sum(batch["counts"].values())
-        task = progress.add_task("synthesising", total=total)
-        while True:
-            counts = batch["counts"]
-            progress.update(task, completed=counts["succeeded"] + counts["failed"])
-            if batch["done"]:
-                return batch
-            time.sleep(0.5)
-            batch = client.json("GET", f"/v1/batches/{batch['id']}")
 
 
 @app.command()

@@ -13,7 +13,6 @@ from shared.models import Job, JobKind, JobStatus, new_id, utcnow
 from shared.snippets import cached_keys, key_prefix, snippet_key
 from shared.text import clean
 from shared.text_normalize import normalize_zh
-from shared.text_normalize import normalize_zh
 from shared.voices import resolve_voice
 from workers.enqueue import enqueue_jobs
 

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from shared.models import Snippet
 from shared.text_normalize import RULES_VERSION
-from shared.text_normalize import RULES_VERSION as NORMALIZE_VERSION
 from shared.voices import VoiceSpec
 
 # Bump when anything that changes audio without changing the key inputs changes, so stale
@@ -18,10 +17,15 @@ KEY_VERSION = 1
 _IN_CHUNK = 500  # bound on the size of one IN (...) list
 
 
-def snippet_key(text: str, voice: VoiceSpec, engine: str) -> str:
-    """sha256 of the normalised text, the voice's fingerprint, the engine and its parameters."""
-    payload = {"v": KEY_VERSION, "norm": NORMALIZE_VERSION, "text": text, "voice": voice.fingerprint(), "engine": engine}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+def key_prefix(voice: VoiceSpec, engine: str) -> bytes:
+    """The part of a snippet key shared by every text of one voice on one engine."""
+    payload = {"v": KEY_VERSION, "rules": RULES_VERSION, "voice": voice.fingerprint(), "engine": engine}
+    return json.dumps(payload, sort_keys=True).encode() + b"\n"
+
+
+def snippet_key(prefix: bytes, text: str) -> str:
+    """sha256 of the voice's key prefix and the normalised text (see `speech_text`)."""
+    return hashlib.sha256(prefix + text.encode()).hexdigest()
 
 
 def cached_keys(session: Session, tenant_id: str, keys: Iterable[str]) -> set[str]:

@@ -9,12 +9,14 @@ _SENTENCE_END = re.compile(r"(?<=[。！？；…!?;])(?![。！？；…!?;”�
 # Where a sentence that is still too long may be broken: commas and other pauses.
 _CLAUSE_END = re.compile(r"(?<=[，、：,:])")
 _SPACES = re.compile(r"\s+")
+# Control and invisible format characters (C0/C1 controls, zero-width marks, bidi controls,
+# BOM): never spoken, and they would make equal-looking texts get different cache keys.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
 def clean(text: str) -> str:
-    """Canonical form of a text: NFC, control characters dropped, white space folded."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if ch in "\t\n " or unicodedata.category(ch)[0] != "C")
+    """Canonical form of a text: NFC, invisible characters dropped, white space folded."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     return _SPACES.sub(" ", text).strip()
 
 

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 import redis
 
-PG_ADMIN = os.environ.get("VOXQ_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+PG_ADMIN = os.environ.get("VOXQ_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres")
+PG_URL = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/{name}"
 REDIS = "redis://127.0.0.1:6379/{db}"
 REPO = Path(__file__).resolve().parents[2]
 

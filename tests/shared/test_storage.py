@@ -7,7 +7,7 @@ from shared import jobs
 from shared.auth import create_key, tenant_for_key
 from shared.db import make_engine
 from shared.models import Job, JobKind, JobStatus, Snippet
-from shared.snippets import cached_keys, snippet_key, store_snippet
+from shared.snippets import cached_keys, key_prefix, snippet_key, store_snippet
 from shared.voices import VoiceSpec
 
 
@@ -47,11 +47,13 @@ def test_a_job_moves_queued_running_succeeded_and_then_never_again(database_url:
 
 def test_snippets_are_content_addressed_and_stored_once(database_url: str) -> None:
     voice = VoiceSpec(name="cmn")
-    key = snippet_key("你好", voice, "espeak")
-    assert key == snippet_key("你好", voice, "espeak")
-    assert key != snippet_key("你好", VoiceSpec(name="yue"), "espeak")
-    assert key != snippet_key("你好", voice, "fish_speech")
-    assert key != snippet_key("你好", VoiceSpec(name="cmn", speed=1.5), "espeak")
+    key = snippet_key(key_prefix(voice, "espeak"), "你好")
+    assert key == snippet_key(key_prefix(VoiceSpec(name="cmn"), "espeak"), "你好")
+    assert key != snippet_key(key_prefix(voice, "espeak"), "你好。")
+    assert key != snippet_key(key_prefix(VoiceSpec(name="yue"), "espeak"), "你好")
+    assert key != snippet_key(key_prefix(voice, "fish_speech"), "你好")
+    assert key != snippet_key(key_prefix(VoiceSpec(name="cmn", speed=1.5), "espeak"), "你好")
+    assert key != snippet_key(key_prefix(VoiceSpec(name="v1", reference_sha256="a", seed=1), "fish_speech"), "你好")
     with session_for(database_url) as s:
         tenant = tenant_for_key(s, create_key(s, "t2"))
         fields = dict(tenant_id=tenant, key=key, text="你好", voice="cmn", engine="espeak",

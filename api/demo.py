@@ -1,0 +1,67 @@
+"""`voxq demo`: the embedded default end to end on one machine, with no GPU and no model server."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from api.client import ApiError, Client
+from api.progress import follow_batch
+from shared.config import get_settings
+from shared.local import ensure_local_key
+from shared.migrate import upgrade
+
+
+def _wait_for_api(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise ApiError(f"the API did not answer at {url} within {timeout_s:.0f}s", 1)
+
+
+def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
+    if not script.is_file():
+        raise ApiError(f"no such script: {script}", 2)
+    settings = get_settings()
+    console.print(f"[bold]1/5[/bold] migrating {settings.sqlalchemy_url}")
+    upgrade()
+    key, created = ensure_local_key()
+    if created:
+        console.print(f"      local API key created (saved in {settings.local_key_file})")
+    api_url = f"http://127.0.0.1:{port}"
+    env = os.environ | {"VOXQ_API_URL": api_url}
+    logs = settings.data_dir.expanduser()
+    console.print(f"[bold]2/5[/bold] starting a TTS worker (espeak-ng) and the API on {api_url}; logs in {logs}")
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "tts"], env=env,
+                         stdout=open(logs / "demo-worker.log", "w"), stderr=subprocess.STDOUT),
+        subprocess.Popen([sys.executable, "-m", "api.cli", "api", "--port", str(port)], env=env,
+                         stdout=open(logs / "demo-api.log", "w"), stderr=subprocess.STDOUT),
+    ]
+    try:
+        _wait_for_api(api_url)
+        console.print(f"[bold]3/5[/bold] submitting {script}")
+        client = Client(settings.model_copy(update={"api_url": api_url, "api_key": key}))
+        with script.open("rb") as f:
+            batch = client.json("POST", "/v1/batches", files={"file": (script.name, f)}, data={"voice": "cmn"})
+        console.print(f"[bold]4/5[/bold] batch {batch['id']}: {batch['lines']} lines")
+        batch = follow_batch(client, batch, console)
+        if batch["counts"]["failed"]:
+            raise ApiError(f"{batch['counts']['failed']} lines failed; see {logs / 'demo-worker.log'}", 1)
+        audio = client.request("GET", f"/v1/batches/{batch['id']}/audio", params={"format": "wav"}, timeout=300)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(audio.content)
+        console.print(f"[bold]5/5[/bold] chapter audio written to [green]{out.resolve()}[/green]")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=15)

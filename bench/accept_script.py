@@ -1,0 +1,57 @@
+"""How long the API takes to accept a 10,000-line script (parse, one bulk insert, bulk enqueue).
+
+Target: under 1 s. Runs a real API process on SQLite and on Postgres; no worker drains the
+queue, so only acceptance is timed.
+"""
+
+import statistics
+import time
+
+import httpx
+
+from bench.common import scratch_dir, unique_lines
+from tests.plugins.services import sqlite_url, start_stack
+
+LINES = 10_000
+RUNS = 5
+
+
+def measure(database: str, database_url_for) -> list[float]:  # type: ignore[no-untyped-def]
+    folder = scratch_dir(f"voxq-bench-accept-{database}-")
+    stack = start_stack(folder, database_url_for(folder), tts_workers=0)
+    script = "\n".join(unique_lines(LINES)).encode()
+    times = []
+    try:
+        with stack.client() as api:
+            for run in range(RUNS):
+                start = time.perf_counter()
+                r = api.post("/v1/batches", files={"file": (f"run{run}.txt", script)}, data={"voice": "cmn"})
+                times.append(time.perf_counter() - start)
+                r.raise_for_status()
+                assert r.json()["lines"] == LINES
+    finally:
+        stack.stop()
+    return times
+
+
+def main() -> None:
+    import psycopg
+
+    from tests.plugins.services import PG_ADMIN, PG_URL
+
+    name = f"voxq_bench_{int(time.time())}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        for database, url_for in [("sqlite", sqlite_url), ("postgres", lambda _f: PG_URL.format(name=name))]:
+            times = measure(database, url_for)
+            print(f"accept {LINES:,}-line script, {database:8s}: median {statistics.median(times):.3f} s, "
+                  f"best {min(times):.3f} s, worst {max(times):.3f} s over {RUNS} runs (target < 1 s)")
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        httpx.Client().close()
+
+
+if __name__ == "__main__":
+    main()
