@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     max_script_lines: int = Field(50_000, description="Most lines in one bulk script.")
     max_chunk_chars: int = Field(120, description="Longest sentence chunk sent to a TTS engine at once.")
     pause_between_chunks_ms: int = Field(250, description="Silence joined between chunks and lines.")
+    voice_clip_max_bytes: int = Field(20 * 1024 * 1024, description="Largest reference clip upload of a library voice.")
+    voice_clip_min_s: float = Field(3.0, description="Shortest reference clip: less gives the cloning engine too little voice.")
+    voice_clip_max_s: float = Field(90.0, description="Longest reference clip (Fish Speech: at most 90 s; 10-30 s works best).")
+    speech_wait_s: float = Field(
+        300.0, description="How long POST /v1/audio/speech waits for its synthesis job before answering 503."
+    )
 
     # --- API and operations --------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Address `voxq api` listens on.")
