@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import batches, jobs, synthesize
+from api.routes import batches, dialect_llm, generate, jobs, synthesize
 
 
 def create_app() -> FastAPI:
@@ -13,7 +13,7 @@ def create_app() -> FastAPI:
         description="Jobs for Chinese speech work: dialect identification, LLM generation, voice-cloned synthesis.",
     )
     errors.install(app)
-    for module in (synthesize, jobs, batches):
+    for module in (synthesize, generate, dialect_llm, jobs, batches):
         app.include_router(module.router)
 
     @app.get("/health", tags=["ops"])

@@ -46,3 +46,50 @@ class BatchOut(BaseModel):
     done: bool
     created_at: datetime
     audio_url: str | None = None
+
+
+# --- LLM pool: generation and dialect identification --------------------------------------
+
+
+class ChatTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
+class SpeakOptions(BaseModel):
+    """Speak a generated reply: a synthesis job is created when the generation succeeds."""
+
+    voice: str | None = Field(None, description="Built-in voice (espeak: cmn, yue) or library voice id/name.")
+    speed: float = Field(1.0, ge=0.25, le=4.0, description="Speaking rate, 1.0 = normal.")
+    format: AudioFormat = Field("wav", description="Format of the synthesis job's audio.")
+
+
+class GenerateRequest(BaseModel):
+    """One reply of a chat model, as a job (kind ``generation``)."""
+
+    input: str = Field(min_length=1, max_length=20_000, description="The user's new message.")
+    persona: str | None = Field(None, max_length=20_000, description="System prompt: who answers, and how.")
+    history: list[ChatTurn] = Field(default_factory=list, max_length=200, description="Earlier turns, oldest first.")
+    thinking: bool = Field(False, description="Reason before answering; the reasoning is kept apart in result.reasoning.")
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(512, ge=1, le=32_768, description="Tokens of reasoning and reply together.")
+    speak: SpeakOptions | None = Field(None, description="Also speak the reply (a child job, linked by parent_id).")
+
+
+class DialectText(BaseModel):
+    """One text whose dialect the LLM names (kind ``dialect``); the answer is one of the eight labels."""
+
+    text: str = Field(min_length=1, max_length=5_000, description="What the speaker said (a transcript).")
+    context: dict[str, str] = Field(
+        default_factory=dict, description='Hints passed to the model as they are, e.g. {"region": "成都"}.'
+    )
+    id: str | None = Field(None, max_length=200, description="Caller's id of the item, kept as the job's line_id.")
+
+
+class DialectBatchRequest(BaseModel):
+    items: list[DialectText] = Field(min_length=1, max_length=50_000)
+
+
+class GenerateBatchRequest(BaseModel):
+    items: list[GenerateRequest] = Field(min_length=1, max_length=50_000)

@@ -1,0 +1,150 @@
+"""LLM pool tasks (queue ``llm``): chat generation and the LLM side of dialect identification.
+
+Throughput comes from concurrency, not from the task: vLLM batches every request in flight,
+so one worker runs many of these tasks at once (threads pool, see ``workers/pools.py``) and
+they share one HTTP connection pool (``get_engine()``).
+
+Time limits: the threads pool does not enforce ``soft_time_limit``/``time_limit`` (only
+prefork does), so the bound that holds there is the client's: each HTTP request times out
+after ``llm_timeout_s`` and is tried at most a few times. The declared limits cover the
+same budget for a worker started with another pool.
+"""
+
+import logging
+
+from pydantic import ValidationError
+
+from api.submit import SYNTHESIZE_TASK, create_synthesis_jobs, enqueue_committed
+from api.scripts import ScriptLine
+from shared import jobs
+from shared.config import get_settings
+from shared.db import session_scope
+from shared.dialect.labels import LABELS
+from shared.errors import BadInput, PermanentEngineError, RetryableEngineError, VoxQueueError
+from shared.models import Job
+from shared.schemas import DialectText, GenerateRequest
+from workers.app import celery_app
+from workers.jobrunner import Outcome, run_job
+from workers.llm.dialect_prompt import dialect_messages
+from workers.llm.engines import get_engine
+from workers.llm.engines.base import ChatRequest, ChatResult
+from workers.llm.prompts import generation_messages
+
+logger = logging.getLogger(__name__)
+settings = get_settings()
+
+# One task's worst case: every in-client attempt times out, plus backoff between them.
+_TIME_BUDGET_S = int(settings.llm_timeout_s * 4 + 30)
+
+_POLICY = dict(
+    bind=True,
+    queue="llm",
+    # Redelivered if the worker dies mid-request; safe because a finished job is skipped.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Only failures that may pass are retried; a rejected request fails the job at once.
+    autoretry_for=(RetryableEngineError,),
+    retry_backoff=2,
+    retry_backoff_max=settings.task_retry_backoff_max_s,
+    retry_jitter=True,
+    max_retries=settings.task_max_retries,
+    soft_time_limit=_TIME_BUDGET_S,
+    time_limit=_TIME_BUDGET_S + 30,
+)
+
+
+@celery_app.task(name="voxq.llm.generate", **_POLICY)
+def generate(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
+    run_job(self, job_id, generate_job)
+
+
+@celery_app.task(name="voxq.llm.dialect", **_POLICY)
+def dialect(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
+    run_job(self, job_id, dialect_job)
+
+
+def _usage(result: ChatResult) -> dict[str, int]:
+    return {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens}
+
+
+def generate_job(job: Job) -> Outcome:
+    """Persona + history + input -> reply; reasoning (thinking on) stored apart from the reply."""
+    try:
+        request = GenerateRequest.model_validate(job.input)
+    except ValidationError as exc:
+        raise BadInput(f"job {job.id}: invalid generation input: {exc}") from exc
+    engine = get_engine()
+    result = engine.chat(
+        ChatRequest(
+            messages=generation_messages(request.persona, [t.model_dump() for t in request.history], request.input),
+            enable_thinking=request.thinking,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+        )
+    )
+    logger.info("job %s: generated %d tokens (%s)", job.id, result.usage.completion_tokens, result.finish_reason)
+    outcome = Outcome(
+        {
+            "text": result.text,
+            "reasoning": result.reasoning,
+            "finish_reason": result.finish_reason,
+            "usage": _usage(result),
+            "model": engine.model,
+        }
+    )
+    if request.speak is not None:
+        outcome.then.append(lambda: speak_reply(job, request, result.text))
+    return outcome
+
+
+def speak_reply(job: Job, request: GenerateRequest, text: str) -> None:
+    """Create and queue the synthesis of a generated reply, linked both ways to its parent.
+
+    Runs after the generation is recorded, once (only the delivery that recorded it). A
+    problem here cannot fail the generation any more; it is written into its result.
+    """
+    assert request.speak is not None
+    if not text.strip():
+        with session_scope() as session:
+            jobs.annotate_result(session, job.id, speech_error="the reply is empty: nothing to speak")
+        return
+    speak = request.speak
+    try:
+        with session_scope() as session:
+            [child_id], queued = create_synthesis_jobs(
+                session, job.tenant_id, [ScriptLine(1, text)], speak.voice, speak.speed, speak.format, parent_id=job.id
+            )
+            jobs.annotate_result(session, job.id, speech_job_id=child_id)
+        if queued:
+            with session_scope() as session:
+                enqueue_committed(session, SYNTHESIZE_TASK, queued)
+    except VoxQueueError as exc:
+        logger.warning("job %s: could not start speaking the reply: %s", job.id, exc)
+        with session_scope() as session:
+            jobs.annotate_result(session, job.id, speech_error=str(exc))
+        return
+    logger.info("job %s: reply goes to synthesis job %s", job.id, child_id)
+
+
+def dialect_job(job: Job) -> Outcome:
+    """Name the dialect of a text: constrained to the eight labels, no thinking, low temperature."""
+    try:
+        item = DialectText.model_validate(job.input)
+    except ValidationError as exc:
+        raise BadInput(f"job {job.id}: invalid dialect input: {exc}") from exc
+    engine = get_engine()
+    result = engine.chat(
+        ChatRequest(
+            messages=dialect_messages(item.text, item.context),
+            enable_thinking=False,
+            choices=LABELS,
+            temperature=0.0,
+            top_p=1.0,
+            max_tokens=16,
+        )
+    )
+    if result.text not in LABELS:
+        # The constraint makes this impossible unless the server ignored it.
+        raise PermanentEngineError(f"job {job.id}: the model answered {result.text!r}, not a dialect label")
+    return Outcome({"label": result.text, "usage": _usage(result), "model": engine.model})
