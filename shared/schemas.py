@@ -93,3 +93,54 @@ class DialectBatchRequest(BaseModel):
 
 class GenerateBatchRequest(BaseModel):
     items: list[GenerateRequest] = Field(min_length=1, max_length=50_000)
+
+
+# --- voice library, snippet precomputation, OpenAI-compatible speech ----------------------
+
+
+class VoiceOut(BaseModel):
+    """A library voice without its clip (GET /v1/voices/{id}/audio serves the clip)."""
+
+    id: str
+    name: str
+    transcript: str = Field(description="Exact words of the reference clip, as the engine reads them.")
+    duration_s: float
+    sample_rate: int
+    dialect: str | None = None
+    seed: int = Field(description="Fixed at creation: the same line sounds the same every time.")
+    temperature: float
+    top_p: float
+    reference_sha256: str
+    created_at: datetime
+
+
+class PrecomputeRequest(BaseModel):
+    phrases: list[str] = Field(min_length=1, max_length=10_000, description="Lines to have ready in the cache.")
+    voice: str | None = Field(None, description="Built-in voice or library voice id/name.")
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+
+
+class PrecomputedPhrase(BaseModel):
+    text: str = Field(description="The phrase as it is spoken (normalised).")
+    job_id: str
+    status: JobStatus
+    cached: bool = Field(description="Already in the cache: answered without the queue.")
+
+
+class PrecomputeOut(BaseModel):
+    voice: str | None
+    cached: int
+    queued: int
+    phrases: list[PrecomputedPhrase]
+
+
+class SpeechRequest(BaseModel):
+    """OpenAI's ``POST /v1/audio/speech`` body, so OpenAI clients work unchanged."""
+
+    model: str = Field(min_length=1, description="Accepted for compatibility; the deployment's engine speaks.")
+    input: str = Field(min_length=1, max_length=4096, description="Text to speak.")
+    voice: str = Field(min_length=1, description="Built-in voice or library voice id/name.")
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+    instructions: str | None = Field(None, description="Accepted and ignored: no engine here takes style prompts.")
+    stream_format: Literal["audio", "sse"] | None = Field(None, description="Only 'audio' (the whole file) is served.")

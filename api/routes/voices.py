@@ -1,0 +1,92 @@
+"""The voice library: POST/GET/DELETE /v1/voices. Reference clips for zero-shot cloning."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import Response
+
+from api.deps import SessionDep, TenantDep, get_owned
+from api.exports import to_bytes
+from shared.audio import MEDIA_TYPES
+from shared.config import get_settings
+from shared.errors import TooLarge
+from shared.models import Voice
+from shared.schemas import AudioFormat, VoiceOut
+from shared.voice_library import MAX_SEED, ClipLimits, NewVoice, create_voice, list_voices
+
+router = APIRouter(prefix="/v1/voices", tags=["voices"])
+
+
+def voice_out(voice: Voice) -> VoiceOut:
+    params = voice.params or {}
+    return VoiceOut(
+        id=voice.id,
+        name=voice.name,
+        transcript=voice.reference_text,
+        duration_s=voice.duration_s,
+        sample_rate=voice.sample_rate,
+        dialect=voice.dialect,
+        seed=params["seed"],
+        temperature=params["temperature"],
+        top_p=params["top_p"],
+        reference_sha256=voice.reference_sha256,
+        created_at=voice.created_at,
+    )
+
+
+def clip_limits() -> ClipLimits:
+    settings = get_settings()
+    return ClipLimits(settings.voice_clip_max_bytes, settings.voice_clip_min_s, settings.voice_clip_max_s)
+
+
+async def _read_clip(file: UploadFile, limit: int) -> bytes:
+    # Read one byte past the limit: enough to know it is too big without reading it all.
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"the reference clip is over the {limit // (1024 * 1024)} MiB limit")
+    return data
+
+
+@router.post("", response_model=VoiceOut, status_code=201)
+async def create(
+    session: SessionDep,
+    tenant: TenantDep,
+    audio: Annotated[UploadFile, File(description="Reference clip: 3-90 s of one speaker (WAV, FLAC, OGG, MP3).")],
+    transcript: Annotated[str, Form(description="The exact words spoken in the clip.")],
+    name: Annotated[str | None, Form(description="Unique per tenant; default: generated.")] = None,
+    dialect: Annotated[str | None, Form(description="Variety spoken in the clip, e.g. 四川话.")] = None,
+    seed: Annotated[int | None, Form(ge=0, le=MAX_SEED, description="Default: chosen now, then fixed.")] = None,
+    temperature: Annotated[float | None, Form(ge=0.1, le=1.0)] = None,
+    top_p: Annotated[float | None, Form(ge=0.1, le=1.0)] = None,
+) -> VoiceOut:
+    limits = clip_limits()
+    clip = await _read_clip(audio, limits.max_bytes)
+    new = NewVoice(clip, transcript, name, dialect, seed, temperature, top_p)
+    return voice_out(create_voice(session, tenant, new, limits))
+
+
+@router.get("", response_model=list[VoiceOut])
+def list_(session: SessionDep, tenant: TenantDep) -> list[VoiceOut]:
+    return [voice_out(v) for v in list_voices(session, tenant)]
+
+
+@router.get("/{voice_id}", response_model=VoiceOut)
+def get(voice_id: str, session: SessionDep, tenant: TenantDep) -> VoiceOut:
+    return voice_out(get_owned(session, Voice, voice_id, tenant))
+
+
+@router.get("/{voice_id}/audio")
+def audio(
+    voice_id: str,
+    session: SessionDep,
+    tenant: TenantDep,
+    format: Annotated[AudioFormat, Query(description="Format of the clip.")] = "flac",
+) -> Response:
+    voice = get_owned(session, Voice, voice_id, tenant)
+    return Response(to_bytes(voice.reference_audio, format), media_type=MEDIA_TYPES[format])
+
+
+@router.delete("/{voice_id}", status_code=204)
+def delete(voice_id: str, session: SessionDep, tenant: TenantDep) -> Response:
+    session.delete(get_owned(session, Voice, voice_id, tenant))
+    return Response(status_code=204)
