@@ -1,0 +1,185 @@
+"""The CPU dialect detector on hand-written sentences in all eight varieties."""
+
+import time
+
+import pytest
+
+from shared.dialect.detector import DialectResult, detect
+from shared.dialect.examples import EXAMPLES, examples_for
+from shared.dialect.labels import LABELS, MANDARIN
+from shared.dialect.markers import MARKERS, Marker, prompt_marker_table
+from shared.dialect.script import to_simplified
+from shared.errors import BadInput
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: f"{e.label}:{e.text[:8]}")
+def test_every_example_is_identified_as_its_variety(example):
+    assert detect(example.text).label == example.label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("佢話聽日唔使返工。", "粤语"),
+        ("我哋去飲茶先啦", "粤语"),
+        ("侬吃过饭了伐？", "上海话"),
+        ("今朝落雨，阿拉勿出去了。", "上海话"),
+        ("你们在搞啥子名堂？", "四川话"),
+        ("这个事情要得，就这么整起。", "四川话"),
+        ("别在那嘎哈了，赶紧走。", "东北话"),
+        ("这天儿贼冷，冻死人了。", "东北话"),
+        ("恁弄啥嘞？", "河南话"),
+        ("这个事可中，得劲！", "河南话"),
+        ("你恰饭冒？", "湖南话"),
+        ("我们港么子都冇用。", "湖南话"),
+        ("嫑谝咧，赶紧走。", "陕西话"),
+        ("额今儿个咥了三碗面。", "陕西话"),
+    ],
+)
+def test_sentences_beyond_the_examples(text, label):
+    assert detect(text).label == label
+
+
+def test_traditional_and_simplified_script_give_the_same_answer():
+    traditional = detect("佢哋喺邊度食緊飯？")
+    simplified = detect("佢哋喺边度食紧饭？")
+    assert traditional.label == simplified.label == "粤语"
+    assert traditional.confidence == pytest.approx(simplified.confidence)
+
+
+def test_traditional_mandarin_is_not_mistaken_for_cantonese():
+    result = detect("我們的關係很好，請你不要擔心。")
+    assert result.label == MANDARIN
+    assert result.evidence == []
+
+
+@pytest.mark.parametrize("text", ["我今天很忙。", "這本書寫得很好。", "请问去火车站怎么走？", "我明天要去北京开会，你有什么事吗？"])
+def test_plain_mandarin_has_no_evidence(text):
+    result = detect(text)
+    assert result.label == MANDARIN
+    assert result.evidence == []
+
+
+def test_no_evidence_gives_moderate_confidence_that_grows_with_length():
+    short = detect("好")
+    medium = detect("我今天很忙，没有时间去看电影。")
+    long = detect("我今天很忙，没有时间去看电影。" * 20)
+    assert short.label == medium.label == long.label == MANDARIN
+    assert 0.2 < short.confidence < medium.confidence < long.confidence < 0.95
+
+
+def test_punctuation_does_not_decide_the_label():
+    variants = ["佢係我朋友。", "佢係我朋友", "佢係我朋友!", "佢係我朋友！！", "「佢係我朋友」", "佢係我朋友..."]
+    assert {detect(text).label for text in variants} == {"粤语"}
+    plain = ["我是学生。", "我是学生", "我是学生,", "我是学生!?"]
+    assert {detect(text).label for text in plain} == {MANDARIN}
+
+
+def test_emoji_and_latin_text_are_ignored_but_markers_still_count():
+    result = detect("OK 😂 侬今朝 free 伐？🎉")
+    assert result.label == "上海话"
+    assert detect("hello world 👋").label == MANDARIN
+
+
+def test_text_without_chinese_is_mandarin_with_low_confidence():
+    result = detect("12345 !!!")
+    assert result.label == MANDARIN
+    assert result.confidence < 0.5
+
+
+def test_very_short_input():
+    assert detect("佢").label == "粤语"
+    assert detect("侬").label == "上海话"
+    assert detect("好").label == MANDARIN
+
+
+def test_very_long_input_is_fast_and_counts_repeats_with_diminishing_weight():
+    text = "今天天气不错，我们去公园散步吧。" * 2000 + "佢"
+    started = time.perf_counter()
+    result = detect(text)
+    assert time.perf_counter() - started < 2.0
+    assert result.label == MANDARIN  # one Cantonese word in 30,000 Mandarin characters
+    repeated = detect("佢" * 50)
+    assert repeated.marker_weights["粤语"] <= 2 * 3.0
+
+
+def test_evidence_names_marker_label_weight_and_span():
+    result = detect("侬好，阿拉是朋友。")
+    assert result.label == "上海话"
+    by_text = {e.matched: e for e in result.evidence}
+    assert set(by_text) == {"侬", "阿拉"}
+    nong = by_text["侬"]
+    assert (nong.label, nong.start, nong.end) == ("上海话", 0, 1)
+    assert nong.weight > 0
+    assert result.text[nong.start:nong.end] == "侬"
+
+
+def test_a_marker_inside_a_longer_one_counts_once():
+    result = detect("伊勿晓得。")
+    matched = [e.matched for e in result.evidence]
+    assert "勿晓得" in matched
+    assert "晓得" not in matched
+
+
+def test_ambiguous_characters_alone_are_not_evidence():
+    assert detect("我们是中国人，在中学读书。").evidence == []
+    assert detect("他整理了整个房间。").evidence == []
+    assert detect("阿拉伯语很难学。").label == MANDARIN
+    assert detect("军队的步伐很整齐。").label == MANDARIN
+
+
+def test_scores_are_probabilities_over_all_labels():
+    result = detect("你在做啥子？")
+    assert list(result.scores) == list(LABELS)
+    assert sum(result.scores.values()) == pytest.approx(1.0)
+    assert result.confidence == result.scores[result.label]
+    assert 0.0 <= result.confidence <= 1.0
+
+
+def test_more_evidence_means_more_confidence():
+    one = detect("你在做啥子？")
+    three = detect("你在做啥子？莫得事就过来耍，巴适得很。")
+    assert one.label == three.label == "四川话"
+    assert three.confidence > one.confidence
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t "])
+def test_empty_text_is_bad_input(text):
+    with pytest.raises(BadInput):
+        detect(text)
+
+
+def test_returns_a_dialect_result():
+    assert isinstance(detect("你好"), DialectResult)
+
+
+def test_thousands_of_sentences_a_second():
+    texts = [example.text for example in EXAMPLES] * 50
+    started = time.perf_counter()
+    for text in texts:
+        detect(text)
+    assert len(texts) / (time.perf_counter() - started) > 1000
+
+
+def test_every_variety_has_dozens_of_positive_markers():
+    for label in LABELS:
+        if label == MANDARIN:
+            assert MARKERS[label] == []
+        else:
+            assert len(MARKERS[label]) >= 40, label
+            assert all(isinstance(m, Marker) and m.weight > 0 for m in MARKERS[label])
+
+
+def test_prompt_marker_table_lists_each_label_once():
+    table = prompt_marker_table(per_label=5)
+    lines = table.splitlines()
+    assert [line.split(":")[0] for line in lines] == list(LABELS)
+    assert "佢" in table and "侬" in table
+    assert all(len(line.split(": ")[1].split()) <= 5 for line in lines[1:])
+
+
+def test_examples_cover_every_variety_with_traditional_script():
+    for label in LABELS:
+        assert len(examples_for(label)) >= 4, label
+    for label in LABELS:
+        assert any(to_simplified(e.text) != e.text for e in examples_for(label)), f"{label} has no traditional example"
