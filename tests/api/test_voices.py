@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,19 +14,7 @@ from api.main import app
 from shared.auth import create_key
 from shared.config import get_settings
 from shared.db import session_scope
-
-TRANSCRIPT = "这是一段用来克隆声音的参考录音，说话要清楚自然，大约五秒钟。"
-
-
-def speech_clip(text: str = TRANSCRIPT, fmt: str = "WAV", channels: int = 1) -> bytes:
-    wav = subprocess.run(["espeak-ng", "-v", "cmn", "--stdout"], input=text.encode(), capture_output=True, check=True).stdout
-    samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
-    if channels == 2:
-        samples = np.stack([samples, samples * 0.5], axis=1)
-    buf = io.BytesIO()
-    sf.write(buf, samples, rate, format=fmt)
-    return buf.getvalue()
-
+from tests.voice_factory import TRANSCRIPT, speech_clip
 
 def tone(seconds: float, rate: int = 16_000) -> bytes:
     t = np.arange(int(seconds * rate)) / rate
