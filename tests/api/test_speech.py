@@ -1,0 +1,65 @@
+"""OpenAI-compatible POST /v1/audio/speech, driven by the official ``openai`` client unchanged."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import openai
+import pytest
+import soundfile as sf
+
+from tests.plugins.services import Stack
+from tests.voice_factory import create_voice
+
+pytestmark = pytest.mark.slow
+
+LINE = "您好，这里是语音合成服务，很高兴为您服务。"
+
+
+@pytest.fixture
+def setup(fish_stack: Stack) -> tuple[openai.OpenAI, str]:
+    with fish_stack.client() as api:
+        voice = create_voice(api)["id"]
+    return openai.OpenAI(base_url=f"{fish_stack.api_url}/v1", api_key=fish_stack.key, max_retries=0), voice
+
+
+def test_the_openai_client_gets_wav_speech(setup: tuple[openai.OpenAI, str]) -> None:
+    client, voice = setup
+    audio = client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format="wav")
+    samples, rate = sf.read(io.BytesIO(audio.content), dtype="float32")
+    assert rate == 44_100 and samples.ndim == 1 and 1.0 < len(samples) / rate < 15
+
+
+@pytest.mark.parametrize(("fmt", "magic"), [("mp3", None), ("flac", b"fLaC"), ("opus", b"OggS")])
+def test_other_formats(setup: tuple[openai.OpenAI, str], fmt: str, magic: bytes | None) -> None:
+    client, voice = setup
+    data = client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format=fmt).content  # type: ignore[arg-type]
+    assert len(data) > 1000 and (magic is None or data.startswith(magic))
+    assert sf.info(io.BytesIO(data)).duration > 1.0
+
+
+def test_pcm_is_raw_24k_s16le(setup: tuple[openai.OpenAI, str]) -> None:
+    client, voice = setup
+    data = client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format="pcm").content
+    samples = np.frombuffer(data, dtype="<i2")
+    assert 1.0 < len(samples) / 24_000 < 15 and np.abs(samples).max() > 1000
+
+
+def test_speed_changes_the_duration(setup: tuple[openai.OpenAI, str]) -> None:
+    client, voice = setup
+    normal = sf.info(io.BytesIO(client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format="wav").content))
+    fast = sf.info(io.BytesIO(client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format="wav", speed=2.0).content))
+    assert fast.duration < normal.duration * 0.7
+
+
+def test_errors_reach_the_client_as_openai_errors(setup: tuple[openai.OpenAI, str]) -> None:
+    client, voice = setup
+    with pytest.raises(openai.BadRequestError, match="unknown voice"):
+        client.audio.speech.create(model="tts-1", voice="alloy", input=LINE)
+    with pytest.raises(openai.BadRequestError, match="aac"):
+        client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format="aac")
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=str(client.base_url), api_key="wrong", max_retries=0).audio.speech.create(
+            model="tts-1", voice=voice, input=LINE
+        )
