@@ -67,10 +67,10 @@ def _log_tail(path: Path, lines: int = 40) -> str:
 
 @contextmanager
 def run_fish_standin(
-    api_key: str | None = None, *, delay_s: float = 0.0, max_text_length: int = 0
+    api_key: str | None = None, *, delay_s: float = 0.0, max_text_length: int = 0, port: int | None = None
 ) -> Iterator[FishServer]:
     """Start a stand-in process, wait for health, yield it, and stop it."""
-    port = _free_port()
+    port = port or _free_port()
     cmd = [sys.executable, "-m", "tests.standins.fish_speech_server", "--port", str(port)]
     cmd += ["--delay-s", str(delay_s), "--max-text-length", str(max_text_length)]
     if api_key:
