@@ -43,10 +43,12 @@ def decode(data: bytes) -> Audio:
     if not data:
         raise BadInput("audio is empty")
     try:
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32")
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise BadInput(f"not a decodable audio file ({exc})") from None
-    return Audio(samples.mean(axis=1).astype(np.float32), int(rate))
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1, dtype=np.float32)
+    return Audio(samples, int(rate))
 
 
 def resample(audio: Audio, rate: int) -> Audio:

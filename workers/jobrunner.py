@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
+from sqlalchemy.orm import Session
 
 from shared import jobs
 from shared.db import session_scope
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 class Outcome:
     result: dict[str, Any]
     snippet_key: str | None = None
+    # Rows to write in the same transaction that records the success (e.g. the snippet).
+    record: Callable[[Session], None] | None = None
     # Follow-up work to start once this job is recorded (e.g. the synthesis of a generated
     # reply): called after the commit, so the next job never sees this one unfinished.
     then: list[Callable[[], None]] = field(default_factory=list)
@@ -55,6 +58,8 @@ def run_job(task: Task, job_id: str, work: Callable[[Job], Outcome]) -> None:
             jobs.fail(session, job_id, f"internal error: {type(exc).__name__}: {exc}")
         return
     with session_scope() as session:
+        if outcome.record is not None:
+            outcome.record(session)
         recorded = jobs.succeed(session, job_id, outcome.result, outcome.snippet_key)
     if recorded:
         for follow_up in outcome.then:

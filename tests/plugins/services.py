@@ -21,9 +21,12 @@ PG_URL = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/{name}"
 REDIS = "redis://127.0.0.1:6379/{db}"
 REPO = Path(__file__).resolve().parents[2]
 
-# Redis databases handed out to stacks, so that two stacks' workers never take each
-# other's jobs (every stack's queues are named `tts` and `llm`). 0 is left alone.
-_free_redis_dbs = list(range(14, 0, -1))
+# Every stack gets a Redis database of its own, so that two stacks' workers never take
+# each other's jobs (every stack's queues are named `tts` and `llm`). Claims live in
+# database 0 so that concurrent test sessions and benchmarks on one machine agree;
+# 15 is the in-process API's (tests/conftest.py).
+_CLAIMABLE = range(1, 15)
+_CLAIM = "voxq:test-claim:{db}"
 
 
 def free_port() -> int:
@@ -32,10 +35,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def redis_db() -> str:
-    url = REDIS.format(db=_free_redis_dbs.pop())
-    redis.Redis.from_url(url).flushdb()
-    return url
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_redis_db() -> str:
+    """A Redis database no other live process on this machine is using, emptied."""
+    claims = redis.Redis.from_url(REDIS.format(db=0))
+    for db in _CLAIMABLE:
+        key = _CLAIM.format(db=db)
+        owner = claims.get(key)
+        if owner is not None and _alive(int(owner)):
+            continue
+        if owner is not None:
+            claims.delete(key)  # its owner died without releasing it
+        if claims.set(key, os.getpid(), nx=True, ex=6 * 3600):
+            url = REDIS.format(db=db)
+            redis.Redis.from_url(url).flushdb()
+            return url
+    raise RuntimeError("every Redis test database (1-14) is claimed by a live process")
+
+
+def release_redis_db(url: str) -> None:
+    db = int(url.rsplit("/", 1)[1])
+    claims = redis.Redis.from_url(REDIS.format(db=0))
+    if claims.get(_CLAIM.format(db=db)) == str(os.getpid()).encode():
+        claims.delete(_CLAIM.format(db=db))
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +138,7 @@ class Stack:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        release_redis_db(self.env["VOXQ_REDIS_URL"])
 
 
 def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra_env: str) -> Stack:
@@ -117,7 +149,7 @@ def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra
         **os.environ,
         "VOXQ_DATA_DIR": str(data_dir),
         "VOXQ_DATABASE_URL": database_url,
-        "VOXQ_REDIS_URL": redis_db(),
+        "VOXQ_REDIS_URL": claim_redis_db(),
         "VOXQ_API_URL": f"http://127.0.0.1:{port}",
         **extra_env,
     }

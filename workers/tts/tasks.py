@@ -46,17 +46,19 @@ def synthesize_job(job: Job) -> Outcome:
             return Outcome({"duration_s": snippet.duration_s, "cached": True}, key)
         voice = resolve_voice(session, job.tenant_id, voice_name, engine.name, job.input.get("speed", 1.0))
     audio = speak(engine, text, voice, settings.max_chunk_chars, settings.pause_between_chunks_ms)
-    with session_scope() as session:
-        store_snippet(
-            session,
-            tenant_id=job.tenant_id,
-            key=key,
-            text=text,
-            voice=voice_name or voice.name,
-            engine=engine.name,
-            audio=encode(audio),
-            sample_rate=audio.sample_rate,
-            duration_s=audio.duration_s,
-        )
+    snippet = {
+        "tenant_id": job.tenant_id,
+        "key": key,
+        "text": text,
+        "voice": voice_name or voice.name,
+        "engine": engine.name,
+        "audio": encode(audio),
+        "sample_rate": audio.sample_rate,
+        "duration_s": audio.duration_s,
+    }
     logger.info("job %s: spoke %d chars, %.2fs of audio", job.id, len(text), audio.duration_s)
-    return Outcome({"duration_s": round(audio.duration_s, 3), "cached": False}, key)
+    return Outcome(
+        {"duration_s": round(audio.duration_s, 3), "cached": False},
+        key,
+        record=lambda session: store_snippet(session, **snippet),
+    )
