@@ -5,14 +5,13 @@ computes it once and each job only pays for its own text. Per-job context (the s
 region, ...) therefore goes into the last turn, never into the system prompt.
 """
 
-import logging
 from collections.abc import Mapping
 from functools import lru_cache
 
+from shared.dialect.examples import examples_for
 from shared.dialect.labels import LABELS
+from shared.dialect.markers import prompt_marker_table
 from workers.llm.engines.base import ChatMessage
-
-logger = logging.getLogger(__name__)
 
 # How known context keys are introduced to the model; other keys are passed as "key：value".
 _CONTEXT_NAMES = {"region": "说话人所在地区", "speaker": "说话人", "topic": "话题"}
@@ -26,29 +25,21 @@ _INSTRUCTIONS = (
 @lru_cache
 def _system_prompt() -> str:
     prompt = _INSTRUCTIONS.format(labels="、".join(LABELS))
-    table = _marker_table()
+    table = prompt_marker_table()
     if table:
         prompt += "\n\n各方言的特征词和句式：\n" + table
     return prompt
 
 
-def _marker_table() -> str:
-    from shared.dialect.markers import prompt_marker_table
-
-    return prompt_marker_table()
-
-
 @lru_cache
 def _few_shot() -> tuple[ChatMessage, ...]:
-    try:
-        from shared.dialect.examples import few_shot_examples
-    except ModuleNotFoundError:  # without examples the prompt still works, zero-shot
-        logger.warning("shared.dialect.examples is missing: dialect prompts have no examples")
-        return ()
+    """One example per variety, in label order: enough to show the answer format and one
+    marker each, while the prompt stays short (the rest of the examples test the detector)."""
     turns: list[ChatMessage] = []
-    for text, label in few_shot_examples():
-        turns.append(ChatMessage("user", _user_turn(text, None)))
-        turns.append(ChatMessage("assistant", label))
+    for label in LABELS:
+        example = examples_for(label)[0]
+        turns.append(ChatMessage("user", _user_turn(example.text, None)))
+        turns.append(ChatMessage("assistant", example.label))
     return tuple(turns)
 
 

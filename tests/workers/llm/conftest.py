@@ -1,0 +1,23 @@
+from collections.abc import Iterator
+
+import pytest
+
+from tests.plugins.services import Stack, start_stack
+from tests.plugins.vllm_server import VLLMServer
+
+
+@pytest.fixture(scope="session")
+def llm_stack(
+    tmp_path_factory: pytest.TempPathFactory, pg_database: str, vllm_server: VLLMServer
+) -> Iterator[Stack]:
+    """API, an espeak TTS worker and an LLM worker (threads, 16 slots) on Postgres and real vLLM."""
+    stack = start_stack(
+        tmp_path_factory.mktemp("stack-llm"),
+        pg_database,
+        tts_workers=1,
+        VOXQ_LLM_URL=vllm_server.base_url,
+        VOXQ_LLM_MODEL=vllm_server.model,
+    )
+    stack.start_worker("llm", 16)
+    yield stack
+    stack.stop()

@@ -1,0 +1,117 @@
+"""The LLM pool's tasks in a real Celery worker process (queue llm), on real vLLM and Postgres."""
+
+import httpx
+import pytest
+
+from shared.dialect.labels import LABELS
+from tests.plugins.services import Stack, start_stack, wait_for
+from tests.plugins.vllm_server import VLLMServer
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+
+def finished(api: httpx.Client, job_id: str) -> dict | None:  # type: ignore[type-arg]
+    job = api.get(f"/v1/jobs/{job_id}").json()
+    return job if job["status"] in ("succeeded", "failed") else None
+
+
+def batch_done(api: httpx.Client, batch_id: str) -> dict | None:  # type: ignore[type-arg]
+    batch = api.get(f"/v1/batches/{batch_id}").json()
+    return batch if batch["done"] else None
+
+
+def test_dialect_jobs_all_get_one_of_the_eight_labels(llm_stack: Stack) -> None:
+    items = [{"text": f"第{i}句：你今天吃饭了没得？", "context": {"region": "成都"}, "id": f"line-{i}"} for i in range(64)]
+    with llm_stack.client() as api:
+        r = api.post("/v1/dialect/llm", json={"items": items})
+        assert r.status_code == 202, r.text
+        assert r.json()["kind"] == "dialect"
+        batch = wait_for(lambda: batch_done(api, r.json()["id"]), timeout=120)
+        jobs = api.get(f"/v1/batches/{batch['id']}/jobs", params={"limit": 100}).json()
+
+    assert batch["counts"]["succeeded"] == 64, jobs[0]["error"]
+
+    assert {job["result"]["label"] for job in jobs} <= set(LABELS)
+    assert [job["line_id"] for job in jobs] == [f"line-{i}" for i in range(64)]
+    assert jobs[0]["input"]["context"] == {"region": "成都"}
+
+
+def test_a_reply_with_thinking_keeps_the_reasoning_apart(llm_stack: Stack) -> None:
+    with llm_stack.client() as api:
+        body = {"persona": "你是一个说四川话的导游。", "history": [
+            {"role": "user", "content": "你好"}, {"role": "assistant", "content": "你好噻"}],
+            "input": "成都有啥子好耍的？", "thinking": True, "max_tokens": 24}
+        thinking = api.post("/v1/generate", json=body).json()
+        direct = api.post("/v1/generate", json=body | {"thinking": False}).json()
+        thinking = wait_for(lambda: finished(api, thinking["id"]))
+        direct = wait_for(lambda: finished(api, direct["id"]))
+
+    assert thinking["status"] == direct["status"] == "succeeded"
+    # The random tiny model never closes its think block: everything it says is reasoning.
+    assert thinking["result"]["reasoning"] and thinking["result"]["text"] == ""
+    assert direct["result"]["reasoning"] is None and direct["result"]["text"]
+    assert direct["result"]["usage"]["prompt_tokens"] > thinking["result"]["usage"]["prompt_tokens"]
+
+
+def test_a_spoken_reply_becomes_a_synthesis_job_of_the_tts_pool(llm_stack: Stack) -> None:
+    with llm_stack.client() as api:
+        r = api.post("/v1/generate", json={"input": "讲个笑话", "max_tokens": 16, "speak": {"voice": "cmn"}})
+        parent = wait_for(lambda: finished(api, r.json()["id"]))
+        assert parent["status"] == "succeeded", parent
+        child_id = parent["result"]["speech_job_id"]
+        child = wait_for(lambda: finished(api, child_id), timeout=120)
+        audio = api.get(f"/v1/jobs/{child_id}/audio")
+
+    assert child["kind"] == "synthesis" and child["status"] == "succeeded", child
+    assert child["parent_id"] == parent["id"]
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
+
+
+def test_an_unknown_voice_is_refused_before_anything_is_generated(llm_stack: Stack) -> None:
+    with llm_stack.client() as api:
+        r = api.post("/v1/generate", json={"input": "你好", "speak": {"voice": "no-such-voice"}})
+
+    assert r.status_code == 400, r.text
+
+
+def test_a_request_the_model_server_rejects_fails_the_job_at_once(llm_stack: Stack) -> None:
+    with llm_stack.client() as api:
+        r = api.post("/v1/generate", json={"input": "你好", "max_tokens": 30_000})
+        job = wait_for(lambda: finished(api, r.json()["id"]))
+
+    assert job["status"] == "failed"
+    assert job["attempts"] == 1
+    assert "max_model_len" in job["error"]
+
+
+def test_generation_batches_are_followed_like_any_batch(llm_stack: Stack) -> None:
+    items = [{"input": f"第{i}个问题", "max_tokens": 8} for i in range(20)]
+    with llm_stack.client() as api:
+        r = api.post("/v1/generate/batch", json={"items": items})
+        assert r.status_code == 202, r.text
+        batch = wait_for(lambda: batch_done(api, r.json()["id"]), timeout=120)
+
+    assert batch["kind"] == "generation" and batch["counts"]["succeeded"] == 20
+
+
+def test_an_unreachable_model_server_is_retried_then_the_job_fails(
+    tmp_path_factory: pytest.TempPathFactory, pg_database: str, vllm_server: VLLMServer
+) -> None:
+    dead = "http://127.0.0.1:9/v1"  # discard port: connection refused
+    stack = start_stack(
+        tmp_path_factory.mktemp("stack-llm-dead"), pg_database, tts_workers=0,
+        VOXQ_LLM_URL=dead, VOXQ_LLM_MODEL=vllm_server.model,
+        VOXQ_TASK_MAX_RETRIES="1", VOXQ_TASK_RETRY_BACKOFF_MAX_S="1",
+    )
+    try:
+        stack.start_worker("llm", 2)
+        with stack.client() as api:
+            r = api.post("/v1/dialect/llm", json={"items": [{"text": "你好"}]})
+            job_id = api.get(f"/v1/batches/{r.json()['id']}/jobs").json()[0]["id"]
+            job = wait_for(lambda: finished(api, job_id), timeout=90)
+    finally:
+        stack.stop()
+
+    assert job["status"] == "failed"
+    assert job["attempts"] == 2  # the first try and one Celery retry
+    assert "gave up" in job["error"] and "ConnectError" in job["error"]
