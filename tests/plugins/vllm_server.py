@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +62,16 @@ def _log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
         return "(no server log)"
 
 
-def _vllm_python() -> Path:
+class VLLMSetupError(RuntimeError):
+    """Raised when the vLLM server cannot be built or started; the message says why."""
+
+
+def vllm_python() -> Path:
     python = VLLM_VENV / "bin" / "python"
     if not python.exists():
-        pytest.fail(
+        raise VLLMSetupError(
             f"No vLLM virtualenv at {VLLM_VENV}. Run `bash deploy/vllm-cpu/setup.sh` "
-            "(or set VOXQ_VLLM_VENV to an existing one); the vllm tests need the real server.",
-            pytrace=False,
+            "(or set VOXQ_VLLM_VENV to an existing one); the vllm tests need the real server."
         )
     return python
 
@@ -75,13 +79,13 @@ def _vllm_python() -> Path:
 def build_tiny_model(out_dir: Path) -> Path:
     """Build the tiny test model into ``out_dir`` with the vLLM virtualenv's interpreter."""
     done = subprocess.run(
-        [str(_vllm_python()), str(DEPLOY / "tiny_model.py"), str(out_dir)],
+        [str(vllm_python()), str(DEPLOY / "tiny_model.py"), str(out_dir)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     if done.returncode != 0:
-        pytest.fail(f"building the tiny model failed:\n{done.stdout}\n{done.stderr}", pytrace=False)
+        raise VLLMSetupError(f"building the tiny model failed:\n{done.stdout}\n{done.stderr}")
     return out_dir
 
 
@@ -101,10 +105,9 @@ def _wait_healthy(process: subprocess.Popen[bytes], root_url: str, log_path: Pat
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(
+            raise VLLMSetupError(
                 f"vLLM server exited with code {process.returncode} before it was healthy; "
-                f"log tail ({log_path}):\n{_log_tail(log_path)}",
-                pytrace=False,
+                f"log tail ({log_path}):\n{_log_tail(log_path)}"
             )
         try:
             if httpx.get(f"{root_url}/health", timeout=2.0).status_code == 200:
@@ -112,17 +115,14 @@ def _wait_healthy(process: subprocess.Popen[bytes], root_url: str, log_path: Pat
         except httpx.TransportError:
             pass
         time.sleep(0.5)
-    _stop(process)
-    pytest.fail(
-        f"vLLM server not healthy after {STARTUP_TIMEOUT_S:.0f}s; log tail ({log_path}):\n{_log_tail(log_path)}",
-        pytrace=False,
+    raise VLLMSetupError(
+        f"vLLM server not healthy after {STARTUP_TIMEOUT_S:.0f}s; log tail ({log_path}):\n{_log_tail(log_path)}"
     )
 
 
-@pytest.fixture(scope="session")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
-    """A running vLLM OpenAI server with the tiny Qwen3 model, shared by the whole session."""
-    workdir = tmp_path_factory.mktemp("vllm")
+@contextmanager
+def running_vllm_server(workdir: Path) -> Iterator[VLLMServer]:
+    """Build the tiny model in ``workdir``, serve it on a free port until the block ends."""
     model_dir = build_tiny_model(workdir / SERVED_MODEL)
     port = _free_port()
     log_path = workdir / "server.log"
@@ -151,3 +151,16 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer
         yield server
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
+    """A running vLLM OpenAI server with the tiny Qwen3 model, shared by the whole session.
+
+    Fails (never skips) when the vLLM virtualenv is missing or the server does not start.
+    """
+    try:
+        with running_vllm_server(tmp_path_factory.mktemp("vllm")) as server:
+            yield server
+    except VLLMSetupError as exc:
+        pytest.fail(str(exc), pytrace=False)
