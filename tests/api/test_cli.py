@@ -1,0 +1,72 @@
+"""`voxq` as a user runs it: a real process against a running stack."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import soundfile as sf
+
+from tests.plugins.services import REPO, Stack, free_port
+
+
+def voxq(stack: Stack, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = stack.env | {"VOXQ_API_KEY": key or stack.key, "COLUMNS": "120"}
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_submit_shows_progress_and_writes_the_chapter(sqlite_stack: Stack, tmp_path: Path) -> None:
+    script = tmp_path / "script.txt"
+    script.write_text("第一行。\n第二行有一点长，但是也不算太长。\n第三行。\n", encoding="utf-8")
+    out = tmp_path / "chapter.flac"
+    done = voxq(sqlite_stack, "submit", str(script), "--voice", "cmn", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "3/3" in done.stdout and f"wrote {out}" in done.stdout.replace("\n", "")
+    assert sf.info(str(out)).format == "FLAC" and sf.info(str(out)).duration > 2
+    batch_id = done.stdout.split()[1].rstrip(":")
+    status = voxq(sqlite_stack, "status", batch_id)
+    assert status.returncode == 0 and "done" in status.stdout
+
+
+def test_bad_input_exits_2_with_a_message(sqlite_stack: Stack, tmp_path: Path) -> None:
+    missing = voxq(sqlite_stack, "submit", str(tmp_path / "nope.txt"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    rejected = voxq(sqlite_stack, "submit", str(empty))
+    assert rejected.returncode == 2 and "empty" in rejected.stderr
+    assert voxq(sqlite_stack, "status", "batch_unknown").returncode == 2
+    assert voxq(sqlite_stack, "status", "x", key="vq_wrong").returncode == 2
+    assert voxq(sqlite_stack, "worker", "gpu").returncode == 2
+
+
+def test_help_has_copy_paste_examples(sqlite_stack: Stack) -> None:
+    shown = voxq(sqlite_stack, "--help")
+    assert shown.returncode == 0 and "voxq submit examples/chapter.txt" in shown.stdout
+
+
+def test_flower_starts_on_the_broker_behind_basic_auth(sqlite_stack: Stack) -> None:
+    port = free_port()
+    env = sqlite_stack.env | {"VOXQ_FLOWER_PASSWORD": "s3cret"}
+    refused = subprocess.run([sys.executable, "-m", "api.cli", "flower"], env=sqlite_stack.env | {"VOXQ_FLOWER_PASSWORD": ""},
+                             cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "VOXQ_FLOWER_PASSWORD" in refused.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "flower", "--port", str(port)], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{url}/healthcheck", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert httpx.get(f"{url}/workers", timeout=5).status_code == 401
+        assert httpx.get(f"{url}/workers", auth=("admin", "s3cret"), timeout=5).status_code == 200
+        assert httpx.get(f"{url}/healthcheck", timeout=5).text == "OK"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
