@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from shared.dialect.labels import LABELS, MANDARIN
 from shared.dialect.matcher import DEFAULT_MATCHER, Hit, MarkerMatcher
-from shared.dialect.script import count_han, normalize
+from shared.dialect.script import count_han, prepare, to_simplified
 from shared.errors import BadInput
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,9 @@ def detect(text: str, matcher: MarkerMatcher = DEFAULT_MATCHER) -> DialectResult
     """
     if not text or not text.strip():
         raise BadInput("text to identify is empty")
-    normalized = normalize(text)
-    hits = matcher.find(normalized)
+    as_written = prepare(text)
+    normalized = to_simplified(as_written)
+    hits = matcher.find(normalized, as_written)
     weights = _weights_per_label(hits)
 
     raw = {label: weights.get(label, 0.0) for label in LABELS}

@@ -44,6 +44,9 @@ class Marker:
     weight: float
     note: str = ""
     pattern: str = ""
+    as_written: bool = False
+    """Match against the text in its own script, before conversion to simplified: for
+    distinctions t2s erases, such as Cantonese 係 'to be' versus 系 in 系統."""
 
     def __post_init__(self) -> None:
         if not self.text:
@@ -63,8 +66,8 @@ def _words(weight: float, words: str, note: str = "") -> list[Marker]:
     return [Marker(word, weight, note) for word in words.split()]
 
 
-def _rx(text: str, pattern: str, weight: float, note: str = "") -> Marker:
-    return Marker(text, weight, note, pattern)
+def _rx(text: str, pattern: str, weight: float, note: str = "", as_written: bool = False) -> Marker:
+    return Marker(text, weight, note, pattern, as_written)
 
 
 # Punctuation or the end of the text: sentence-final particles are only evidence there.
@@ -90,6 +93,8 @@ CANTONESE: list[Marker] = [
     _rx("唔+X", r"唔(?=[\u4e00-\u9fff])", STRONG, "negator 唔 before a word"),
     _rx("係 (copula)", r"(?:(?<=[唔就都真仲又亦即只梗實成或我你佢呢嗰邊乜點咁噉嘅人誰])|^)係(?![統列數])|係(?=咪|唔|咁|噉|嘅|㗎|啊|呀|喇|啦|邊|乜|咩|度|喺)",
         CLEAR, "係 as 'to be'; not 關係 or 系統"),
+    _rx("係 (traditional)", r"(?<![關聯连連维維])係(?![數数])", CLEAR, "係 as written in traditional script is 'to be' "
+        "outside 關係", as_written=True),
     _rx("咩 (question)", r"咩", CLEAR, "question particle or 'what'"),
     _rx("V緊 (progressive)", rf"[{_VERBS}]緊(?![張急要密接跟握縮迫湊身])", CLEAR, "progressive aspect"),
     _rx("V晒 (all)", r"(?:多謝|唔該|食|飲|做|用|賣|走|冇|搞|睇|講|嚟|唔見)晒(?!太陽|衣|被|乾|黑|傷|圖|穀|書|到)", STRONG,
@@ -119,6 +124,13 @@ CANTONESE: list[Marker] = [
     _rx("幾+adj (quite)", r"幾(?=好睇|好食|靚|平|貴|遠|近|難|易|舒服|開心|得意|有趣|好玩)", MEDIUM, "幾 as 'quite'"),
     _rx("咪 (don't / then)", r"(?<![貓咪麥])咪(?![咪表])", MEDIUM, "咪 as 'don't' or 'then'"),
     _rx("冇得", r"冇得", CLEAR, "'there is no'"),
+    _rx("V吓 (a bit)", r"(?:試|用|問|睇|諗|聽|講|食|飲|行|玩|等|坐|傾|學|寫|做|摸|揾|搵|搞|整|洗|執|諗|望|休息)吓", STRONG,
+        "delimitative 吓 'have a go'"),
+    _rx("V下 (a bit)", r"(?:試|用|睇|諗|聽|傾|揾|搵|執|玩|學|食|飲|休息|諗)下(?![來去面午次個周月載班樓車雨雪山手崗臺台達令屬棋降水游課落滑跌列述半邊廚鄉回一])",
+        MEDIUM, "delimitative 下 'have a go'"),
+    *_words(CLEAR, "好似 好靚 唔該晒 周時 成個 一陣間 遲啲 早啲 多啲 少少 啲啲 即係 淨係 仲係 都係 就係 唔係", "Cantonese phrase"),
+    *_words(WEAK, "周身 屙 阿爺", "also in other southern varieties"),
+    _rx("嗰/呢+單 etc.", r"(?:呢|嗰)(?=單|份|套|輪|餐|架|間|區|首|句|齣|場|盒|袋|包|隻)", CLEAR, "demonstrative 呢, 嗰"),
 ]
 
 SHANGHAINESE: list[Marker] = [
@@ -156,6 +168,17 @@ SHANGHAINESE: list[Marker] = [
     _rx("邪氣 (very)", r"邪氣(?=好|大|多|貴|冷|熱|漂亮|開心|靈|嶄)", CLEAR, "'very'"),
     _rx("吃+香烟/茶", r"吃(?=香煙|煙|茶|老酒)", MEDIUM, "吃 for smoke or drink"),
     _rx("啥 (what)", r"啥(?!子)", WEAK, "'what'"),
+    *_words(STRONG, "㑚 伲 倷 高頭 浪向 中浪向 拉海 來死 鈿 價鈿 車鈿 房鈿 洋鈿 一眼啥 有眼 好眼 多眼 少眼", "Wu function word or morpheme"),
+    _rx("個 (attributive)", r"(?<![一二三四五六七八九十兩幾這那哪每某整半各個上下多是有真了只打找買做吃睡洗唱看說講問來去給換送挑請寫開生養像當成算叫沒點立])個(?=[一-鿿])(?![人子頭性別體位案兒])",
+        WEAK, "個 where Mandarin writes 的"),
+    _rx("拉 (at)", r"(?:忘記|放|擺|掛|坐|立|住|停|寫|貼|睏|困|生|死|落|摜|掼|擱|攤|藏|躲|登|排)拉(?![開上下出進回起住倒長近動面鏈著着了])",
+        CLEAR, "locative 拉 after a verb"),
+    _rx("拉+place (at)", r"拉(?=屋裡|屋里|家裡|學堂|上海|北京|臺子|台子|枕頭|門口|桌子|床|外頭|裡向|里向|樓上|樓下|此地|搿搭|迭搭|哪裡|啥地方|海|辣)",
+        MEDIUM, "locative 拉 before a place"),
+    _rx("X浪 (on)", r"(?:身|桌子|臺子|台子|牆|牆頭|馬路|街|床|地|樓|路|手|面孔|黃浦江|凳子|天|屋頂|窗)浪(?![費漫潮花頭子人蕩])", CLEAR,
+        "浪 as 'on, at'"),
+    _rx("得來 (very)", rf"得來(?=死|{_END_CHAR}|$)", CLEAR, "intensifier 得來"),
+    _rx("阿+V (question)", r"(?<![a-zA-Z])阿(?=要|是|有|好|會|曉得|去|來|吃|對|能|肯|喜歡|歡喜)", MEDIUM, "yes-no question prefix 阿"),
 ]
 
 SICHUANESE: list[Marker] = [
@@ -202,6 +225,25 @@ SICHUANESE: list[Marker] = [
     _rx("瓜 (final)", rf"(?:好|太|真|硬是)瓜{_END}", MEDIUM, "瓜 as 'dumb'"),
     _rx("勒 (here)", r"勒(?=兒|裡|里|哈|點兒|邊)", MEDIUM, "勒 for 這 'this'"),
     _rx("啥 (what)", r"(?:做|幹|為|搞|說|吃|想|要|有)啥(?!子)", WEAK, "'what'"),
+    *_words(STRONG, "額顱 手杆 手拐子 手倒拐 腳杆 腳板 磕膝頭 肋巴骨 溝子 牙巴 指拇 手指拇 毛根兒 老漢 老者 家公 家婆 幺叔 幺娘 老挑 "
+            "奶娃兒 雙雙兒 哥子 兄弟夥 歪人 憨包 哈包 二桿子 寶批龍 爛龍 粉子 雜皮 滾龍 討口子 偷兒 賊娃子 棒客 舵把子 袍哥 跑灘 "
+            "雞公 雞婆 豬兒 癩疙寶 丁丁貓 偷油婆 簷老鼠 檐老鼠 曲蟮 蛐蟮 推屎爬 紅苕 海椒 藤藤菜 包穀 苞穀 甑子 背篼 撮箕 洗臉帕 "
+            "院壩 壩壩 壩壩舞 壩壩宴 趕場 么店子 幺店子 褂褂 圍腰 擦黑 麻麻亮 往天 一哈哈兒 伸抖 抻抖 閙熱 鬧熱 焦人 欺頭 揀欺頭 日嚼 "
+            "涮壇子 散談子 開黃腔 打胡亂說 打整 收撿 搲 㧯 搊 扽 撴 跍 跐 趖 嗍 打平夥 打牙祭 光胴胴 打光胴胴 打光腳板 打甩手 打偏偏 "
+            "打脫 打失 打堆 打攏 扯噗鼾 扯母豬瘋 冒皮皮 發夢衝 扯伸 扯筋 裝怪 裝瘋迷竅 放耍 落教 不落教 落屋 捡耙和 撿耙和 耙和 粑和 "
+            "稀撇 飛燙 溜酸 撈松 焦苦 拍滿 拍拍滿 憨痴痴 毛焦火辣 假巴意思 彎酸 洋盤 哈數 板眼 一天到黑 隨在 橫順 側邊 邊邊上 角角頭 "
+            "將才 二回 驚叫喚 默到 刷把 拐棍兒 煙桿兒 鍋鏟 瓢羹 盆盆兒 罐罐兒 蓋蓋兒", "Sichuanese word"),
+    *_words(CLEAR, "洋芋 胡豆 豆花 鹽巴 帕子 褲兒 堂屋 壩子 茶鋪 老火 打爛 扯瘋 裝佯 裝憨 怄死 好怄 哪點 對門子 耿起 搞拐 扯謊 拐了",
+            "Sichuanese word, also elsewhere"),
+    *_words(MEDIUM, "高頭 耿直 各人 晌午 閙 認得", "shared with other varieties"),
+    _rx("X儿 (animal)", r"(?:貓|狗|豬|雞|鴨|兔|牛|馬)兒(?![子女童科歌戲])", MEDIUM, "diminutive 兒 on an animal"),
+    _rx("诀 (scold)", r"(?<![口秘要妙真訣])訣(?![竅別])", CLEAR, "訣 as 'scold'"),
+    _rx("哇 (question)", r"(?:不|沒得|莫得|沒有|得|了|嗎|是|對)哇(?=[?？])", MEDIUM, "question particle 哇"),
+    _rx("焦 (worry)", r"(?:莫|好|恁個|不要)焦|焦(?=人|得很|死了|啥子)", CLEAR, "焦 as 'worry'"),
+    _rx("怄 (annoyed)", r"慪(?!氣)", CLEAR, "慪 as 'annoyed'"),
+    _rx("一爪 (bunch)", r"(?:一|兩|幾)爪(?=香蕉|葡萄|海椒)", STRONG, "classifier 爪"),
+    _rx("匹 (flat piece)", r"(?:一|兩|幾|這|那)匹(?=瓦|葉子|紙|葉葉)", CLEAR, "classifier 匹 for flat things"),
+    _rx("屙 (excrete)", r"屙(?=屎|尿|稀|痢)", CLEAR, "屙 as 'excrete'"),
 ]
 
 NORTHEASTERN: list[Marker] = [

@@ -36,10 +36,13 @@ class MarkerMatcher:
     def __init__(self, markers: dict[str, list[Marker]]) -> None:
         literal_owners: dict[str, list[tuple[str, Marker]]] = defaultdict(list)
         pattern_owners: dict[str, list[tuple[str, Marker]]] = defaultdict(list)
+        written_owners: dict[str, list[tuple[str, Marker]]] = defaultdict(list)
         for label, label_markers in markers.items():
             for marker in label_markers:
-                # Markers meet the text in simplified script, like the text itself.
-                if marker.is_pattern:
+                if marker.as_written:
+                    written_owners[marker.pattern or re.escape(marker.text)].append((label, marker))
+                # Other markers meet the text in simplified script, like the text itself.
+                elif marker.is_pattern:
                     pattern_owners[to_simplified(marker.pattern)].append((label, marker))
                 else:
                     literal_owners[to_simplified(marker.text)].append((label, marker))
@@ -49,10 +52,22 @@ class MarkerMatcher:
         words = sorted(self._literal_owners, key=len, reverse=True)
         self._literals = re.compile("(?=(" + "|".join(map(re.escape, words)) + "))") if words else None
         self._patterns = [(re.compile(p), tuple(owners)) for p, owners in pattern_owners.items()]
+        self._written = [(re.compile(p), tuple(owners)) for p, owners in written_owners.items()]
 
-    def find(self, text: str) -> list[Hit]:
-        """All non-overlapping marker hits in ``text`` (already normalised), in text order."""
+    def find(self, text: str, as_written: str | None = None) -> list[Hit]:
+        """All non-overlapping marker hits in ``text`` (normalised), in text order.
+
+        ``as_written`` is the same text before conversion to simplified script; markers
+        flagged ``as_written`` look there. Its spans are used for ``text`` too, which
+        holds because t2s converts character for character; when lengths differ those
+        markers are skipped rather than reported at wrong positions.
+        """
         candidates: list[_Candidate] = []
+        if as_written is not None and len(as_written) == len(text):
+            for regex, owners in self._written:
+                for match in regex.finditer(as_written):
+                    if match.end() > match.start():
+                        candidates.append(_Candidate(match.start(), match.end(), owners))
         if self._literals is not None:
             for match in self._literals.finditer(text):
                 word = match.group(1)

@@ -27,12 +27,16 @@ def to_simplified(text: str) -> str:
     return _converter().convert(text)
 
 
-def normalize(text: str) -> str:
-    """The form markers are matched against: NFKC (full-width ASCII → ASCII), no spaces
-    inside runs of Han characters, simplified script."""
+def prepare(text: str) -> str:
+    """The text as written, tidied: NFKC (full-width ASCII → ASCII) and no spaces inside
+    runs of Han characters. Script is kept."""
     text = unicodedata.normalize("NFKC", text)
-    text = _SPACE_BETWEEN_HAN.sub("", text)
-    return to_simplified(text)
+    return _SPACE_BETWEEN_HAN.sub("", text)
+
+
+def normalize(text: str) -> str:
+    """The form most markers are matched against: ``prepare`` and then simplified script."""
+    return to_simplified(prepare(text))
 
 
 def count_han(text: str) -> int:
