@@ -244,6 +244,14 @@ SICHUANESE: list[Marker] = [
     _rx("一爪 (bunch)", r"(?:一|兩|幾)爪(?=香蕉|葡萄|海椒)", STRONG, "classifier 爪"),
     _rx("匹 (flat piece)", r"(?:一|兩|幾|這|那)匹(?=瓦|葉子|紙|葉葉)", CLEAR, "classifier 匹 for flat things"),
     _rx("屙 (excrete)", r"屙(?=屎|尿|稀|痢)", CLEAR, "屙 as 'excrete'"),
+    *_words(STRONG, "搞忘了 搞忘 丟翻 放翻 整翻 認不到 認得到 筲箕 曬席 籮篼 背兜 田坎 河壩 石包 火閃 扯火閃 凌冰 霧罩 太陽壩 "
+            "偏東雨 倒拐子 克膝頭 腦門心 陰涼壩", "Sichuanese word"),
+    *_words(CLEAR, "頸子 饃饃 雷公 喝翻 整不贏", "Sichuanese word, also elsewhere"),
+    *_words(WEAK, "泥巴 名堂", "shared with other varieties"),
+    _rx("V起 (state kept)", r"(?:挺|背|抱|端|穿|戴|提|撐|翹|鼓|張|睜|光|空|餓|歪|偏|斜|側)起(?=個|走|在|耍|吃|睡|跑|哭|笑)", MEDIUM,
+        "durative 起 'keeping a state while'"),
+    _rx("歪 (fierce)", rf"(?:好|恁個|那麼|太)歪(?=[哦噢哈]|得很|{_END_CHAR}|$)", CLEAR, "歪 as 'fierce'"),
+    _rx("着吼 (be scolded)", r"(?:著|着|遭)吼", CLEAR, "吼 as 'scold'"),
 ]
 
 NORTHEASTERN: list[Marker] = [
@@ -288,9 +296,10 @@ HUNANESE: list[Marker] = [
     *_words(STRONG, "麼子 么子 做麼子 搞麼子 恰飯 恰噶 霸蠻 霸得蠻 耐得煩 細伢子 伢崽 妹坨 妹陀 滿哥 滿妹 滿崽 老倌子 娭毑 打流 寶里寶氣 "
             "寶裡寶氣 哈寶 靈泛 拐噠 好恰 恰不得 搞不贏 來不贏 做不贏 駕勢 咯個 咯里 咯裡 咯號 咯些 咯樣 鬼策 麼樣搞 冒得 冇得事",
             "Xiang (Hunanese) word"),
-    *_words(CLEAR, "伢子 堂客 老倌 寶氣 唦 何解 麼樣 呷飯 呷茶 咯是 嗲嗲 韻味得很", "Xiang word"),
+    *_words(CLEAR, "伢子 堂客 老倌 寶氣 唦 何解 呷飯 呷茶 咯是 嗲嗲 韻味得很", "Xiang word"),
     *_words(MEDIUM, "麼得 伢 作孽 冇得 背時", "Xiang usage, also elsewhere"),
     *_words(WEAK, "蠻 日頭 夜飯 姆媽 爹爹 曉得 硬是 冇 腦殼 啰 韻味 耍 咯", "shared with other varieties"),
+    _rx("么样 (how)", r"(?<![怎這那什多])麼樣", CLEAR, "'how'; not 怎麼樣"),
     _rx("恰 (eat)", r"恰(?=飯|噶|噠|了|茶|酒|煙|東西|不得|得|麼子|點|個|碗|口|完)", CLEAR, "恰 as 'eat'"),
     _rx("V哒 (aspect)", r"(?<![噠嘀吧叭滴麼么萌美棒])噠(?!噠)", MEDIUM, "aspect particle 噠"),
     _rx("港 (say)", r"(?<![香臺台海軍商空漁澳])港(?=麼子|么子|噠|話|咯|得|不|一下|清楚|白話|冇)", MEDIUM, "港 for 講 'say'"),
@@ -309,7 +318,7 @@ SHAANXI: list[Marker] = [
             "biangbiang麵 尕娃", "Guanzhong (Shaanxi) word"),
     *_words(CLEAR, "額 嘹 夜來 後晌 一搭 咥麵 咥飯 瓷馬二愣 心疼得很 歪得很 瞎得很", "Shaanxi word"),
     _rx("么 (not)", r"(?<![什怎那這多要])麼(?=事|有|麻達)", CLEAR, "麼 for 沒"),
-    *_words(MEDIUM, "圪蹴 二球 涼皮 饃 碎", "Northwestern usage, also elsewhere"),
+    *_words(MEDIUM, "圪蹴 二球 涼皮 饃", "Northwestern usage, also elsewhere"),
     _rx("X得很 (very)", _VERY_END, 1.5, "'very' closing a clause"),
     *_words(WEAK, "女子 晌午 啥 咋 弄啥 娃", "shared with other northern varieties"),
     _rx("咧 (final)", rf"(?:去|來|好|走|吃|咥|美|對|完|畢|成|忘|壞|死|知道|曉得|對咧|咋)咧{_END}", CLEAR, "咧 for 了"),
