@@ -64,6 +64,8 @@ def combine(cpu: DialectResult, llm_label: str | None, llm_error: str | None = N
     confidence = LLM_ACCURACY * (1 - against / (2 * STRONG_EVIDENCE))
     if cpu.label == MANDARIN and not cpu.evidence:
         reason = f"No dialect markers were found, so the LLM's reading ({llm}) decides."
+    elif cpu.label == MANDARIN:
+        reason = f"Only weak dialect markers were found, so the LLM's reading ({llm}) decides."
     else:
         reason = f"The {cpu.label} evidence is weak, so the LLM's reading ({llm}) decides."
     return HybridResult(llm, confidence, "llm", reason, cpu, llm_label)

@@ -151,6 +151,8 @@ SHANGHAINESE: list[Marker] = [
     _rx("阿拉 (we)", r"阿拉(?!伯|斯加|丁|木圖|巴馬|善)", STRONG, "'we'; not 阿拉伯"),
     _rx("伊拉 (they)", r"伊拉(?!克)", STRONG, "'they'; not 伊拉克"),
     _rx("X個 (possessive/final)", r"(?:儂|伊|阿拉|伊拉|自家)個(?!人|子|頭|性|別|體|位|案)", MEDIUM, "個 as 'of'"),
+    # 我個 is Mandarin in 給我個機會 and 我個人, so only without a verb before it.
+    _rx("我個 (my)", r"(?<![給幫讓叫借送還問教請找留])我個(?!人|子|頭|性|別|體|位|案)", MEDIUM, "個 as 'of'"),
     _rx("個 (final)", rf"(?<![一兩幾這那哪每某整半各個真是])個{_END}", WEAK, "sentence-final 個"),
     _rx("X額 (of)", r"(?:儂|伊|我|阿拉|伊拉|好|老)額(?!外|度|頭|定)", MEDIUM, "額 written for 'of'"),
     _rx("末 (topic)", r"(?:儂|我|伊|阿拉|伊拉|迭|搿|葛|格|個)末(?!了|日|尾|期|端|班|梢|世|路|代)", MEDIUM, "topic particle 末"),
@@ -169,7 +171,7 @@ SHANGHAINESE: list[Marker] = [
     _rx("吃+香烟/茶", r"吃(?=香煙|煙|茶|老酒)", MEDIUM, "吃 for smoke or drink"),
     _rx("啥 (what)", r"啥(?!子)", WEAK, "'what'"),
     *_words(STRONG, "㑚 伲 倷 高頭 浪向 中浪向 拉海 來死 鈿 價鈿 車鈿 房鈿 洋鈿 一眼啥 有眼 好眼 多眼 少眼", "Wu function word or morpheme"),
-    _rx("個 (attributive)", r"(?<![一二三四五六七八九十兩幾這那哪每某整半各個上下多是有真了只打找買做吃睡洗唱看說講問來去給換送挑請寫開生養像當成算叫沒點立])個(?=[一-鿿])(?![人子頭性別體位案兒])",
+    _rx("個 (attributive)", r"(?<![我你他她一二三四五六七八九十百千萬零兩倆幾這那哪每某整半各個上下多少麼是有真了只打找買做吃睡洗唱看說講問來去給換送挑請寫開生養像當成算叫沒點立])個(?=[一-鿿])(?![人子頭性別體位案兒])",
         WEAK, "個 where Mandarin writes 的"),
     _rx("拉 (at)", r"(?:忘記|放|擺|掛|坐|立|住|停|寫|貼|睏|困|生|死|落|摜|掼|擱|攤|藏|躲|登|排)拉(?![開上下出進回起住倒長近動面鏈著着了])",
         CLEAR, "locative 拉 after a verb"),
@@ -230,12 +232,12 @@ SICHUANESE: list[Marker] = [
             "雞公 雞婆 豬兒 癩疙寶 丁丁貓 偷油婆 簷老鼠 檐老鼠 曲蟮 蛐蟮 推屎爬 紅苕 海椒 藤藤菜 包穀 苞穀 甑子 背篼 撮箕 洗臉帕 "
             "院壩 壩壩 壩壩舞 壩壩宴 趕場 么店子 幺店子 褂褂 圍腰 擦黑 麻麻亮 往天 一哈哈兒 伸抖 抻抖 閙熱 鬧熱 焦人 欺頭 揀欺頭 日嚼 "
             "涮壇子 散談子 開黃腔 打胡亂說 打整 收撿 搲 㧯 搊 扽 撴 跍 跐 趖 嗍 打平夥 打牙祭 光胴胴 打光胴胴 打光腳板 打甩手 打偏偏 "
-            "打脫 打失 打堆 打攏 扯噗鼾 扯母豬瘋 冒皮皮 發夢衝 扯伸 扯筋 裝怪 裝瘋迷竅 放耍 落教 不落教 落屋 捡耙和 撿耙和 耙和 粑和 "
+            "打脫 打失 打堆 打攏 扯噗鼾 冒皮皮 發夢衝 扯伸 扯筋 裝怪 裝瘋迷竅 放耍 落教 不落教 落屋 捡耙和 撿耙和 耙和 粑和 "
             "稀撇 飛燙 溜酸 撈松 焦苦 拍滿 拍拍滿 憨痴痴 毛焦火辣 假巴意思 彎酸 洋盤 哈數 板眼 一天到黑 隨在 橫順 側邊 邊邊上 角角頭 "
             "將才 二回 驚叫喚 默到 刷把 拐棍兒 煙桿兒 鍋鏟 瓢羹 盆盆兒 罐罐兒 蓋蓋兒", "Sichuanese word"),
     *_words(CLEAR, "洋芋 胡豆 豆花 鹽巴 帕子 褲兒 堂屋 壩子 茶鋪 老火 打爛 扯瘋 裝佯 裝憨 怄死 好怄 哪點 對門子 耿起 搞拐 扯謊 拐了",
             "Sichuanese word, also elsewhere"),
-    *_words(MEDIUM, "高頭 耿直 各人 晌午 閙 認得", "shared with other varieties"),
+    *_words(MEDIUM, "高頭 耿直 各人 認得", "shared with other varieties"),
     _rx("X儿 (animal)", r"(?:貓|狗|豬|雞|鴨|兔|牛|馬)兒(?![子女童科歌戲])", MEDIUM, "diminutive 兒 on an animal"),
     _rx("诀 (scold)", r"(?<![口秘要妙真訣])訣(?![竅別])", CLEAR, "訣 as 'scold'"),
     _rx("哇 (question)", r"(?:不|沒得|莫得|沒有|得|了|嗎|是|對)哇(?=[?？])", MEDIUM, "question particle 哇"),

@@ -30,6 +30,14 @@ def test_weak_evidence_gives_way_to_the_llm():
     assert "weak" in result.reason
 
 
+def test_weak_markers_under_mandarin_let_the_llm_decide():
+    cpu = detect("身体蛮好。")
+    assert cpu.label == MANDARIN and cpu.evidence
+    result = combine(cpu, "上海话")
+    assert (result.label, result.decided_by) == ("上海话", "llm")
+    assert "weak dialect markers" in result.reason
+
+
 def test_agreement_raises_confidence():
     cpu = detect("你在做啥子？")
     result = combine(cpu, "四川话")
