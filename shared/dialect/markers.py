@@ -253,6 +253,15 @@ SICHUANESE: list[Marker] = [
     _rx("V起 (state kept)", r"(?:挺|背|抱|端|穿|戴|提|撐|翹|鼓|張|睜|光|空|餓|歪|偏|斜|側)起(?=個|走|在|耍|吃|睡|跑|哭|笑)", MEDIUM,
         "durative 起 'keeping a state while'"),
     _rx("歪 (fierce)", rf"(?:好|恁個|那麼|太)歪(?=[哦噢哈]|得很|{_END_CHAR}|$)", CLEAR, "歪 as 'fierce'"),
+    *_words(STRONG, "巴巴適適 安安逸逸 打啵", "Sichuanese word"),
+    *_words(CLEAR, "得不得 有沒得", "'will or not', 'is there or not'"),
+    *_words(MEDIUM, "開腔", "'speak up'"),
+    _rx("嘿起/黑起 (hard)", r"(?:嘿|黑)起(?=吃|耍|整|搞|買|跑|喊|罵|哭|笑|做|說)", CLEAR, "'with all one's might'"),
+    _rx("妖 (showy)", rf"(?:好|恁個|太)妖(?=[哦噢嘛]|{_END_CHAR}|$)", CLEAR, "妖 as 'showy'"),
+    _rx("喊 (ask someone)", r"喊(?:他|她|你|我|人家|娃兒)(?:來|去|過來|回來|吃飯|起來)", CLEAR, "喊 as 'tell, ask to'"),
+    _rx("好生 (carefully)", r"好生(?=點|些|走|看|拿|放|坐|聽)", MEDIUM, "'carefully'"),
+    _rx("你娃 (you kid)", r"(?:你|這|那)娃(?![娃哈子])", MEDIUM, "娃 as 'kid, fellow'"),
+    _rx("搞起 (get going)", r"搞起(?!來)", MEDIUM, "'get on with it'"),
     _rx("着吼 (be scolded)", r"(?:著|着|遭)吼", CLEAR, "吼 as 'scold'"),
 ]
 
