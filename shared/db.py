@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.config import get_settings
 
 
-def make_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:
+def make_engine(url: str, busy_timeout_ms: int = 30_000, pool_size: int = 5) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
@@ -26,7 +26,11 @@ def make_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # pool_size: connections kept open. A threads-pool LLM worker runs llm_concurrency jobs at
+    # once; with fewer pooled connections the extra threads open and close a connection per
+    # transaction (overflow), a measurable share of the worker's CPU. Connections open lazily,
+    # so processes that need few keep few.
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size)
 
 
 @lru_cache
@@ -34,7 +38,9 @@ def get_engine() -> Engine:
     settings = get_settings()
     if settings.sqlalchemy_url.startswith("sqlite"):
         settings.data_dir.expanduser().mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.sqlalchemy_url, settings.sqlite_busy_timeout_ms)
+    return make_engine(
+        settings.sqlalchemy_url, settings.sqlite_busy_timeout_ms, pool_size=max(5, settings.llm_concurrency)
+    )
 
 
 @lru_cache

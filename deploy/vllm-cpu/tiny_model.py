@@ -105,7 +105,7 @@ def build_tokenizer(seed: int = 0):  # -> PreTrainedTokenizerFast
     )
 
 
-def build(out_dir: Path, seed: int = 0) -> Path:
+def build(out_dir: Path, seed: int = 0, hidden_size: int = 64, layers: int = 2) -> Path:
     import torch
     from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
 
@@ -117,12 +117,12 @@ def build(out_dir: Path, seed: int = 0) -> Path:
     eos_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     pad_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     config = Qwen3Config(
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=hidden_size // 16,
+        num_key_value_heads=hidden_size // 32,
         head_dim=32,  # vLLM's CPU attention accepts 32, 64, 80, ...; 16 fails at the first generate
-        intermediate_size=128,
+        intermediate_size=2 * hidden_size,
         max_position_embeddings=4096,
         tie_word_embeddings=True,
         vocab_size=len(tokenizer),
@@ -145,8 +145,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", type=Path, help="folder to write the model into (created)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the tokenizer text and the weights")
+    # Larger sizes make each request cost the server more, closer to a real model's share of
+    # a job's time (benchmarks); tests keep the defaults.
+    parser.add_argument("--hidden-size", type=int, default=64, help="model width (head_dim stays 32)")
+    parser.add_argument("--layers", type=int, default=2, help="decoder layers")
     args = parser.parse_args()
-    path = build(args.out_dir, args.seed)
+    path = build(args.out_dir, args.seed, args.hidden_size, args.layers)
     print(f"tiny Qwen3 model written to {path}")
 
 

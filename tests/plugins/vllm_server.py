@@ -17,7 +17,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,10 +76,10 @@ def vllm_python() -> Path:
     return python
 
 
-def build_tiny_model(out_dir: Path) -> Path:
+def build_tiny_model(out_dir: Path, model_args: Sequence[str] = ()) -> Path:
     """Build the tiny test model into ``out_dir`` with the vLLM virtualenv's interpreter."""
     done = subprocess.run(
-        [str(vllm_python()), str(DEPLOY / "tiny_model.py"), str(out_dir)],
+        [str(vllm_python()), str(DEPLOY / "tiny_model.py"), str(out_dir), *model_args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -121,9 +121,10 @@ def _wait_healthy(process: subprocess.Popen[bytes], root_url: str, log_path: Pat
 
 
 @contextmanager
-def running_vllm_server(workdir: Path) -> Iterator[VLLMServer]:
-    """Build the tiny model in ``workdir``, serve it on a free port until the block ends."""
-    model_dir = build_tiny_model(workdir / SERVED_MODEL)
+def running_vllm_server(workdir: Path, model_args: Sequence[str] = ()) -> Iterator[VLLMServer]:
+    """Build the tiny model in ``workdir`` (``model_args``: tiny_model.py options), serve it on
+    a free port until the block ends."""
+    model_dir = build_tiny_model(workdir / SERVED_MODEL, model_args)
     port = _free_port()
     log_path = workdir / "server.log"
     env = {**os.environ, "VOXQ_VLLM_SERVED_NAME": SERVED_MODEL, "VOXQ_VLLM_SCRATCH": str(workdir / "scratch")}

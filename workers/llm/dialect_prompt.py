@@ -11,7 +11,7 @@ from functools import lru_cache
 from shared.dialect.examples import examples_for
 from shared.dialect.labels import LABELS
 from shared.dialect.markers import prompt_marker_table
-from workers.llm.engines.base import ChatMessage
+from workers.llm.engines.base import ChatMessage, ChatRequest
 
 # How known context keys are introduced to the model; other keys are passed as "key：value".
 _CONTEXT_NAMES = {"region": "说话人所在地区", "speaker": "说话人", "topic": "话题"}
@@ -51,3 +51,15 @@ def _user_turn(text: str, context: Mapping[str, str] | None) -> str:
 
 def dialect_messages(text: str, context: Mapping[str, str] | None = None) -> tuple[ChatMessage, ...]:
     return (ChatMessage("system", _system_prompt()), *_few_shot(), ChatMessage("user", _user_turn(text, context)))
+
+
+def dialect_request(text: str, context: Mapping[str, str] | None = None) -> ChatRequest:
+    """The whole request: answer constrained to the labels, no thinking, greedy decoding."""
+    return ChatRequest(
+        messages=dialect_messages(text, context),
+        enable_thinking=False,
+        choices=LABELS,
+        temperature=0.0,
+        top_p=1.0,
+        max_tokens=16,  # a label is a few tokens; the constraint ends the answer there
+    )

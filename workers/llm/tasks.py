@@ -25,7 +25,7 @@ from shared.models import Job
 from shared.schemas import DialectText, GenerateRequest
 from workers.app import celery_app
 from workers.jobrunner import Outcome, run_job
-from workers.llm.dialect_prompt import dialect_messages
+from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines import get_engine
 from workers.llm.engines.base import ChatRequest, ChatResult
 from workers.llm.prompts import generation_messages
@@ -134,16 +134,7 @@ def dialect_job(job: Job) -> Outcome:
     except ValidationError as exc:
         raise BadInput(f"job {job.id}: invalid dialect input: {exc}") from exc
     engine = get_engine()
-    result = engine.chat(
-        ChatRequest(
-            messages=dialect_messages(item.text, item.context),
-            enable_thinking=False,
-            choices=LABELS,
-            temperature=0.0,
-            top_p=1.0,
-            max_tokens=16,
-        )
-    )
+    result = engine.chat(dialect_request(item.text, item.context))
     if result.text not in LABELS:
         # The constraint makes this impossible unless the server ignored it.
         raise PermanentEngineError(f"job {job.id}: the model answered {result.text!r}, not a dialect label")

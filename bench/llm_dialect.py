@@ -1,0 +1,202 @@
+"""LLM dialect identification through VoxQueue against the same requests sent straight to vLLM.
+
+VoxQueue: one request to POST /v1/dialect/llm with N items -> Redis -> an LLM worker
+(`voxq worker llm`: threads pool) -> vLLM -> Postgres, timed from submission until the batch
+is done. Direct: the same N chat requests (same prompt, same constraint, same sampling) sent
+to the same vLLM server by C threads, nothing else. Target: VoxQueue's rate ≥ 0.9 × direct.
+
+By default it builds and serves the tiny random-weight Qwen3 (deploy/vllm-cpu/), which makes
+the model nearly free and the queue's own cost as visible as it can be. `--llm-url` and
+`--model` point it at a real server instead. `--compare` also runs other worker set-ups
+(prefork, fewer threads, `--disable-prefetch`) on the same server, to show why the LLM pool
+uses threads.
+
+    .venv/bin/python -m bench.llm_dialect
+    .venv/bin/python -m bench.llm_dialect --compare
+    .venv/bin/python -m bench.llm_dialect --llm-url http://gpu-host:8000/v1 --model Qwen/Qwen3-1.7B
+"""
+
+import argparse
+import contextlib
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import redis
+
+from bench.common import dev_sentences, scratch_dir
+from tests.plugins.services import PG_ADMIN, PG_URL, REPO, Stack, start_stack
+from tests.plugins.vllm_server import running_vllm_server
+from workers.llm.dialect_prompt import dialect_request
+from workers.llm.engines.vllm_openai import VLLMOpenAIEngine
+
+REGIONS = ["成都", "广州", "上海", "哈尔滨", "郑州", "长沙", "西安", "北京"]
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    name: str
+    argv: list[str]  # `celery worker` arguments after -A workers.app
+
+
+def setups(concurrency: int) -> dict[str, WorkerSetup]:
+    common = ["-Q", "llm", "--loglevel=INFO", "-E"]
+    return {
+        # What `voxq worker llm` runs (workers/pools.py).
+        "threads": WorkerSetup(
+            f"threads -c {concurrency}, prefetch 1, acks_late",
+            ["worker", *common, "-P", "threads", f"-c{concurrency}", "--prefetch-multiplier=1"],
+        ),
+        "threads-noprefetch": WorkerSetup(
+            f"threads -c {concurrency}, --disable-prefetch",
+            ["worker", *common, "-P", "threads", f"-c{concurrency}", "--disable-prefetch"],
+        ),
+        "threads-8": WorkerSetup(
+            "threads -c 8, prefetch 1", ["worker", *common, "-P", "threads", "-c8", "--prefetch-multiplier=1"]
+        ),
+        "prefork": WorkerSetup(
+            "prefork -c 2 (one per core), prefetch 1",
+            ["worker", *common, "-P", "prefork", "-c2", "--prefetch-multiplier=1"],
+        ),
+    }
+
+
+def items(n: int) -> list[dict[str, object]]:
+    texts = dev_sentences()
+    # Distinct texts, so no two requests are the same prompt.
+    return [
+        {"text": f"{texts[i % len(texts)]}（{i}）", "context": {"region": REGIONS[i % len(REGIONS)]}, "id": str(i)}
+        for i in range(n)
+    ]
+
+
+def direct(url: str, model: str, work: list[dict[str, object]], concurrency: int) -> float:
+    requests = [dialect_request(str(item["text"]), item["context"]) for item in work]  # type: ignore[arg-type]
+    with VLLMOpenAIEngine(url, model, concurrency=concurrency) as engine:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            results = list(pool.map(engine.chat, requests))
+        elapsed = time.perf_counter() - start
+    assert len(results) == len(work)
+    return elapsed
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    name = f"voxq_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.format(name=name)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_worker(stack: Stack, setup: WorkerSetup) -> Path:
+    log_path = stack.data_dir / f"worker-{len(stack.processes)}.log"
+    log = open(log_path, "w")
+    stack.processes.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.app", *setup.argv],
+            env=stack.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )
+    )
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the worker did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return log_path
+
+
+class DepthSampler(threading.Thread):
+    """Samples the llm list length (what an autoscaler reads) and the unacked messages."""
+
+    def __init__(self, redis_url: str) -> None:
+        super().__init__(daemon=True)
+        self.client = redis.Redis.from_url(redis_url)
+        self.stop = threading.Event()
+        self.samples: list[tuple[int, int]] = []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append((self.client.llen("llm"), self.client.hlen("unacked")))
+            time.sleep(0.05)
+
+
+def voxqueue(url: str, model: str, work: list[dict[str, object]], setup: WorkerSetup) -> tuple[float, int, int]:
+    """Seconds from submission to the batch's end; the largest list length and unacked count seen."""
+    with postgres_database() as database:
+        folder = scratch_dir("voxq-bench-llm-")
+        stack = start_stack(folder, database, tts_workers=0, VOXQ_LLM_URL=url, VOXQ_LLM_MODEL=model)
+        try:
+            start_worker(stack, setup)
+            sampler = DepthSampler(stack.env["VOXQ_REDIS_URL"])
+            with stack.client() as api:
+                sampler.start()
+                start = time.perf_counter()
+                r = api.post("/v1/dialect/llm", json={"items": work})
+                assert r.status_code == 202, r.text
+                batch_id = r.json()["id"]
+                while not (info := api.get(f"/v1/batches/{batch_id}").json())["done"]:
+                    time.sleep(0.05)
+                elapsed = time.perf_counter() - start
+                sampler.stop.set()
+            assert info["counts"]["succeeded"] == len(work), info
+        finally:
+            stack.stop()
+    depth = max((s[0] for s in sampler.samples), default=0)
+    unacked = max((s[1] for s in sampler.samples), default=0)
+    return elapsed, depth, unacked
+
+
+def run(url: str, model: str, n: int, concurrency: int, setup_names: list[str]) -> None:
+    work = items(n)
+    direct(url, model, work[:concurrency], concurrency)  # warm the server and its prefix cache
+    direct_s = direct(url, model, work, concurrency)
+    print(f"direct to vLLM, {concurrency} in flight: {n / direct_s:.1f} jobs/s ({direct_s:.2f} s)", flush=True)
+    for name in setup_names:
+        setup = setups(concurrency)[name]
+        vq_s, depth, unacked = voxqueue(url, model, work, setup)
+        print(
+            f"VoxQueue [{setup.name}]: {n / vq_s:.1f} jobs/s ({vq_s:.2f} s); ratio {direct_s / vq_s:.2f} "
+            f"(target ≥ 0.9); max llm list length {depth}, max unacked {unacked}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=512)
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight, both sides")
+    parser.add_argument("--llm-url", help="an existing vLLM server (.../v1); default: serve the tiny model")
+    parser.add_argument("--model", help="the served model name (with --llm-url)")
+    parser.add_argument("--compare", action="store_true", help="also run the other worker set-ups")
+    parser.add_argument(
+        "--hidden-size", type=int, default=64, help="width of the served random model (64: the tests' tiny one)"
+    )
+    parser.add_argument("--layers", type=int, default=2, help="layers of the served random model")
+    args = parser.parse_args()
+    names = list(setups(args.concurrency)) if args.compare else ["threads"]
+    if args.llm_url:
+        run(args.llm_url, args.model or "default", args.jobs, args.concurrency, names)
+        return
+    model_args = ["--hidden-size", str(args.hidden_size), "--layers", str(args.layers)]
+    with running_vllm_server(scratch_dir("voxq-bench-vllm-"), model_args) as server:
+        print(
+            f"vLLM (random Qwen3, hidden {args.hidden_size}, {args.layers} layers) healthy after {server.startup_s:.1f} s",
+            flush=True,
+        )
+        run(server.base_url, server.model, args.jobs, args.concurrency, names)
+
+
+if __name__ == "__main__":
+    main()
