@@ -22,6 +22,8 @@ Examples (copy and paste):
   voxq worker tts                                # a TTS worker (espeak-ng by default)
   voxq submit examples/chapter.txt --voice cmn --out chapter.wav
   voxq status batch_0123abcd...
+  voxq dialect "侬今朝夜饭吃啥？"                 # which variety, with evidence
+  voxq dialect eval labelled.tsv                 # accuracy, macro-F1, confusion matrix
   voxq keys create --tenant acme                 # a new API key for tenant acme
   voxq flower --port 5555                        # monitoring (needs VOXQ_FLOWER_PASSWORD)
   voxq demo                                      # everything above, on this machine
@@ -151,6 +153,26 @@ def status(batch: Annotated[str, typer.Argument(help="Batch id.")]) -> None:
     console.print("done" if info["done"] else "in progress")
     if info.get("audio_url"):
         console.print(f"audio: {info['audio_url']}")
+
+
+@app.command(epilog="voxq dialect \"侬今朝夜饭吃啥？\"\nvoxq dialect eval ../shared/data/dialect-dev.tsv")
+def dialect(
+    args: Annotated[list[str], typer.Argument(help="TEXT to identify, or: eval FILE.tsv (columns text, label).")],
+    region: Annotated[Optional[str], typer.Option(help="The speaker's region, passed to the LLM as context.")] = None,
+    via_api: Annotated[bool, typer.Option(help="eval: send the texts through the API (hybrid when an LLM is set).")] = False,
+) -> None:
+    """Which variety a text is in (through the API), or evaluate the detector on a labelled file."""
+    from api import dialect_cli
+
+    try:
+        if args[0] == "eval":
+            if len(args) != 2:
+                _fail("usage: voxq dialect eval FILE.tsv")
+            dialect_cli.evaluate_file(Path(args[1]), via_api, console)
+        else:
+            dialect_cli.identify(" ".join(args), {"region": region} if region else {}, console)
+    except ApiError as exc:
+        _fail(str(exc), exc.exit_code)
 
 
 @keys_app.command("create")

@@ -8,8 +8,11 @@ from sqlalchemy.orm import Session
 
 from api.scripts import ScriptLine
 from shared.config import get_settings
-from shared.errors import EngineUnavailable
+from shared.dialect.answer import cpu_answer, cpu_reason
+from shared.dialect.detector import detect
+from shared.errors import BadInput, EngineUnavailable
 from shared.models import Job, JobKind, JobStatus, new_id, utcnow
+from shared.schemas import DialectText
 from shared.snippets import cached_keys, key_prefix, snippet_key
 from shared.text import clean
 from shared.text_normalize import normalize_zh
@@ -76,6 +79,37 @@ def create_synthesis_jobs(
             queued.append(row["id"])
     session.execute(insert(Job), rows)
     return [row["id"] for row in rows], queued
+
+
+def create_dialect_jobs(
+    session: Session, tenant_id: str, items: Sequence[DialectText], batch_id: str | None = None
+) -> tuple[list[str], list[str]]:
+    """One job per text; returns (all job ids, ids to enqueue: none when there is no LLM to ask)."""
+    use_llm = bool(get_settings().llm_url)
+    now = utcnow()
+    rows = []
+    for number, item in enumerate(items, start=1):
+        text = clean(item.text)
+        if not text:
+            raise BadInput(f"item {number}: text is empty")
+        row = {
+            "id": new_id("job"),
+            "tenant_id": tenant_id,
+            "batch_id": batch_id,
+            "line": number if batch_id else None,
+            "line_id": item.id,
+            "kind": JobKind.dialect,
+            "input": {"text": text, "context": item.context},
+            "attempts": 0,
+            "created_at": now,
+            "status": JobStatus.queued,
+        }
+        if not use_llm:
+            result = detect(text)
+            row.update(status=JobStatus.succeeded, result=cpu_answer(result, cpu_reason(result)), finished_at=now)
+        rows.append(row)
+    session.execute(insert(Job), rows)
+    return [row["id"] for row in rows], [row["id"] for row in rows if row["status"] == JobStatus.queued]
 
 
 def enqueue_committed(session: Session, task_name: str, job_ids: list[str]) -> None:

@@ -9,13 +9,14 @@ from sqlalchemy import select
 from api.deps import SessionDep, TenantDep, get_owned
 from api.exports import chapter, stream, zip_of_lines
 from api.scripts import detect_format, parse_script
-from api.submit import SYNTHESIZE_TASK, create_synthesis_jobs, enqueue_committed
+from api.llm_jobs import DIALECT_TASK
+from api.submit import SYNTHESIZE_TASK, create_dialect_jobs, create_synthesis_jobs, enqueue_committed
 from shared import jobs
 from shared.audio import MEDIA_TYPES
 from shared.config import get_settings
 from shared.errors import BadInput, NotReady, TooLarge
 from shared.models import Batch, Job, JobKind, JobStatus
-from shared.schemas import AudioFormat, BatchOut, JobOut
+from shared.schemas import AudioFormat, BatchOut, DialectText, JobOut
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -57,11 +58,23 @@ async def create_batch(
         Literal["text", "csv", "jsonl"] | None, Form(description="Default: from the file name.")
     ] = None,
     speed: Annotated[float, Form(ge=0.25, le=4.0)] = 1.0,
+    kind: Annotated[
+        Literal["synthesis", "dialect"], Form(description="synthesis: speak every line; dialect: identify it.")
+    ] = "synthesis",
 ) -> BatchOut:
     settings = get_settings()
     data = await _read_upload(file, settings.max_script_bytes)
     fmt = detect_format(file.filename, script_format)
     lines = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
+    if kind == "dialect":
+        batch = Batch(tenant_id=tenant, kind=JobKind.dialect, lines=len(lines), options={"filename": file.filename})
+        session.add(batch)
+        session.flush()
+        items = [DialectText(text=line.text, id=line.id) for line in lines]
+        _, queued = create_dialect_jobs(session, tenant, items, batch_id=batch.id)
+        session.commit()
+        enqueue_committed(session, DIALECT_TASK, queued)
+        return batch_out(session, batch, request)
     batch = Batch(
         tenant_id=tenant,
         kind=JobKind.synthesis,

@@ -70,3 +70,24 @@ def test_flower_starts_on_the_broker_behind_basic_auth(sqlite_stack: Stack) -> N
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_dialect_names_the_variety_and_its_markers(sqlite_stack: Stack) -> None:
+    shown = voxq(sqlite_stack, "dialect", "佢哋今日去咗邊度？")
+    assert shown.returncode == 0, shown.stderr
+    assert "粤语" in shown.stdout and "佢" in shown.stdout and "decided by cpu" in shown.stdout
+
+
+def test_dialect_eval_prints_scores_and_the_confusion_matrix(sqlite_stack: Stack, tmp_path: Path) -> None:
+    from shared.dialect.examples import EXAMPLES
+
+    tsv = tmp_path / "mine.tsv"
+    tsv.write_text("text\tlabel\n" + "".join(f"{e.text}\t{e.label}\n" for e in EXAMPLES), encoding="utf-8")
+    for extra in ([], ["--via-api"]):
+        shown = voxq(sqlite_stack, "dialect", "eval", str(tsv), *extra)
+        assert shown.returncode == 0, shown.stderr
+        assert "macro" in shown.stdout.lower() and "普通话" in shown.stdout
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("words\tlabel\n你好\t普通话\n", encoding="utf-8")
+    refused = voxq(sqlite_stack, "dialect", "eval", str(bad))
+    assert refused.returncode == 2 and "text" in refused.stderr
