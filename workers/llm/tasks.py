@@ -19,7 +19,9 @@ from api.scripts import ScriptLine
 from shared import jobs
 from shared.config import get_settings
 from shared.db import session_scope
-from shared.dialect.labels import LABELS
+from shared.dialect.answer import hybrid_answer
+from shared.dialect.detector import detect
+from shared.dialect.hybrid import combine
 from shared.errors import BadInput, PermanentEngineError, RetryableEngineError, VoxQueueError
 from shared.models import Job
 from shared.schemas import DialectText, GenerateRequest
@@ -128,14 +130,23 @@ def speak_reply(job: Job, request: GenerateRequest, text: str) -> None:
 
 
 def dialect_job(job: Job) -> Outcome:
-    """Name the dialect of a text: constrained to the eight labels, no thinking, low temperature."""
+    """Name the dialect of a text: the LLM's constrained choice combined with the CPU detector.
+
+    The CPU detector (markers, microseconds) always runs; the LLM reads the whole sentence,
+    constrained to the eight labels, without thinking, greedily. ``shared.dialect.hybrid``
+    decides between them. A request the server rejects leaves the CPU answer standing (the
+    job succeeds, with ``llm_error``); a failure that may pass is retried like any other.
+    """
     try:
         item = DialectText.model_validate(job.input)
     except ValidationError as exc:
         raise BadInput(f"job {job.id}: invalid dialect input: {exc}") from exc
+    cpu = detect(item.text)
     engine = get_engine()
-    result = engine.chat(dialect_request(item.text, item.context))
-    if result.text not in LABELS:
-        # The constraint makes this impossible unless the server ignored it.
-        raise PermanentEngineError(f"job {job.id}: the model answered {result.text!r}, not a dialect label")
-    return Outcome({"label": result.text, "usage": _usage(result), "model": engine.model})
+    try:
+        result = engine.chat(dialect_request(item.text, item.context))
+    except PermanentEngineError as exc:
+        logger.warning("job %s: LLM rejected the request, the CPU answer stands: %s", job.id, exc)
+        return Outcome({**hybrid_answer(combine(cpu, None, str(exc))), "model": engine.model})
+    answer = hybrid_answer(combine(cpu, result.text))
+    return Outcome({**answer, "usage": _usage(result), "model": engine.model})

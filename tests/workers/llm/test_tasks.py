@@ -32,6 +32,8 @@ def test_dialect_jobs_all_get_one_of_the_eight_labels(llm_stack: Stack) -> None:
     assert batch["counts"]["succeeded"] == 64, jobs[0]["error"]
 
     assert {job["result"]["label"] for job in jobs} <= set(LABELS)
+    assert {job["result"]["llm_label"] for job in jobs} <= set(LABELS)
+    assert {job["result"]["decided_by"] for job in jobs} <= {"cpu", "llm", "agree"}
     assert [job["line_id"] for job in jobs] == [f"line-{i}" for i in range(64)]
     assert jobs[0]["input"]["context"] == {"region": "成都"}
 
@@ -115,3 +117,24 @@ def test_an_unreachable_model_server_is_retried_then_the_job_fails(
     assert job["status"] == "failed"
     assert job["attempts"] == 2  # the first try and one Celery retry
     assert "gave up" in job["error"] and "ConnectError" in job["error"]
+
+
+def test_when_the_model_server_rejects_a_dialect_request_the_cpu_answer_stands(
+    tmp_path_factory: pytest.TempPathFactory, pg_database: str, vllm_server: VLLMServer
+) -> None:
+    stack = start_stack(
+        tmp_path_factory.mktemp("stack-llm-wrong-model"), pg_database, tts_workers=0,
+        VOXQ_LLM_URL=vllm_server.base_url, VOXQ_LLM_MODEL="no-such-model",
+    )
+    try:
+        stack.start_worker("llm", 2)
+        with stack.client() as api:
+            r = api.post("/v1/dialect/llm", json={"items": [{"text": "佢哋而家喺邊度食緊飯？"}]})
+            job_id = api.get(f"/v1/batches/{r.json()['id']}/jobs").json()[0]["id"]
+            job = wait_for(lambda: finished(api, job_id), timeout=60)
+    finally:
+        stack.stop()
+
+    assert job["status"] == "succeeded" and job["attempts"] == 1
+    assert job["result"]["label"] == "粤语" and job["result"]["decided_by"] == "cpu"
+    assert "no-such-model" in job["result"]["llm_error"]
