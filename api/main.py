@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import batches, dialect, dialect_llm, generate, jobs, snippets, speech, synthesize, voices
+from api.routes import batches, dialect, generate, jobs, snippets, speech, synthesize, voices
 
 
 def create_app() -> FastAPI:
@@ -13,7 +13,7 @@ def create_app() -> FastAPI:
         description="Jobs for Chinese speech work: dialect identification, LLM generation, voice-cloned synthesis.",
     )
     errors.install(app)
-    for module in (synthesize, generate, dialect, dialect_llm, jobs, batches, voices, snippets, speech):
+    for module in (synthesize, generate, dialect, jobs, batches, voices, snippets, speech):
         app.include_router(module.router)
 
     @app.get("/health", tags=["ops"])

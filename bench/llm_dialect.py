@@ -1,6 +1,6 @@
 """LLM dialect identification through VoxQueue against the same requests sent straight to vLLM.
 
-VoxQueue: one request to POST /v1/dialect/llm with N items -> Redis -> an LLM worker
+VoxQueue: one request to POST /v1/dialect/batch with N items -> Redis -> an LLM worker
 (`voxq worker llm`: threads pool) -> vLLM -> Postgres, timed from submission until the batch
 is done. Direct: the same N chat requests (same prompt, same constraint, same sampling) sent
 to the same vLLM server by C threads, nothing else. Target: VoxQueue's rate ≥ 0.9 × direct.
@@ -32,6 +32,7 @@ import psycopg
 import redis
 
 from bench.common import dev_sentences, scratch_dir
+from shared.text import clean
 from tests.plugins.services import PG_ADMIN, PG_URL, REPO, Stack, start_stack
 from tests.plugins.vllm_server import running_vllm_server
 from workers.llm.dialect_prompt import dialect_request
@@ -78,7 +79,8 @@ def items(n: int) -> list[dict[str, object]]:
 
 
 def direct(url: str, model: str, work: list[dict[str, object]], concurrency: int) -> float:
-    requests = [dialect_request(str(item["text"]), item["context"]) for item in work]  # type: ignore[arg-type]
+    # The API cleans each text before it becomes a job; send the model the same text.
+    requests = [dialect_request(clean(str(item["text"])), item["context"]) for item in work]  # type: ignore[arg-type]
     with VLLMOpenAIEngine(url, model, concurrency=concurrency) as engine:
         start = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
@@ -143,7 +145,7 @@ def voxqueue(url: str, model: str, work: list[dict[str, object]], setup: WorkerS
             with stack.client() as api:
                 sampler.start()
                 start = time.perf_counter()
-                r = api.post("/v1/dialect/llm", json={"items": work})
+                r = api.post("/v1/dialect/batch", json={"items": work})
                 assert r.status_code == 202, r.text
                 batch_id = r.json()["id"]
                 while not (info := api.get(f"/v1/batches/{batch_id}").json())["done"]:

@@ -1,4 +1,4 @@
-"""LLM routes in the in-process API: what is refused before any job exists."""
+"""POST /v1/generate in the in-process API: what is refused before any job exists."""
 
 from fastapi.testclient import TestClient
 
@@ -10,15 +10,5 @@ def test_generation_without_an_llm_server_is_a_503(client: TestClient) -> None:
     assert "VOXQ_LLM_URL" in r.json()["error"]["message"]
 
 
-def test_dialect_identification_without_an_llm_server_is_a_503(client: TestClient) -> None:
-    r = client.post("/v1/dialect/llm", json={"items": [{"text": "你好"}]})
-
-    assert r.status_code == 503
-
-
 def test_a_generation_needs_an_input(client: TestClient) -> None:
     assert client.post("/v1/generate", json={"persona": "导游"}).status_code == 422
-
-
-def test_an_empty_dialect_batch_is_refused(client: TestClient) -> None:
-    assert client.post("/v1/dialect/llm", json={"items": []}).status_code == 422

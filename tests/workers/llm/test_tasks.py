@@ -23,7 +23,7 @@ def batch_done(api: httpx.Client, batch_id: str) -> dict | None:  # type: ignore
 def test_dialect_jobs_all_get_one_of_the_eight_labels(llm_stack: Stack) -> None:
     items = [{"text": f"第{i}句：你今天吃饭了没得？", "context": {"region": "成都"}, "id": f"line-{i}"} for i in range(64)]
     with llm_stack.client() as api:
-        r = api.post("/v1/dialect/llm", json={"items": items})
+        r = api.post("/v1/dialect/batch", json={"items": items})
         assert r.status_code == 202, r.text
         assert r.json()["kind"] == "dialect"
         batch = wait_for(lambda: batch_done(api, r.json()["id"]), timeout=120)
@@ -108,7 +108,7 @@ def test_an_unreachable_model_server_is_retried_then_the_job_fails(
     try:
         stack.start_worker("llm", 2)
         with stack.client() as api:
-            r = api.post("/v1/dialect/llm", json={"items": [{"text": "你好"}]})
+            r = api.post("/v1/dialect/batch", json={"items": [{"text": "你好"}]})
             job_id = api.get(f"/v1/batches/{r.json()['id']}/jobs").json()[0]["id"]
             job = wait_for(lambda: finished(api, job_id), timeout=90)
     finally:
@@ -129,7 +129,7 @@ def test_when_the_model_server_rejects_a_dialect_request_the_cpu_answer_stands(
     try:
         stack.start_worker("llm", 2)
         with stack.client() as api:
-            r = api.post("/v1/dialect/llm", json={"items": [{"text": "佢哋而家喺邊度食緊飯？"}]})
+            r = api.post("/v1/dialect/batch", json={"items": [{"text": "佢哋而家喺邊度食緊飯？"}]})
             job_id = api.get(f"/v1/batches/{r.json()['id']}/jobs").json()[0]["id"]
             job = wait_for(lambda: finished(api, job_id), timeout=60)
     finally:
