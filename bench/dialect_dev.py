@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/dialect_dev.py                      # ../shared/data/dialect-dev.tsv
     .venv/bin/python bench/dialect_dev.py path/to/labelled.tsv
+    .venv/bin/python bench/dialect_dev.py --half A             # tune on even rows ...
+    .venv/bin/python bench/dialect_dev.py --half B             # ... and check on the odd rows
+
+``--half`` splits the rows by index parity (first data row is 0, in half A), so a change
+tuned on one half can be checked on sentences it was not tuned on.
 """
 
 import argparse
@@ -17,14 +22,19 @@ from shared.dialect.evaluate import evaluate, load_labelled_tsv  # noqa: E402
 
 DEFAULT_TSV = REPO.parent / "shared" / "data" / "dialect-dev.tsv"
 SPEED_ROUNDS = 5
+HALVES = {"A": 0, "B": 1}
+"""First row of each half; a half takes every second row from there."""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tsv", nargs="?", type=Path, default=DEFAULT_TSV, help="TSV with text and label columns")
+    parser.add_argument("--half", choices=sorted(HALVES), help="only the even (A) or odd (B) rows")
     args = parser.parse_args()
 
     pairs = load_labelled_tsv(args.tsv)
+    if args.half:
+        pairs = pairs[HALVES[args.half]::2]
     report = evaluate(pairs, lambda text: detect(text).label)
     print(report.format())
 
