@@ -1,8 +1,16 @@
 """LLM pool tasks (queue ``llm``): chat generation and the LLM side of dialect identification.
 
 Throughput comes from concurrency, not from the task: vLLM batches every request in flight,
-so one worker runs many of these tasks at once (threads pool, see ``workers/pools.py``) and
-they share one HTTP connection pool (``get_engine()``).
+so one worker runs many of these tasks at once and they share one HTTP connection pool
+(``get_engine()``). The worker runs the threads pool with concurrency = llm_concurrency,
+prefetch multiplier 1 and acks_late (``voxq worker llm``, workers/pools.py). Measured with
+bench/llm_dialect.py (512 dialect jobs, tiny model, 2 cores shared with vLLM):
+threads -c 32 ≈ 69 jobs/s, threads -c 32 --disable-prefetch ≈ 71, threads -c 8 ≈ 63,
+prefork -c 2 ≈ 35 (two requests in flight leave vLLM's batch nearly empty). The thread
+options are equal within noise, because a waiting thread costs nothing; with acks_late and
+multiplier 1 a worker holds exactly as many messages as it runs (unacked peaked at 32), so
+the ``llm`` list length an autoscaler reads is the whole backlog. celery-batches was not
+taken: it needs prefetch above its flush size, which moves the backlog out of the list.
 
 Time limits: the threads pool does not enforce ``soft_time_limit``/``time_limit`` (only
 prefork does), so the bound that holds there is the client's: each HTTP request times out
