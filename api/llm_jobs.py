@@ -18,7 +18,6 @@ from shared.voices import resolve_voice
 
 GENERATE_TASK = "voxq.llm.generate"
 DIALECT_TASK = "voxq.llm.dialect"
-TASKS = {JobKind.generation: GENERATE_TASK, JobKind.dialect: DIALECT_TASK}
 
 
 def require_llm() -> None:
