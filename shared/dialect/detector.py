@@ -2,8 +2,12 @@
 
 Every marker found adds its weight to its variety. Mandarin has no markers; it scores a
 baseline that grows slowly with the text's length, because a long text without a single
-dialect marker is more surely Mandarin than a three-character one. The scores are then
-turned into probabilities with a softmax, so ``confidence`` reads as a probability.
+dialect marker is more surely Mandarin than a three-character one, and falls when the
+text's words are rare in standard Mandarin (``lexicon``), because then the weak dialect
+markers it has deserve more trust. Word shapes that Southwestern Mandarin builds freely
+but the standard lexicon does not list (reduplicated nouns, 儿 words) are weak Sichuanese
+markers. The scores are then turned into probabilities with a softmax, so ``confidence``
+reads as a probability.
 """
 
 import logging
@@ -12,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from shared.dialect.labels import LABELS, MANDARIN
+from shared.dialect.lexicon import Lexicon, mandarin_lexicon
+from shared.dialect.markers import Marker
 from shared.dialect.matcher import DEFAULT_MATCHER, Hit, MarkerMatcher
 from shared.dialect.script import count_han, prepare, to_simplified
 from shared.errors import BadInput
@@ -31,6 +37,27 @@ such texts actually had."""
 REPEAT_DECAY = 0.5
 """Each further hit of the same marker counts this fraction of the previous one, so a
 repeated word can at most double its weight."""
+STANDARD_SURPRISAL = 5.5
+"""Surprisal per character (nats, ``lexicon.mean_surprisal``) up to which a text reads as
+standard Mandarin: about the median of textbook Mandarin sentences."""
+RARITY_WEIGHT = 1.5
+"""How much Mandarin's score drops per nat of surprisal per character above the standard."""
+MANDARIN_FLOOR = 0.9
+"""Lowest score rarity can push Mandarin to: above any dialect without markers and below a
+single weak marker (1.0), so unusual words alone never make a dialect win; they only let
+the dialect markers present decide."""
+RARITY_MIN_CHARS = 4
+"""Han characters up to which rarity does not count: in so short a text one colloquial
+word (蛮好) makes the whole look unusual."""
+RARITY_FULL_CHARS = 8
+"""Han characters from which rarity counts in full; between the two it grows linearly."""
+SOUTHWESTERN = "四川话"
+UNLISTED_MARKERS = {
+    "reduplication": Marker("AA (unlisted reduplication)", 1.5,
+                            "reduplicated syllable that is no standard word, as in Southwestern 盆盆, 缝缝儿"),
+    "er": Marker("X儿 (unlisted 儿 word)", 1.0, "儿 word that is no standard word, common in Southwestern Mandarin"),
+}
+"""Weak Southwestern evidence found with the lexicon, by the kind ``unlisted_forms`` reports."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +99,13 @@ def mandarin_baseline(han_chars: int) -> float:
     return MANDARIN_BASE + MANDARIN_PER_LOG_CHAR * math.log1p(han_chars)
 
 
+def rarity_penalty(lexicon: Lexicon, normalized: str, han_chars: int) -> float:
+    """How far below its baseline Mandarin falls because the words are not standard."""
+    excess = max(0.0, lexicon.mean_surprisal(normalized) - STANDARD_SURPRISAL)
+    share = (han_chars - RARITY_MIN_CHARS) / (RARITY_FULL_CHARS - RARITY_MIN_CHARS)
+    return RARITY_WEIGHT * excess * min(1.0, max(0.0, share))
+
+
 def detect(text: str, matcher: MarkerMatcher = DEFAULT_MATCHER) -> DialectResult:
     """Identify the variety ``text`` is written in.
 
@@ -82,10 +116,13 @@ def detect(text: str, matcher: MarkerMatcher = DEFAULT_MATCHER) -> DialectResult
     as_written = prepare(text)
     normalized = to_simplified(as_written)
     hits = matcher.find(normalized, as_written)
+    lexicon = mandarin_lexicon()
+    hits = sorted(hits + _unlisted_hits(lexicon, normalized, hits), key=lambda hit: hit.start)
     weights = _weights_per_label(hits)
 
     raw = {label: weights.get(label, NO_EVIDENCE_SCORE) for label in LABELS}
-    raw[MANDARIN] = mandarin_baseline(count_han(normalized))
+    han = count_han(normalized)
+    raw[MANDARIN] = max(MANDARIN_FLOOR, mandarin_baseline(han) - rarity_penalty(lexicon, normalized, han))
     probabilities = _softmax(raw)
     # Ties go to the earlier label in LABELS, so Mandarin wins a tie with a dialect.
     label = max(LABELS, key=lambda name: (raw[name], -LABELS.index(name)))
@@ -104,6 +141,16 @@ def detect(text: str, matcher: MarkerMatcher = DEFAULT_MATCHER) -> DialectResult
         marker_weights={name: weights.get(name, 0.0) for name in LABELS},
         text=normalized,
     )
+
+
+def _unlisted_hits(lexicon: Lexicon, normalized: str, hits: list[Hit]) -> list[Hit]:
+    """Southwestern word shapes the lexicon lacks, where no marker already matched."""
+    taken = {i for hit in hits for i in range(hit.start, hit.end)}
+    return [
+        Hit(SOUTHWESTERN, UNLISTED_MARKERS[kind], start, end)
+        for start, end, kind in lexicon.unlisted_forms(normalized)
+        if not taken.intersection(range(start, end))
+    ]
 
 
 def _weights_per_label(hits: list[Hit]) -> dict[str, float]:

@@ -191,7 +191,7 @@ SICHUANESE: list[Marker] = [
             "一哈兒 等哈兒 黢黑 黢 爪子嘛", "Sichuanese word"),
     *_words(CLEAR, "要得 安逸 老漢 婆娘 腦殼 雄起 鋪蓋 茅廁 小娃兒 女娃子 男娃子 妹兒 弟娃 哥老倌 堂客 這哈 那哈 二天 才將 將將 咋子 "
             "遭不住 整起 整歸一 搞快點 搞快 莫慌 莫得事 洗白了 硬是 過細 跶一跤 拈菜 巴倒 巴到 對頭 嘿多 黑多 凶得很", "Sichuanese word"),
-    *_words(MEDIUM, "沒得 恁個 錘子 鍋鍋 冒火 惱火 造孽 娃娃 粑粑 抄手 串串 擺龍門陣", "Sichuanese usage, also elsewhere"),
+    *_words(MEDIUM, "沒得 恁個 錘子 鍋鍋 冒火 惱火 造孽 娃娃 粑粑 抄手 串串", "Sichuanese usage, also elsewhere"),
     *_words(WEAK, "曉得 不曉得 莫 耍 嘞 晏", "shared with other varieties"),
     _rx("X得很 (very)", _VERY_END, MEDIUM, "'very' closing a clause, common in Southwestern Mandarin"),
     _rx("遭 (passive)", r"(?<![周一這那兩幾])遭(?!到|受|遇|殃|罪|難|災|劫|逢|際|此|人|厄|致|冷遇|白眼|拒|不住)", MEDIUM, "遭 as passive 'by'"),
@@ -253,7 +253,7 @@ SICHUANESE: list[Marker] = [
     _rx("V起 (state kept)", r"(?:挺|背|抱|端|穿|戴|提|撐|翹|鼓|張|睜|光|空|餓|歪|偏|斜|側)起(?=個|走|在|耍|吃|睡|跑|哭|笑)", MEDIUM,
         "durative 起 'keeping a state while'"),
     _rx("歪 (fierce)", rf"(?:好|恁個|那麼|太)歪(?=[哦噢哈]|得很|{_END_CHAR}|$)", CLEAR, "歪 as 'fierce'"),
-    *_words(STRONG, "巴巴適適 安安逸逸 打啵", "Sichuanese word"),
+    *_words(STRONG, "巴巴適適 安安逸逸 打啵 擺龍門陣", "Sichuanese word"),
     *_words(CLEAR, "得不得 有沒得", "'will or not', 'is there or not'"),
     *_words(MEDIUM, "開腔", "'speak up'"),
     _rx("嘿起/黑起 (hard)", r"(?:嘿|黑)起(?=吃|耍|整|搞|買|跑|喊|罵|哭|笑|做|說)", CLEAR, "'with all one's might'"),

@@ -244,3 +244,26 @@ def test_examples_cover_every_variety_with_traditional_script():
         assert len(examples_for(label)) >= 4, label
     for label in LABELS:
         assert any(to_simplified(e.text) != e.text for e in examples_for(label)), f"{label} has no traditional example"
+
+
+def test_rare_words_alone_never_make_a_dialect_win():
+    # Unusual words, but not one marker of any variety: Mandarin stands.
+    result = detect("薛定谔方程描述量子态的演化，氨基酸脱水缩合成肽链。")
+    assert result.label == MANDARIN
+    assert result.evidence == []
+
+
+def test_an_unlisted_reduplicated_noun_is_weak_southwestern_evidence():
+    result = detect("他端起碗碗坐在门槛上吃得香。")
+    assert result.label == "四川话"
+    assert [e.matched for e in result.evidence] == ["碗碗"]
+
+
+def test_rare_words_let_a_weak_marker_decide(monkeypatch):
+    import shared.dialect.detector as detector
+
+    # One weak Sichuanese word (莫 'don't') in a sentence whose other words are unusual too.
+    text = "田埂上结了霜，你莫挑粪桶下田。"
+    assert detect(text).label == "四川话"
+    monkeypatch.setattr(detector, "RARITY_WEIGHT", 0.0)
+    assert detect(text).label == MANDARIN

@@ -1,0 +1,26 @@
+"""The Mandarin word list behind the rarity measure: cutting, surprisal, unlisted word shapes."""
+
+from shared.dialect.lexicon import mandarin_lexicon
+
+
+def test_cuts_a_mandarin_sentence_into_listed_words():
+    assert mandarin_lexicon().cut("我们今天去学校") == ["我们", "今天", "去", "学校"]
+
+
+def test_a_dialect_word_costs_more_per_character_than_its_mandarin_paraphrase():
+    lexicon = mandarin_lexicon()
+    assert lexicon.mean_surprisal("他把碗碗儿放在灶屋边上") > lexicon.mean_surprisal("他把碗放在厨房里") + 0.5
+
+
+def test_text_without_han_characters_has_no_surprisal():
+    assert mandarin_lexicon().mean_surprisal("OK, 123!") == 0.0
+
+
+def test_unlisted_reduplication_is_found():
+    assert mandarin_lexicon().unlisted_forms("桌上摆了好多盒盒") == [(6, 8, "reduplication")]
+
+
+def test_standard_reduplication_and_er_words_are_not_found():
+    lexicon = mandarin_lexicon()
+    for text in ("妈妈慢慢地走过来", "给我一点儿水", "他吞吞吐吐地说不出话", "天上的星星亮晶晶"):
+        assert lexicon.unlisted_forms(text) == [], text
