@@ -1,5 +1,7 @@
 """The LLM pool's tasks in a real Celery worker process (queue llm), on real vLLM and Postgres."""
 
+import time
+
 import httpx
 import pytest
 
@@ -138,3 +140,31 @@ def test_when_the_model_server_rejects_a_dialect_request_the_cpu_answer_stands(
     assert job["status"] == "succeeded" and job["attempts"] == 1
     assert job["result"]["label"] == "粤语" and job["result"]["decided_by"] == "cpu"
     assert "no-such-model" in job["result"]["llm_error"]
+
+
+def test_the_worker_holds_no_more_messages_than_it_runs_so_the_list_shows_the_backlog(llm_stack: Stack) -> None:
+    import threading
+
+    import redis
+
+    broker = redis.Redis.from_url(llm_stack.env["VOXQ_REDIS_URL"])
+    samples: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append((broker.llen("llm"), broker.hlen("unacked")))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    items = [{"text": f"第{i}句：这个火锅巴适得很。"} for i in range(300)]
+    with llm_stack.client() as api:
+        sampler.start()
+        r = api.post("/v1/dialect/batch", json={"items": items})
+        batch = wait_for(lambda: batch_done(api, r.json()["id"]), timeout=120)
+        done.set()
+
+    assert batch["counts"]["succeeded"] == 300
+    # The llm worker runs 16 threads: it reserves at most 16 messages, the rest stay listed.
+    assert max(unacked for _, unacked in samples) <= 16
+    assert max(length for length, _ in samples) >= 300 - 16 - 20
