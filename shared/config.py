@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     tts_engine: Literal["espeak", "fish_speech"] = Field(
         "espeak", description="espeak: embedded CPU voice; fish_speech: a Fish Speech HTTP server."
     )
-    espeak_binary: str = Field("espeak-ng", description="Path or name of the espeak-ng program.")
+    espeak_library: str | None = Field(
+        None,
+        description="Path or soname of libespeak-ng, which the espeak engine loads into the worker; "
+        "unset: the system's (libespeak-ng.so.1, Debian package libespeak-ng1).",
+    )
     fish_speech_url: str = Field("http://127.0.0.1:8080", description="Fish Speech API server base URL.")
     fish_speech_api_key: str | None = Field(None, description="Bearer key of the Fish Speech server, if set.")
     fish_speech_timeout_s: float = Field(300.0, description="Timeout of one Fish Speech request.")

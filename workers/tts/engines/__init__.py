@@ -17,4 +17,4 @@ def get_engine() -> TTSEngine:
         )
     from workers.tts.engines.espeak import EspeakEngine
 
-    return EspeakEngine(settings.espeak_binary)
+    return EspeakEngine(settings.espeak_library)

@@ -1,43 +1,156 @@
-"""The embedded engine: espeak-ng on the worker itself. No GPU, no model, no cloning."""
+"""The embedded engine: libespeak-ng inside the worker's own process. No GPU, no model, no cloning.
 
+The library is driven through ctypes (declarations from espeak-ng's ``speak_lib.h``) in
+synchronous mode: ``espeak_Synth`` returns once the whole text is spoken, having handed
+every block of 16-bit samples to our callback. The library keeps one global state per
+process and is not thread-safe, so every call into it holds one lock; a prefork worker has
+one engine per process anyway. It is initialised on first use, in the process that speaks
+(never in a parent that forks afterwards).
+"""
+
+import ctypes
+import ctypes.util
 import logging
-import subprocess
+import threading
+import time
 
-from shared.audio import Audio, decode
+import numpy as np
+
+from shared.audio import Audio
 from shared.errors import BadInput, PermanentEngineError, RetryableEngineError
 from shared.voices import ESPEAK_VOICES, VoiceSpec
 
 logger = logging.getLogger(__name__)
 
-_DEFAULT_WPM = 175  # espeak-ng's own default speaking rate
-_TIMEOUT_S = 60
+SONAME = "libespeak-ng.so.1"
+_DEFAULT_WPM = 175  # espeakRATE_NORMAL: espeak-ng's own default speaking rate
+_MIN_WPM, _MAX_WPM = 80, 450  # espeakRATE_MINIMUM, espeakRATE_MAXIMUM
+_TIMEOUT_S = 60  # a chunk that takes longer is aborted (the CLI had the same limit)
+_BUFFER_MS = 1000  # audio per callback: fewer, larger blocks than the default 60 ms
+
+# speak_lib.h constants
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_DONT_EXIT = 0x8000  # without it, missing voice data calls exit() in our process
+_POS_CHARACTER = 1
+_RATE = 1  # espeak_PARAMETER espeakRATE
+_EE_OK = 0
+# The same flags as `espeak-ng -b 1 --stdout`: UTF-8 text, [[...]] read as phonemes, and a
+# sentence pause at the end, so that the audio matches the command line's.
+_SYNTH_FLAGS = 0x1 | 0x100 | 0x1000  # espeakCHARS_UTF8 | espeakPHONEMES | espeakENDPAUSE
+
+# int SynthCallback(short *wav, int numsamples, espeak_EVENT *events); 0 = go on, 1 = abort.
+_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+
+_lock = threading.Lock()  # every call into any loaded libespeak-ng
+_libraries: dict[str, "_Library"] = {}  # one per library path and process
+
+
+class _Library:
+    """libespeak-ng, initialised: the voice and rate it is set to, and the samples of the call in progress."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as exc:
+            raise PermanentEngineError(
+                f"libespeak-ng is not installed or not loadable from {path!r} "
+                f"(apt-get install libespeak-ng1): {exc}"
+            ) from None
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
+        lib.espeak_SetSynthCallback.restype = None
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_SetParameter.restype = ctypes.c_int
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p,  # text
+            ctypes.c_size_t,  # size
+            ctypes.c_uint,  # position
+            ctypes.c_int,  # position_type
+            ctypes.c_uint,  # end_position
+            ctypes.c_uint,  # flags
+            ctypes.c_void_p,  # unique_identifier
+            ctypes.c_void_p,  # user_data
+        ]
+        lib.espeak_Synth.restype = ctypes.c_int
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, None, _INITIALIZE_DONT_EXIT)
+        if rate <= 0:
+            raise PermanentEngineError(f"libespeak-ng ({path}) could not load its data (espeak-ng-data)")
+        self.lib = lib
+        self.sample_rate = rate
+        self.blocks: list[bytes] = []
+        self.deadline = 0.0
+        self.voice: str | None = None
+        self.wpm: int | None = None
+        self._callback = _SynthCallback(self._collect)  # kept referenced: the library holds a pointer
+        lib.espeak_SetSynthCallback(self._callback)
+        logger.info("libespeak-ng loaded from %s, %d Hz", path, rate)
+
+    def _collect(self, wav: int | None, numsamples: int, events: int | None) -> int:
+        if wav and numsamples > 0:
+            self.blocks.append(ctypes.string_at(wav, numsamples * 2))
+        return 1 if time.monotonic() > self.deadline else 0
+
+    def speak(self, text: str, voice: str, wpm: int) -> np.ndarray:
+        """int16 samples of `text`; the caller holds `_lock`."""
+        if voice != self.voice:
+            self.voice = None
+            if self.lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
+                raise PermanentEngineError(f"libespeak-ng could not load its voice {voice!r} (espeak-ng-data)")
+            self.voice, self.wpm = voice, None
+        if wpm != self.wpm:
+            self.lib.espeak_SetParameter(_RATE, wpm, 0)
+            self.wpm = wpm
+        data = text.encode()
+        self.blocks = []
+        self.deadline = time.monotonic() + _TIMEOUT_S
+        try:
+            status = self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _SYNTH_FLAGS, None, None)
+            if time.monotonic() > self.deadline:
+                raise RetryableEngineError(f"espeak-ng took over {_TIMEOUT_S}s")
+            if status != _EE_OK:
+                raise PermanentEngineError(f"espeak-ng failed to speak (espeak_Synth returned {status})")
+            return np.frombuffer(b"".join(self.blocks), dtype=np.int16)
+        finally:
+            self.blocks = []
+
+
+def _library(path: str) -> _Library:
+    """The process's library for `path`, loaded and initialised once; the caller holds `_lock`."""
+    if (lib := _libraries.get(path)) is None:
+        lib = _libraries[path] = _Library(path)
+    return lib
+
+
+def default_library() -> str:
+    """The system's libespeak-ng: its soname where the dynamic linker finds it, else ctypes' search."""
+    try:
+        ctypes.CDLL(SONAME)
+        return SONAME
+    except OSError:
+        return ctypes.util.find_library("espeak-ng") or SONAME
 
 
 class EspeakEngine:
     name = "espeak"
     can_clone = False
 
-    def __init__(self, binary: str = "espeak-ng") -> None:
-        self.binary = binary
+    def __init__(self, library: str | None = None) -> None:
+        """`library`: path or soname of libespeak-ng; None finds the system's."""
+        self.library = library or default_library()
 
     def synthesize(self, text: str, voice: VoiceSpec) -> Audio:
         if voice.is_cloned:
             raise PermanentEngineError("espeak-ng cannot clone voices; use the fish_speech engine")
         if voice.name not in ESPEAK_VOICES:
             raise BadInput(f"espeak-ng has no voice {voice.name!r}")
-        wpm = max(80, min(450, round(_DEFAULT_WPM * voice.speed)))
-        # -b 1: the text is UTF-8; --stdout: a WAV on standard output; text on stdin so that
-        # no text is ever read as an option.
-        cmd = [self.binary, "-v", voice.name, "-s", str(wpm), "-b", "1", "--stdout"]
-        try:
-            done = subprocess.run(cmd, input=text.encode(), capture_output=True, timeout=_TIMEOUT_S, check=False)
-        except FileNotFoundError:
-            raise PermanentEngineError(f"{self.binary} is not installed (apt-get install espeak-ng)") from None
-        except subprocess.TimeoutExpired:
-            raise RetryableEngineError(f"espeak-ng took over {_TIMEOUT_S}s") from None
-        if done.returncode != 0:
-            raise PermanentEngineError(f"espeak-ng failed: {done.stderr.decode(errors='replace').strip()}")
-        try:
-            return decode(done.stdout)
-        except BadInput as exc:
-            raise PermanentEngineError(f"espeak-ng gave no audio: {exc}") from None
+        wpm = max(_MIN_WPM, min(_MAX_WPM, round(_DEFAULT_WPM * voice.speed)))
+        with _lock:
+            lib = _library(self.library)
+            samples = lib.speak(text, voice.name, wpm)
+            rate = lib.sample_rate
+        if len(samples) == 0:
+            raise PermanentEngineError("espeak-ng gave no audio")
+        return Audio(samples.astype(np.float32) / np.float32(32768), rate)
