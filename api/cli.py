@@ -1,10 +1,9 @@
 """`voxq`: the command line. Talks to the HTTP API, or starts VoxQueue's processes."""
 
 import logging
-import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -66,8 +65,8 @@ def migrate() -> None:
 
 @app.command()
 def api(
-    port: Annotated[Optional[int], typer.Option(help="Port to listen on.")] = None,
-    host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
 ) -> None:
     """Run the HTTP API."""
     import uvicorn
@@ -80,7 +79,7 @@ def api(
 @app.command()
 def worker(
     pool: Annotated[str, typer.Argument(help="tts or llm")],
-    concurrency: Annotated[Optional[int], typer.Option(help="Slots of this worker.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Slots of this worker.")] = None,
 ) -> None:
     """Run a Celery worker of the tts or the llm pool."""
     from workers.app import celery_app
@@ -105,10 +104,10 @@ def flower(port: Annotated[int, typer.Option(help="Port of the Flower web UI.")]
 @app.command()
 def submit(
     script: Annotated[Path, typer.Argument(help="Plain text (a paragraph per line), .csv or .jsonl.")],
-    voice: Annotated[Optional[str], typer.Option(help="Voice for lines that name none.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Where to write the audio when done.")] = None,
+    voice: Annotated[str | None, typer.Option(help="Voice for lines that name none.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the audio when done.")] = None,
     zip_lines: Annotated[bool, typer.Option("--zip", help="Write a zip of one file per line.")] = False,
-    audio_format: Annotated[Optional[str], typer.Option("--format", help="wav, flac, ogg or mp3.")] = None,
+    audio_format: Annotated[str | None, typer.Option("--format", help="wav, flac, ogg or mp3.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the batch, with a progress bar.")] = True,
 ) -> None:
     """Submit a whole script as one batch, show progress, and write the audio."""
@@ -158,7 +157,7 @@ def status(batch: Annotated[str, typer.Argument(help="Batch id.")]) -> None:
 @app.command(epilog="voxq dialect \"侬今朝夜饭吃啥？\"\nvoxq dialect eval ../shared/data/dialect-dev.tsv")
 def dialect(
     args: Annotated[list[str], typer.Argument(help="TEXT to identify, or: eval FILE.tsv (columns text, label).")],
-    region: Annotated[Optional[str], typer.Option(help="The speaker's region, passed to the LLM as context.")] = None,
+    region: Annotated[str | None, typer.Option(help="The speaker's region, passed to the LLM as context.")] = None,
     via_api: Annotated[bool, typer.Option(help="eval: send the texts through the API (hybrid when an LLM is set).")] = False,
 ) -> None:
     """Which variety a text is in (through the API), or evaluate the detector on a labelled file."""

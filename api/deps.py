@@ -7,21 +7,14 @@ from fastapi import Depends, Header
 from sqlalchemy.orm import Session
 
 from shared.auth import tenant_for_key
-from shared.db import new_session
+from shared.db import session_scope
 from shared.errors import NotFound, Unauthorized
 from shared.models import Base
 
 
 def get_session() -> Iterator[Session]:
-    session = new_session()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -45,6 +38,6 @@ def get_owned(session: Session, model: type[M], object_id: str, tenant_id: str) 
     """The object if it exists and belongs to the tenant; 404 otherwise (never 403, so a key
     cannot learn that another tenant's id exists)."""
     obj = session.get(model, object_id)
-    if obj is None or getattr(obj, "tenant_id") != tenant_id:
+    if obj is None or obj.tenant_id != tenant_id:
         raise NotFound(f"no {model.__tablename__[:-1]} {object_id!r}")
     return obj

@@ -32,7 +32,7 @@ def chapter(session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str, pau
     container, subtype = FORMATS[fmt]
     writer: sf.SoundFile | None = None
     silence = np.zeros(0, dtype=np.float32)
-    for job, flac in _snippet_audio(session, tenant_id, jobs):
+    for _job, flac in _snippet_audio(session, tenant_id, jobs):
         audio = decode(flac)
         if writer is None:
             rate = audio.sample_rate

@@ -10,7 +10,7 @@ from api.scripts import ScriptLine
 from shared.config import get_settings
 from shared.dialect.answer import cpu_answer, cpu_reason
 from shared.dialect.detector import detect
-from shared.errors import BadInput, EngineUnavailable
+from shared.errors import BadInput, EngineUnavailable, TooLarge
 from shared.models import Job, JobKind, JobStatus, new_id, utcnow
 from shared.schemas import DialectText
 from shared.snippets import cached_keys, key_prefix, snippet_key
@@ -28,6 +28,17 @@ def speech_text(text: str) -> str:
     """The text an engine is given (and the cache key is made of): cleaned, and digits,
     dates, money and units written as words, since no engine reads them reliably."""
     return normalize_zh(clean(text))
+
+
+def checked_text(text: str, field: str = "text") -> str:
+    """A single job's text, cleaned; BadInput if empty, TooLarge if over the limit."""
+    text = clean(text)
+    if not text:
+        raise BadInput(f"{field} is empty")
+    limit = get_settings().max_text_chars
+    if len(text) > limit:
+        raise TooLarge(f"{field} has {len(text)} characters; the limit is {limit} (use /v1/batches for scripts)")
+    return text
 
 
 def create_synthesis_jobs(

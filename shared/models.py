@@ -33,13 +33,13 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
 
 
-class JobKind(str, enum.Enum):
+class JobKind(enum.StrEnum):
     synthesis = "synthesis"
     generation = "generation"
     dialect = "dialect"
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     queued = "queued"
     running = "running"
     succeeded = "succeeded"

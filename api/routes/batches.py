@@ -8,13 +8,14 @@ from sqlalchemy import select
 
 from api.deps import SessionDep, TenantDep, get_owned
 from api.exports import chapter, stream, zip_of_lines
-from api.scripts import detect_format, parse_script
 from api.llm_jobs import DIALECT_TASK
+from api.scripts import detect_format, parse_script
 from api.submit import SYNTHESIZE_TASK, create_dialect_jobs, create_synthesis_jobs, enqueue_committed
+from api.uploads import read_upload
 from shared import jobs
 from shared.audio import MEDIA_TYPES
 from shared.config import get_settings
-from shared.errors import BadInput, NotReady, TooLarge
+from shared.errors import BadInput, NotReady
 from shared.models import Batch, Job, JobKind, JobStatus
 from shared.schemas import AudioFormat, BatchOut, DialectText, JobOut
 
@@ -39,13 +40,6 @@ def batch_out(session: SessionDep, batch: Batch, request: Request) -> BatchOut:
     )
 
 
-async def _read_upload(file: UploadFile, limit: int) -> bytes:
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(f"the script is over the {limit // (1024 * 1024)} MiB limit")
-    return data
-
-
 @router.post("", response_model=BatchOut, status_code=202)
 async def create_batch(
     session: SessionDep,
@@ -63,7 +57,7 @@ async def create_batch(
     ] = "synthesis",
 ) -> BatchOut:
     settings = get_settings()
-    data = await _read_upload(file, settings.max_script_bytes)
+    data = await read_upload(file, settings.max_script_bytes, "script")
     fmt = detect_format(file.filename, script_format)
     lines = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
     if kind == "dialect":

@@ -18,15 +18,14 @@ from fastapi.responses import Response
 from api.deps import SessionDep, TenantDep
 from api.exports import to_bytes
 from api.scripts import ScriptLine
-from api.submit import SYNTHESIZE_TASK, create_synthesis_jobs, enqueue_committed
+from api.submit import SYNTHESIZE_TASK, checked_text, create_synthesis_jobs, enqueue_committed
 from shared.audio import decode, resample
 from shared.config import get_settings
 from shared.db import session_scope
-from shared.errors import BadInput, EngineUnavailable, NotReady, PermanentEngineError, TooLarge
+from shared.errors import BadInput, EngineUnavailable, NotReady, PermanentEngineError
 from shared.models import Job, JobStatus
 from shared.schemas import SpeechRequest
 from shared.snippets import get_snippet
-from shared.text import clean
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audio", tags=["openai"])
@@ -49,12 +48,7 @@ def speech(body: SpeechRequest, session: SessionDep, tenant: TenantDep) -> Respo
         raise BadInput(f"response_format {fmt!r} is not supported; use one of {', '.join(MEDIA_TYPES)}")
     if body.stream_format == "sse":
         raise BadInput("stream_format 'sse' is not supported; use 'audio'")
-    text = clean(body.input)
-    if not text:
-        raise BadInput("input is empty")
-    limit = get_settings().max_text_chars
-    if len(text) > limit:
-        raise TooLarge(f"input has {len(text)} characters; the limit is {limit}")
+    text = checked_text(body.input, "input")
     [job_id], queued = create_synthesis_jobs(session, tenant, [ScriptLine(1, text)], body.voice, body.speed)
     session.commit()
     if queued:

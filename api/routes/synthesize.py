@@ -5,12 +5,9 @@ from fastapi import APIRouter, Request, Response
 from api.deps import SessionDep, TenantDep
 from api.routes.jobs import job_out
 from api.scripts import ScriptLine
-from api.submit import SYNTHESIZE_TASK, create_synthesis_jobs, enqueue_committed
-from shared.config import get_settings
-from shared.errors import BadInput, TooLarge
+from api.submit import SYNTHESIZE_TASK, checked_text, create_synthesis_jobs, enqueue_committed
 from shared.models import Job
 from shared.schemas import JobOut, SynthesizeRequest
-from shared.text import clean
 
 router = APIRouter(prefix="/v1", tags=["synthesis"])
 
@@ -19,12 +16,7 @@ router = APIRouter(prefix="/v1", tags=["synthesis"])
 def synthesize(
     body: SynthesizeRequest, session: SessionDep, tenant: TenantDep, request: Request, response: Response
 ) -> JobOut:
-    text = clean(body.text)
-    if not text:
-        raise BadInput("text is empty")
-    limit = get_settings().max_text_chars
-    if len(text) > limit:
-        raise TooLarge(f"text has {len(text)} characters; the limit is {limit} (use /v1/batches for scripts)")
+    text = checked_text(body.text)
     [job_id], queued = create_synthesis_jobs(
         session, tenant, [ScriptLine(1, text)], body.voice, body.speed, body.format
     )

@@ -7,9 +7,9 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, TenantDep, get_owned
 from api.exports import to_bytes
+from api.uploads import read_upload
 from shared.audio import MEDIA_TYPES
 from shared.config import get_settings
-from shared.errors import TooLarge
 from shared.models import Voice
 from shared.schemas import AudioFormat, VoiceOut
 from shared.voice_library import MAX_SEED, ClipLimits, NewVoice, create_voice, list_voices
@@ -39,14 +39,6 @@ def clip_limits() -> ClipLimits:
     return ClipLimits(settings.voice_clip_max_bytes, settings.voice_clip_min_s, settings.voice_clip_max_s)
 
 
-async def _read_clip(file: UploadFile, limit: int) -> bytes:
-    # Read one byte past the limit: enough to know it is too big without reading it all.
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(f"the reference clip is over the {limit // (1024 * 1024)} MiB limit")
-    return data
-
-
 @router.post("", response_model=VoiceOut, status_code=201)
 async def create(
     session: SessionDep,
@@ -60,7 +52,7 @@ async def create(
     top_p: Annotated[float | None, Form(ge=0.1, le=1.0)] = None,
 ) -> VoiceOut:
     limits = clip_limits()
-    clip = await _read_clip(audio, limits.max_bytes)
+    clip = await read_upload(audio, limits.max_bytes, "reference clip")
     new = NewVoice(clip, transcript, name, dialect, seed, temperature, top_p)
     return voice_out(create_voice(session, tenant, new, limits))
 

@@ -135,7 +135,7 @@ def _report(gold: list[str], predicted: list[str]) -> EvalReport:
     order = {label: i for i, label in enumerate(LABELS)}
     # Known labels in LABELS order; anything else a predictor invents goes last.
     labels = sorted(present | set(predicted), key=lambda label: (order.get(label, len(LABELS)), label))
-    pair_counts = Counter(zip(gold, predicted))
+    pair_counts = Counter(zip(gold, predicted, strict=True))
     confusion = {g: {p: pair_counts[(g, p)] for p in labels} for g in labels}
     gold_counts, predicted_counts = Counter(gold), Counter(predicted)
 

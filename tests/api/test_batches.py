@@ -40,7 +40,7 @@ def test_csv_and_jsonl_scripts_with_ids_and_voices_give_a_zip(stack: Stack) -> N
         for name, data, expected in [("s.csv", csv_script, ["0002_intro.flac", "0003_hk.flac"]),
                                      ("s.jsonl", jsonl_script, ["0001_w1.flac", "0002.flac"])]:
             batch = api.post("/v1/batches", files={"file": (name, data)}, data={"format": "flac"}).json()
-            wait_for(lambda: done(api, batch["id"]), timeout=120)
+            wait_for(lambda batch=batch: done(api, batch["id"]), timeout=120)
             z = api.get(f"/v1/batches/{batch['id']}/audio", params={"output": "zip"})
             with zipfile.ZipFile(io.BytesIO(z.content)) as archive:
                 assert archive.namelist() == expected

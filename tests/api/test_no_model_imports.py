@@ -29,7 +29,7 @@ def test_importing_does_not_load_a_model_library(module: str) -> None:
 
 def test_the_project_environment_has_no_model_library() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", "import importlib.util as u; print([m for m in %r if u.find_spec(m)])" % (MODEL_LIBRARIES,)],
+        [sys.executable, "-c", f"import importlib.util as u; print([m for m in {MODEL_LIBRARIES!r} if u.find_spec(m)])"],
         capture_output=True,
         text=True,
         check=True,

@@ -16,6 +16,7 @@ from shared.config import get_settings
 from shared.db import session_scope
 from tests.voice_factory import TRANSCRIPT, speech_clip
 
+
 def tone(seconds: float, rate: int = 16_000) -> bytes:
     t = np.arange(int(seconds * rate)) / rate
     buf = io.BytesIO()
