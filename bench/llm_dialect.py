@@ -45,6 +45,7 @@ REGIONS = ["成都", "广州", "上海", "哈尔滨", "郑州", "长沙", "西�
 class WorkerSetup:
     name: str
     argv: list[str]  # `celery worker` arguments after -A workers.app
+    processes: int = 1  # worker processes started with these arguments
 
 
 def setups(concurrency: int) -> dict[str, WorkerSetup]:
@@ -58,6 +59,12 @@ def setups(concurrency: int) -> dict[str, WorkerSetup]:
         "threads-noprefetch": WorkerSetup(
             f"threads -c {concurrency}, --disable-prefetch",
             ["worker", *common, "-P", "threads", f"-c{concurrency}", "--disable-prefetch"],
+        ),
+        # Two processes, as two `voxq worker llm --concurrency N/2` on one host: two GILs.
+        "threads-2x": WorkerSetup(
+            f"2 workers × threads -c {concurrency // 2}, prefetch 1",
+            ["worker", *common, "-P", "threads", f"-c{concurrency // 2}", "--prefetch-multiplier=1"],
+            processes=2,
         ),
         "threads-8": WorkerSetup(
             "threads -c 8, prefetch 1", ["worker", *common, "-P", "threads", "-c8", "--prefetch-multiplier=1"]
@@ -102,12 +109,17 @@ def postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_worker(stack: Stack, setup: WorkerSetup) -> Path:
+def start_worker(stack: Stack, setup: WorkerSetup) -> None:
+    for _ in range(setup.processes):
+        _start_one_worker(stack, setup)
+
+
+def _start_one_worker(stack: Stack, setup: WorkerSetup) -> Path:
     log_path = stack.data_dir / f"worker-{len(stack.processes)}.log"
     log = open(log_path, "w")
     stack.processes.append(
         subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", *setup.argv],
+            [sys.executable, "-m", "celery", "-A", "workers.app", *setup.argv, f"--hostname=llm{len(stack.processes)}@%h"],
             env=stack.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         )
     )
