@@ -22,8 +22,8 @@ import logging
 
 from pydantic import ValidationError
 
-from api.submit import SYNTHESIZE_TASK, create_synthesis_jobs, enqueue_committed
 from api.scripts import ScriptLine
+from api.submit import SYNTHESIZE_TASK, create_synthesis_jobs, enqueue_committed
 from shared import jobs
 from shared.config import get_settings
 from shared.db import session_scope
