@@ -3,21 +3,13 @@
 import csv
 import io
 import json
-from dataclasses import dataclass
 from typing import Literal
 
 from shared.errors import BadInput, TooLarge
 from shared.text import clean
+from workers.submit import ScriptLine
 
 ScriptFormat = Literal["text", "csv", "jsonl"]
-
-
-@dataclass(frozen=True)
-class ScriptLine:
-    number: int  # 1-based line (or record) number in the upload, for error messages
-    text: str
-    voice: str | None = None
-    id: str | None = None
 
 
 def detect_format(filename: str | None, explicit: str | None) -> ScriptFormat:

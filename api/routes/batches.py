@@ -10,7 +10,6 @@ from api.deps import SessionDep, TenantDep, get_owned
 from api.exports import chapter, stream, zip_of_lines
 from api.llm_jobs import DIALECT_TASK
 from api.scripts import detect_format, parse_script
-from api.submit import SYNTHESIZE_TASK, create_dialect_jobs, create_synthesis_jobs, enqueue_committed
 from api.uploads import read_upload
 from shared import jobs
 from shared.audio import MEDIA_TYPES
@@ -18,6 +17,7 @@ from shared.config import get_settings
 from shared.errors import BadInput, NotReady
 from shared.models import Batch, Job, JobKind, JobStatus
 from shared.schemas import AudioFormat, BatchOut, DialectText, JobOut
+from workers.submit import SYNTHESIZE_TASK, create_dialect_jobs, create_synthesis_jobs, enqueue_committed
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 

@@ -10,9 +10,9 @@ from api.deps import SessionDep, TenantDep
 from api.llm_jobs import DIALECT_TASK
 from api.routes.batches import batch_out
 from api.routes.jobs import job_out
-from api.submit import create_dialect_jobs, enqueue_committed
 from shared.models import Batch, Job, JobKind
 from shared.schemas import BatchOut, DialectBatchRequest, DialectText, JobOut
+from workers.submit import create_dialect_jobs, enqueue_committed
 
 router = APIRouter(prefix="/v1/dialect", tags=["dialect"])
 

@@ -6,9 +6,9 @@ from api.deps import SessionDep, TenantDep
 from api.llm_jobs import GENERATE_TASK, check_speak_voices, create_llm_batch, create_llm_jobs, require_llm
 from api.routes.batches import batch_out
 from api.routes.jobs import job_out
-from api.submit import enqueue_committed
 from shared.models import Job, JobKind
 from shared.schemas import BatchOut, GenerateBatchRequest, GenerateRequest, JobOut
+from workers.submit import enqueue_committed
 
 router = APIRouter(prefix="/v1/generate", tags=["generation"])
 

@@ -8,13 +8,12 @@ ordinary synthesis jobs. Afterwards, the same phrase in the same voice (through
 from fastapi import APIRouter, Response
 
 from api.deps import SessionDep, TenantDep
-from api.scripts import ScriptLine
-from api.submit import SYNTHESIZE_TASK, create_synthesis_jobs, enqueue_committed, speech_text
 from shared.config import get_settings
 from shared.errors import BadInput, TooLarge
 from shared.models import JobStatus
 from shared.schemas import PrecomputedPhrase, PrecomputeOut, PrecomputeRequest
 from shared.text import clean
+from workers.submit import SYNTHESIZE_TASK, ScriptLine, create_synthesis_jobs, enqueue_committed, speech_text
 
 router = APIRouter(prefix="/v1/snippets", tags=["snippets"])
 

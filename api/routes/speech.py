@@ -17,8 +17,6 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, TenantDep
 from api.exports import to_bytes
-from api.scripts import ScriptLine
-from api.submit import SYNTHESIZE_TASK, checked_text, create_synthesis_jobs, enqueue_committed
 from shared.audio import decode, resample
 from shared.config import get_settings
 from shared.db import session_scope
@@ -26,6 +24,7 @@ from shared.errors import BadInput, EngineUnavailable, NotReady, PermanentEngine
 from shared.models import Job, JobStatus
 from shared.schemas import SpeechRequest
 from shared.snippets import get_snippet
+from workers.submit import SYNTHESIZE_TASK, ScriptLine, checked_text, create_synthesis_jobs, enqueue_committed
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audio", tags=["openai"])

@@ -4,10 +4,9 @@ from fastapi import APIRouter, Request, Response
 
 from api.deps import SessionDep, TenantDep
 from api.routes.jobs import job_out
-from api.scripts import ScriptLine
-from api.submit import SYNTHESIZE_TASK, checked_text, create_synthesis_jobs, enqueue_committed
 from shared.models import Job
 from shared.schemas import JobOut, SynthesizeRequest
+from workers.submit import SYNTHESIZE_TASK, ScriptLine, checked_text, create_synthesis_jobs, enqueue_committed
 
 router = APIRouter(prefix="/v1", tags=["synthesis"])
 

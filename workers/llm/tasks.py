@@ -22,8 +22,6 @@ import logging
 
 from pydantic import ValidationError
 
-from api.scripts import ScriptLine
-from api.submit import SYNTHESIZE_TASK, create_synthesis_jobs, enqueue_committed
 from shared import jobs
 from shared.config import get_settings
 from shared.db import session_scope
@@ -39,6 +37,7 @@ from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines import get_engine
 from workers.llm.engines.base import ChatRequest, ChatResult
 from workers.llm.prompts import generation_messages
+from workers.submit import SYNTHESIZE_TASK, ScriptLine, create_synthesis_jobs, enqueue_committed
 
 logger = logging.getLogger(__name__)
 settings = get_settings()

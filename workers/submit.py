@@ -1,12 +1,14 @@
-"""Turning requests into jobs: one bulk insert, cache hits answered at once, one bulk enqueue."""
+"""Creating jobs and putting them on the queues: one bulk insert, cache hits answered at
+once, one bulk enqueue. Used by the API, and by tasks that start further jobs (a generated
+reply that is to be spoken)."""
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from api.scripts import ScriptLine
 from shared.config import get_settings
 from shared.dialect.answer import cpu_answer, cpu_reason
 from shared.dialect.detector import detect
@@ -22,6 +24,14 @@ from workers.enqueue import enqueue_jobs
 logger = logging.getLogger(__name__)
 
 SYNTHESIZE_TASK = "voxq.tts.synthesize"
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    number: int  # 1-based line (or record) number in the upload, for error messages
+    text: str
+    voice: str | None = None
+    id: str | None = None
 
 
 def speech_text(text: str) -> str:
