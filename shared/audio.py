@@ -33,8 +33,13 @@ def encode(audio: Audio, fmt: str = STORAGE_FORMAT) -> bytes:
     if fmt not in FORMATS:
         raise BadInput(f"unknown audio format {fmt!r}; use one of {', '.join(FORMATS)}")
     container, subtype = FORMATS[fmt]
+    samples = audio.samples
+    if subtype == "PCM_16":
+        # Our own rounding to 16 bits, with clipping, is cheaper than libsndfile's, and gives
+        # back a 16-bit engine's (espeak-ng's) samples exactly: decode divides by 32768.
+        samples = np.clip(np.rint(samples * np.float32(32768)), -32768, 32767).astype(np.int16)
     buf = io.BytesIO()
-    sf.write(buf, audio.samples, audio.sample_rate, format=container, subtype=subtype)
+    sf.write(buf, samples, audio.sample_rate, format=container, subtype=subtype)
     return buf.getvalue()
 
 
