@@ -7,10 +7,8 @@ queue, so only acceptance is timed.
 import statistics
 import time
 
-import httpx
-
 from bench.common import scratch_dir, unique_lines
-from tests.plugins.services import sqlite_url, start_stack
+from tests.plugins.services import fresh_pg_database, sqlite_url, start_stack
 
 LINES = 10_000
 RUNS = 5
@@ -35,22 +33,11 @@ def measure(database: str, database_url_for) -> list[float]:  # type: ignore[no-
 
 
 def main() -> None:
-    import psycopg
-
-    from tests.plugins.services import PG_ADMIN, PG_URL
-
-    name = f"voxq_bench_{int(time.time())}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        for database, url_for in [("sqlite", sqlite_url), ("postgres", lambda _f: PG_URL.format(name=name))]:
+    with fresh_pg_database("voxq_bench") as pg_url:
+        for database, url_for in [("sqlite", sqlite_url), ("postgres", lambda _folder: pg_url)]:
             times = measure(database, url_for)
             print(f"accept {LINES:,}-line script, {database:8s}: median {statistics.median(times):.3f} s, "
                   f"best {min(times):.3f} s, worst {max(times):.3f} s over {RUNS} runs (target < 1 s)")
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        httpx.Client().close()
 
 
 if __name__ == "__main__":

@@ -17,23 +17,19 @@ uses threads.
 """
 
 import argparse
-import contextlib
 import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import redis
 
 from bench.common import dev_sentences, scratch_dir
 from shared.text import clean
-from tests.plugins.services import PG_ADMIN, PG_URL, REPO, Stack, start_stack
+from tests.plugins.services import REPO, Stack, fresh_pg_database, start_stack
 from tests.plugins.vllm_server import running_vllm_server
 from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines.vllm_openai import VLLMOpenAIEngine
@@ -97,18 +93,6 @@ def direct(url: str, model: str, work: list[dict[str, object]], concurrency: int
     return elapsed
 
 
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    name = f"voxq_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.format(name=name)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def start_worker(stack: Stack, setup: WorkerSetup) -> None:
     for _ in range(setup.processes):
         _start_one_worker(stack, setup)
@@ -148,7 +132,7 @@ class DepthSampler(threading.Thread):
 
 def voxqueue(url: str, model: str, work: list[dict[str, object]], setup: WorkerSetup) -> tuple[float, int, int]:
     """Seconds from submission to the batch's end; the largest list length and unacked count seen."""
-    with postgres_database() as database:
+    with fresh_pg_database("voxq_bench") as database:
         folder = scratch_dir("voxq-bench-llm-")
         stack = start_stack(folder, database, tts_workers=0, VOXQ_LLM_URL=url, VOXQ_LLM_MODEL=model)
         try:

@@ -15,11 +15,27 @@ from celery import Task
 from sqlalchemy.orm import Session
 
 from shared import jobs
+from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import RetryableEngineError, VoxQueueError
 from shared.models import Job
 
 logger = logging.getLogger(__name__)
+_settings = get_settings()
+
+# What every job task declares, besides its name, queue and time limits: acknowledged
+# after it ran, given back if its worker dies (safe: a finished job is skipped), and retried
+# with capped, jittered exponential backoff only for failures that may pass.
+JOB_TASK_POLICY: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (RetryableEngineError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": _settings.task_retry_backoff_max_s,
+    "retry_jitter": True,
+    "max_retries": _settings.task_max_retries,
+}
 
 
 @dataclass

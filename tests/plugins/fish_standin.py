@@ -145,18 +145,10 @@ def private_redis() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def fish_pg_database() -> Iterator[str]:
     """A Postgres database of its own, so the Fish stack shares no rows with the espeak stacks."""
-    import uuid
+    from tests.plugins.services import fresh_pg_database
 
-    import psycopg
-
-    from tests.plugins.services import PG_ADMIN, PG_URL
-
-    name = f"voxq_fish_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_URL.format(name=name)
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_pg_database("voxq_fish") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

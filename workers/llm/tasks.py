@@ -28,11 +28,11 @@ from shared.db import session_scope
 from shared.dialect.answer import hybrid_answer
 from shared.dialect.detector import detect
 from shared.dialect.hybrid import combine
-from shared.errors import BadInput, PermanentEngineError, RetryableEngineError, VoxQueueError
+from shared.errors import BadInput, PermanentEngineError, VoxQueueError
 from shared.models import Job
 from shared.schemas import DialectText, GenerateRequest
 from workers.app import celery_app
-from workers.jobrunner import Outcome, run_job
+from workers.jobrunner import JOB_TASK_POLICY, Outcome, run_job
 from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines import get_engine
 from workers.llm.engines.base import ChatRequest, ChatResult
@@ -45,29 +45,15 @@ settings = get_settings()
 # One task's worst case: every in-client attempt times out, plus backoff between them.
 _TIME_BUDGET_S = int(settings.llm_timeout_s * 4 + 30)
 
-_POLICY = dict(
-    bind=True,
-    queue="llm",
-    # Redelivered if the worker dies mid-request; safe because a finished job is skipped.
-    acks_late=True,
-    reject_on_worker_lost=True,
-    # Only failures that may pass are retried; a rejected request fails the job at once.
-    autoretry_for=(RetryableEngineError,),
-    retry_backoff=2,
-    retry_backoff_max=settings.task_retry_backoff_max_s,
-    retry_jitter=True,
-    max_retries=settings.task_max_retries,
-    soft_time_limit=_TIME_BUDGET_S,
-    time_limit=_TIME_BUDGET_S + 30,
-)
+_LIMITS = {"queue": "llm", "soft_time_limit": _TIME_BUDGET_S, "time_limit": _TIME_BUDGET_S + 30}
 
 
-@celery_app.task(name="voxq.llm.generate", **_POLICY)
+@celery_app.task(name="voxq.llm.generate", **_LIMITS, **JOB_TASK_POLICY)
 def generate(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
     run_job(self, job_id, generate_job)
 
 
-@celery_app.task(name="voxq.llm.dialect", **_POLICY)
+@celery_app.task(name="voxq.llm.dialect", **_LIMITS, **JOB_TASK_POLICY)
 def dialect(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
     run_job(self, job_id, dialect_job)
 

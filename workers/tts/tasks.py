@@ -5,12 +5,11 @@ import logging
 from shared.audio import encode
 from shared.config import get_settings
 from shared.db import session_scope
-from shared.errors import RetryableEngineError
 from shared.models import Job
 from shared.snippets import get_snippet, store_snippet
 from shared.voices import resolve_voice
 from workers.app import celery_app
-from workers.jobrunner import Outcome, run_job
+from workers.jobrunner import JOB_TASK_POLICY, Outcome, run_job
 from workers.tts.engines import get_engine
 from workers.tts.speak import speak
 
@@ -18,19 +17,7 @@ logger = logging.getLogger(__name__)
 settings = get_settings()
 
 
-@celery_app.task(
-    name="voxq.tts.synthesize",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(RetryableEngineError,),
-    retry_backoff=2,
-    retry_backoff_max=settings.task_retry_backoff_max_s,
-    retry_jitter=True,
-    max_retries=settings.task_max_retries,
-    soft_time_limit=900,
-    time_limit=960,
-)
+@celery_app.task(name="voxq.tts.synthesize", queue="tts", soft_time_limit=900, time_limit=960, **JOB_TASK_POLICY)
 def synthesize(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
     run_job(self, job_id, synthesize_job)
 
