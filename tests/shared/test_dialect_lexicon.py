@@ -24,3 +24,15 @@ def test_standard_reduplication_and_er_words_are_not_found():
     lexicon = mandarin_lexicon()
     for text in ("妈妈慢慢地走过来", "给我一点儿水", "他吞吞吐吐地说不出话", "天上的星星亮晶晶"):
         assert lexicon.unlisted_forms(text) == [], text
+
+
+def test_threads_starting_together_share_one_lexicon() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.dialect import lexicon
+
+    lexicon._load_lexicon.cache_clear()
+    with ThreadPoolExecutor(8) as pool:
+        loaded = list(pool.map(lambda _: lexicon.mandarin_lexicon(), range(8)))
+    assert all(one is loaded[0] for one in loaded)
+    assert lexicon._load_lexicon.cache_info().misses == 1
