@@ -17,6 +17,8 @@ BUILTIN_VOICES: dict[str, frozenset[str]] = {
     "fish_speech": frozenset(),
 }
 DEFAULT_VOICE: dict[str, str | None] = {"espeak": "cmn", "fish_speech": None}
+# The built-in voice that speaks a dialect, where an engine has one.
+BUILTIN_DIALECT_VOICES: dict[str, dict[str, str]] = {"espeak": {"粤语": "yue"}, "fish_speech": {}}
 CLONING_ENGINES: frozenset[str] = frozenset({"fish_speech"})
 
 
@@ -67,6 +69,20 @@ def spec_from_voice(voice: Voice, speed: float = 1.0) -> VoiceSpec:
         top_p=params.get("top_p"),
         speed=speed,
     )
+
+
+def dialect_voices(session: Session, tenant_id: str, engine: str) -> dict[str, str]:
+    """Which voice speaks each dialect: the engine's built-ins, then the tenant's library
+    voices marked with a dialect (on an engine that clones; the newest voice wins)."""
+    mapping = dict(BUILTIN_DIALECT_VOICES[engine])
+    if engine in CLONING_ENGINES:
+        marked = session.execute(
+            select(Voice.dialect, Voice.id)
+            .where(Voice.tenant_id == tenant_id, Voice.dialect.is_not(None))
+            .order_by(Voice.created_at)
+        )
+        mapping.update({dialect: voice_id for dialect, voice_id in marked})
+    return mapping
 
 
 def resolve_voice(

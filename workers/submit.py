@@ -4,7 +4,7 @@ reply that is to be spoken)."""
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from shared.schemas import DialectText
 from shared.snippets import cached_keys, key_prefix, snippet_key
 from shared.text import clean
 from shared.text_normalize import normalize_zh
-from shared.voices import resolve_voice
+from shared.voices import dialect_voices, resolve_voice
 from workers.enqueue import enqueue_jobs
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class ScriptLine:
     text: str
     voice: str | None = None
     id: str | None = None
+    dialect: str | None = None  # set when the line's dialect chose its voice
 
 
 def speech_text(text: str) -> str:
@@ -49,6 +50,20 @@ def checked_text(text: str, field: str = "text") -> str:
     if len(text) > limit:
         raise TooLarge(f"{field} has {len(text)} characters; the limit is {limit} (use /v1/batches for scripts)")
     return text
+
+
+def follow_dialect(
+    session: Session, tenant_id: str, lines: Sequence[ScriptLine], overrides: dict[str, str]
+) -> list[ScriptLine]:
+    """Let each line's dialect choose its voice: the CPU detector names the dialect, then the
+    voice mapped to it speaks (`overrides`, else `dialect_voices`); a dialect with no voice
+    of its own keeps the line's voice."""
+    mapping = dialect_voices(session, tenant_id, get_settings().tts_engine) | overrides
+    chosen = []
+    for line in lines:
+        label = detect(line.text).label
+        chosen.append(replace(line, voice=mapping.get(label, line.voice), dialect=label))
+    return chosen
 
 
 def create_synthesis_jobs(
@@ -85,7 +100,8 @@ def create_synthesis_jobs(
                 "parent_id": parent_id,
                 "kind": JobKind.synthesis,
                 "status": JobStatus.queued,
-                "input": {"text": text, "voice": voice_name, "speed": speed, "format": fmt},
+                "input": {"text": text, "voice": voice_name, "speed": speed, "format": fmt}
+                | ({"dialect": line.dialect} if line.dialect else {}),
                 "snippet_key": snippet_key(prefixes[voice_name], text),
                 "attempts": 0,
                 "created_at": now,

@@ -1,5 +1,6 @@
 """Bulk scripts: POST /v1/batches, progress, and the whole script's audio."""
 
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -14,10 +15,17 @@ from api.uploads import read_upload
 from shared import jobs
 from shared.audio import MEDIA_TYPES
 from shared.config import get_settings
+from shared.dialect.labels import LABELS
 from shared.errors import BadInput, NotReady
 from shared.models import Batch, Job, JobKind, JobStatus
 from shared.schemas import AudioFormat, BatchOut, DialectText, JobOut
-from workers.submit import SYNTHESIZE_TASK, create_dialect_jobs, create_synthesis_jobs, enqueue_committed
+from workers.submit import (
+    SYNTHESIZE_TASK,
+    create_dialect_jobs,
+    create_synthesis_jobs,
+    enqueue_committed,
+)
+from workers.submit import follow_dialect as follow_dialect_lines
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -55,6 +63,12 @@ async def create_batch(
     kind: Annotated[
         Literal["synthesis", "dialect"], Form(description="synthesis: speak every line; dialect: identify it.")
     ] = "synthesis",
+    follow_dialect: Annotated[
+        bool, Form(description="Each line is spoken by the voice mapped to its dialect (粤语 → yue on espeak-ng).")
+    ] = False,
+    dialect_voices: Annotated[
+        str | None, Form(description='JSON object overriding the mapping, e.g. {"四川话": "voice_..."}.')
+    ] = None,
 ) -> BatchOut:
     settings = get_settings()
     data = await read_upload(file, settings.max_script_bytes, "script")
@@ -69,11 +83,14 @@ async def create_batch(
         session.commit()
         enqueue_committed(session, DIALECT_TASK, queued)
         return batch_out(session, batch, request)
+    if follow_dialect:
+        lines = follow_dialect_lines(session, tenant, lines, parse_dialect_voices(dialect_voices))
     batch = Batch(
         tenant_id=tenant,
         kind=JobKind.synthesis,
         lines=len(lines),
-        options={"voice": voice, "format": format, "speed": speed, "filename": file.filename},
+        options={"voice": voice, "format": format, "speed": speed, "filename": file.filename,
+                 "follow_dialect": follow_dialect},
     )
     session.add(batch)
     session.flush()
@@ -81,6 +98,21 @@ async def create_batch(
     session.commit()
     enqueue_committed(session, SYNTHESIZE_TASK, queued)
     return batch_out(session, batch, request)
+
+
+def parse_dialect_voices(raw: str | None) -> dict[str, str]:
+    if not raw:
+        return {}
+    try:
+        mapping = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"dialect_voices is not valid JSON ({exc.msg})") from None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise BadInput('dialect_voices must be a JSON object of dialect to voice, e.g. {"粤语": "yue"}')
+    unknown = sorted(set(mapping) - set(LABELS))
+    if unknown:
+        raise BadInput(f"dialect_voices names unknown dialects: {', '.join(unknown)} (known: {' '.join(LABELS)})")
+    return mapping
 
 
 @router.get("/{batch_id}", response_model=BatchOut)

@@ -57,3 +57,23 @@ def test_batch_audio_before_the_end_is_409(stack: Stack) -> None:
         if r.status_code == 409:
             assert "not finished" in r.json()["error"]["message"]
         wait_for(lambda: done(api, batch["id"]), timeout=120)
+
+
+def test_a_batch_can_let_each_lines_dialect_choose_its_voice(stack: Stack) -> None:
+    script = "佢哋今日去咗街市。\n我们明天上午开会。\n".encode()
+    with stack.client() as api:
+        batch = api.post("/v1/batches", files={"file": ("mixed.txt", script)},
+                         data={"voice": "cmn", "follow_dialect": "true"}).json()
+        batch = wait_for(lambda: done(api, batch["id"]), timeout=120)
+        assert batch["counts"]["succeeded"] == 2, batch
+        lines = api.get(f"/v1/batches/{batch['id']}/jobs").json()
+        assert [(j["input"]["dialect"], j["input"]["voice"]) for j in lines] == [("粤语", "yue"), ("普通话", "cmn")]
+        # An explicit mapping overrides the built-in one; unknown dialects are refused.
+        batch = api.post("/v1/batches", files={"file": ("m.txt", script)},
+                         data={"follow_dialect": "true", "dialect_voices": '{"粤语": "cmn"}'}).json()
+        lines = api.get(f"/v1/batches/{batch['id']}/jobs").json()
+        assert lines[0]["input"]["voice"] == "cmn"
+        bad = api.post("/v1/batches", files={"file": ("m.txt", script)},
+                       data={"follow_dialect": "true", "dialect_voices": '{"火星话": "cmn"}'})
+        assert bad.status_code == 400 and "火星话" in bad.json()["error"]["message"]
+        wait_for(lambda: done(api, batch["id"]), timeout=120)

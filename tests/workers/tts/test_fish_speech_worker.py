@@ -68,3 +68,17 @@ def test_a_cloned_voice_on_the_espeak_stack_is_refused(sqlite_stack: Stack) -> N
         voice = create_voice(api)["id"]
         r = api.post("/v1/synthesize", json={"text": "不能克隆。", "voice": voice})
     assert r.status_code == 400 and "cannot clone" in r.json()["error"]["message"], r.text
+
+
+def test_a_library_voice_marked_with_a_dialect_speaks_that_dialects_lines(fish_stack: Stack) -> None:
+    with fish_stack.client() as api:
+        default = create_voice(api, name="narrator-default")
+        cantonese = create_voice(api, name="narrator-yue", dialect="粤语")
+        script = "佢哋今日去咗街市。\n我们明天上午开会。\n".encode()
+        r = api.post("/v1/batches", files={"file": ("mixed.txt", script)},
+                     data={"voice": default["name"], "follow_dialect": "true"})
+        assert r.status_code == 202, r.text
+        lines = api.get(f"/v1/batches/{r.json()['id']}/jobs").json()
+        assert [j["input"]["voice"] for j in lines] == [cantonese["id"], default["name"]]
+        for job in lines:
+            assert wait_for(lambda job=job: finished(api, job["id"]))["status"] == "succeeded"
