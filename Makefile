@@ -9,7 +9,8 @@ demo: venv  ## the embedded default end to end: writes out/chapter.wav (needs no
 	VOXQ_NEED_POSTGRES=0 bash deploy/dev-services.sh
 	$(BIN)/voxq demo
 
-test: services venv vllm  ## the whole test suite (real Redis, SQLite, Postgres, Celery, espeak-ng, vLLM)
+test: services venv vllm  ## lint, then the whole test suite (real Redis, SQLite, Postgres, Celery, espeak-ng, vLLM)
+	$(BIN)/ruff check api workers shared tests bench
 	$(BIN)/python -m pytest
 
 services:  ## install and start espeak-ng, Redis and PostgreSQL where missing
