@@ -45,10 +45,6 @@ class JobStatus(enum.StrEnum):
     succeeded = "succeeded"
     failed = "failed"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self in (JobStatus.succeeded, JobStatus.failed)
-
 
 class Tenant(Base):
     __tablename__ = "tenants"

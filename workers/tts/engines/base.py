@@ -10,7 +10,6 @@ class TTSEngine(Protocol):
     """A speech engine. Implementations: espeak.py (embedded), fish_speech.py (HTTP server)."""
 
     name: str  # "espeak" | "fish_speech": part of every snippet's cache key
-    can_clone: bool
 
     def synthesize(self, text: str, voice: VoiceSpec) -> Audio:
         """Speak one chunk of text. Raises RetryableEngineError or PermanentEngineError."""

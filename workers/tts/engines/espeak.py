@@ -135,7 +135,6 @@ def default_library() -> str:
 
 class EspeakEngine:
     name = "espeak"
-    can_clone = False
 
     def __init__(self, library: str | None = None) -> None:
         """`library`: path or soname of libespeak-ng; None finds the system's."""

@@ -57,10 +57,9 @@ BodyEncoding = Literal["msgpack", "json"]
 
 
 class FishSpeechEngine:
-    """Speech from one Fish Speech API server. ``can_clone``: zero-shot from a reference clip."""
+    """Speech from one Fish Speech API server; clones zero-shot from a reference clip."""
 
     name = "fish_speech"
-    can_clone = True
 
     def __init__(
         self,
