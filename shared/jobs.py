@@ -61,14 +61,3 @@ def status_counts(session: Session, batch_id: str) -> dict[str, int]:
     counts = {status.value: 0 for status in JobStatus}
     counts.update({status.value: n for status, n in rows})
     return counts
-
-
-def annotate_result(session: Session, job_id: str, **fields: Any) -> None:
-    """Add fields to a succeeded job's result, such as the id of a job it started.
-
-    Never changes the job's status: follow-up work is recorded after the job has finished.
-    """
-    job = session.get(Job, job_id)
-    if job is None or job.status != JobStatus.succeeded:
-        return
-    job.result = {**(job.result or {}), **fields}

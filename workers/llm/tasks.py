@@ -19,12 +19,12 @@ same budget for a worker started with another pool.
 """
 
 import logging
+from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
-from shared import jobs
 from shared.config import get_settings
-from shared.db import session_scope
 from shared.dialect.answer import hybrid_answer
 from shared.dialect.detector import detect
 from shared.dialect.hybrid import combine
@@ -32,12 +32,13 @@ from shared.errors import BadInput, PermanentEngineError, VoxQueueError
 from shared.models import Job
 from shared.schemas import DialectText, GenerateRequest
 from workers.app import celery_app
+from workers.enqueue import enqueue_jobs
 from workers.jobrunner import JOB_TASK_POLICY, Outcome, run_job
 from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines import get_engine
 from workers.llm.engines.base import ChatRequest, ChatResult
 from workers.llm.prompts import generation_messages
-from workers.submit import SYNTHESIZE_TASK, ScriptLine, create_synthesis_jobs, enqueue_committed
+from workers.submit import SYNTHESIZE_TASK, ScriptLine, create_synthesis_jobs
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -89,36 +90,37 @@ def generate_job(job: Job) -> Outcome:
         }
     )
     if request.speak is not None:
-        outcome.then.append(lambda: speak_reply(job, request, result.text))
+        queued: list[str] = []
+        outcome.record = lambda session: _add_speech_job(session, job, request, outcome.result, queued)
+        outcome.then.append(lambda: enqueue_jobs(SYNTHESIZE_TASK, queued))
     return outcome
 
 
-def speak_reply(job: Job, request: GenerateRequest, text: str) -> None:
-    """Create and queue the synthesis of a generated reply, linked both ways to its parent.
+def _add_speech_job(
+    session: Session, job: Job, request: GenerateRequest, result: dict[str, Any], queued: list[str]
+) -> None:
+    """Create the synthesis of the reply in the transaction that records the generation, so a
+    succeeded generation always has its speech job (or the reason it has none) in its result.
 
-    Runs after the generation is recorded, once (only the delivery that recorded it). A
-    problem here cannot fail the generation any more; it is written into its result.
+    Fills `queued` with the child's id when it still has to be enqueued (after the commit).
     """
     assert request.speak is not None
-    if not text.strip():
-        with session_scope() as session:
-            jobs.annotate_result(session, job.id, speech_error="the reply is empty: nothing to speak")
+    if not result["text"].strip():
+        result["speech_error"] = "the reply is empty: nothing to speak"
         return
     speak = request.speak
     try:
-        with session_scope() as session:
-            [child_id], queued = create_synthesis_jobs(
-                session, job.tenant_id, [ScriptLine(1, text)], speak.voice, speak.speed, speak.format, parent_id=job.id
+        with session.begin_nested():  # a refused child must not undo the generation
+            [child_id], to_queue = create_synthesis_jobs(
+                session, job.tenant_id, [ScriptLine(1, result["text"])], speak.voice, speak.speed, speak.format,
+                parent_id=job.id,
             )
-            jobs.annotate_result(session, job.id, speech_job_id=child_id)
-        if queued:
-            with session_scope() as session:
-                enqueue_committed(session, SYNTHESIZE_TASK, queued)
     except VoxQueueError as exc:
         logger.warning("job %s: could not start speaking the reply: %s", job.id, exc)
-        with session_scope() as session:
-            jobs.annotate_result(session, job.id, speech_error=str(exc))
+        result["speech_error"] = str(exc)
         return
+    result["speech_job_id"] = child_id
+    queued.extend(to_queue)
     logger.info("job %s: reply goes to synthesis job %s", job.id, child_id)
 
 

@@ -168,3 +168,14 @@ def test_the_worker_holds_no_more_messages_than_it_runs_so_the_list_shows_the_ba
     # The llm worker runs 16 threads: it reserves at most 16 messages, the rest stay listed.
     assert max(unacked for _, unacked in samples) <= 16
     assert max(length for length, _ in samples) >= 300 - 16 - 20
+
+
+def test_a_reply_with_nothing_to_say_records_why_it_was_not_spoken(llm_stack: Stack) -> None:
+    # With thinking on, the random tiny model never closes its think block: the reply is empty.
+    with llm_stack.client() as api:
+        r = api.post("/v1/generate", json={"input": "你好", "thinking": True, "max_tokens": 8, "speak": {"voice": "cmn"}})
+        parent = wait_for(lambda: finished(api, r.json()["id"]))
+
+    assert parent["status"] == "succeeded" and parent["result"]["text"] == ""
+    assert parent["result"]["speech_error"] == "the reply is empty: nothing to speak"
+    assert "speech_job_id" not in parent["result"]
