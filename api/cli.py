@@ -24,6 +24,7 @@ Examples (copy and paste):
   voxq dialect "侬今朝夜饭吃啥？"                 # which variety, with evidence
   voxq dialect eval labelled.tsv                 # accuracy, macro-F1, confusion matrix
   voxq keys create --tenant acme                 # a new API key for tenant acme
+  voxq requeue --older-than 600                  # re-send jobs whose queue messages were lost
   voxq flower --port 5555                        # monitoring (needs VOXQ_FLOWER_PASSWORD)
   voxq demo                                      # everything above, on this machine
 """
@@ -172,6 +173,21 @@ def dialect(
             dialect_cli.identify(" ".join(args), {"region": region} if region else {}, console)
     except ApiError as exc:
         _fail(str(exc), exc.exit_code)
+
+
+@app.command()
+def requeue(
+    older_than: Annotated[float, typer.Option(help="Seconds a job has been queued.")] = 600,
+) -> None:
+    """Enqueue again the jobs still queued after a while (their messages were lost)."""
+    from shared.db import session_scope
+    from workers.submit import requeue_stale
+
+    if older_than < 0:
+        _fail("--older-than must be 0 or more seconds")
+    with session_scope() as session:
+        counts = requeue_stale(session, older_than)
+    console.print(", ".join(f"{n} {kind}" for kind, n in counts.items()) + " jobs enqueued again")
 
 
 @keys_app.command("create")

@@ -16,9 +16,6 @@ from shared.models import Batch, Job, JobKind, JobStatus, new_id, utcnow
 from shared.schemas import DialectText, GenerateRequest
 from shared.voices import resolve_voice
 
-GENERATE_TASK = "voxq.llm.generate"
-DIALECT_TASK = "voxq.llm.dialect"
-
 
 def require_llm() -> None:
     """Refuse LLM work up front when the deployment has no LLM server."""

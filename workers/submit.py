@@ -5,8 +5,9 @@ reply that is to be spoken)."""
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from shared.config import get_settings
@@ -24,6 +25,9 @@ from workers.enqueue import enqueue_jobs
 logger = logging.getLogger(__name__)
 
 SYNTHESIZE_TASK = "voxq.tts.synthesize"
+GENERATE_TASK = "voxq.llm.generate"
+DIALECT_TASK = "voxq.llm.dialect"
+TASK_FOR_KIND = {JobKind.synthesis: SYNTHESIZE_TASK, JobKind.generation: GENERATE_TASK, JobKind.dialect: DIALECT_TASK}
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,25 @@ def create_dialect_jobs(
         rows.append(row)
     session.execute(insert(Job), rows)
     return [row["id"] for row in rows], [row["id"] for row in rows if row["status"] == JobStatus.queued]
+
+
+def requeue_stale(session: Session, older_than_s: float) -> dict[str, int]:
+    """Enqueue again every job still queued after `older_than_s` seconds.
+
+    For jobs whose message was lost: the broker was flushed, or a process died between
+    committing a job and enqueuing it. Safe to run at any time: a task skips a job that has
+    already finished, so a job that was only slow is at worst picked up twice, harmlessly.
+    """
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    stale = session.execute(
+        select(Job.kind, Job.id).where(Job.status == JobStatus.queued, Job.created_at <= cutoff)
+    ).all()
+    counts: dict[str, int] = {}
+    for kind, task in TASK_FOR_KIND.items():
+        ids = [job_id for job_kind, job_id in stale if job_kind == kind]
+        enqueue_jobs(task, ids)
+        counts[kind.value] = len(ids)
+    return counts
 
 
 def enqueue_committed(session: Session, task_name: str, job_ids: list[str]) -> None:

@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from api.deps import SessionDep, TenantDep, get_owned
 from api.exports import chapter, stream, zip_of_lines
-from api.llm_jobs import DIALECT_TASK
 from api.scripts import detect_format, parse_script
 from api.uploads import read_upload
 from shared import jobs
@@ -20,6 +19,7 @@ from shared.errors import BadInput, NotReady
 from shared.models import Batch, Job, JobKind, JobStatus
 from shared.schemas import AudioFormat, BatchOut, DialectText, JobOut
 from workers.submit import (
+    DIALECT_TASK,
     SYNTHESIZE_TASK,
     create_dialect_jobs,
     create_synthesis_jobs,

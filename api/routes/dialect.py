@@ -7,12 +7,11 @@ job goes to the LLM pool instead, whose answer is combined with the CPU evidence
 from fastapi import APIRouter, Request, Response
 
 from api.deps import SessionDep, TenantDep
-from api.llm_jobs import DIALECT_TASK
 from api.routes.batches import batch_out
 from api.routes.jobs import job_out
 from shared.models import Batch, Job, JobKind
 from shared.schemas import BatchOut, DialectBatchRequest, DialectText, JobOut
-from workers.submit import create_dialect_jobs, enqueue_committed
+from workers.submit import DIALECT_TASK, create_dialect_jobs, enqueue_committed
 
 router = APIRouter(prefix="/v1/dialect", tags=["dialect"])
 

@@ -3,12 +3,12 @@
 from fastapi import APIRouter, Request
 
 from api.deps import SessionDep, TenantDep
-from api.llm_jobs import GENERATE_TASK, check_speak_voices, create_llm_batch, create_llm_jobs, require_llm
+from api.llm_jobs import check_speak_voices, create_llm_batch, create_llm_jobs, require_llm
 from api.routes.batches import batch_out
 from api.routes.jobs import job_out
 from shared.models import Job, JobKind
 from shared.schemas import BatchOut, GenerateBatchRequest, GenerateRequest, JobOut
-from workers.submit import enqueue_committed
+from workers.submit import GENERATE_TASK, enqueue_committed
 
 router = APIRouter(prefix="/v1/generate", tags=["generation"])
 

@@ -1,5 +1,6 @@
 """`voxq` as a user runs it: a real process against a running stack."""
 
+import re
 import subprocess
 import sys
 import time
@@ -8,7 +9,7 @@ from pathlib import Path
 import httpx
 import soundfile as sf
 
-from tests.plugins.services import REPO, Stack, free_port
+from tests.plugins.services import REPO, Stack, free_port, wait_for
 
 
 def voxq(stack: Stack, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -91,3 +92,27 @@ def test_dialect_eval_prints_scores_and_the_confusion_matrix(sqlite_stack: Stack
     bad.write_text("words\tlabel\n你好\t普通话\n", encoding="utf-8")
     refused = voxq(sqlite_stack, "dialect", "eval", str(bad))
     assert refused.returncode == 2 and "text" in refused.stderr
+
+
+def test_requeue_sends_again_a_job_whose_message_was_lost(sqlite_stack: Stack) -> None:
+    from sqlalchemy.orm import Session
+
+    from shared.auth import tenant_for_key
+    from shared.db import make_engine
+    from workers.submit import ScriptLine, create_synthesis_jobs
+
+    # A committed job that never got its queue message, as after a crash between the two.
+    with Session(make_engine(sqlite_stack.env["VOXQ_DATABASE_URL"])) as session:
+        tenant = tenant_for_key(session, sqlite_stack.key)
+        [job_id], _ = create_synthesis_jobs(session, tenant, [ScriptLine(1, "这条消息丢了，再发一次。")], "cmn")
+        session.commit()
+    with sqlite_stack.client() as api:
+        time.sleep(1)
+        assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"
+        moved = voxq(sqlite_stack, "requeue", "--older-than", "0")
+        assert moved.returncode == 0, moved.stderr
+        assert re.search(r"\b[1-9]\d* synthesis", moved.stdout), moved.stdout
+        done = wait_for(lambda: (lambda j: j if j["status"] in ("succeeded", "failed") else None)(
+            api.get(f"/v1/jobs/{job_id}").json()))
+    assert done["status"] == "succeeded"
+    assert voxq(sqlite_stack, "requeue", "--older-than", "-1").returncode == 2
