@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from shared.dialect.answer import cpu_answer, cpu_reason
 from shared.dialect.detector import detect
 from shared.errors import BadInput, EngineUnavailable, TooLarge
 from shared.models import Job, JobKind, JobStatus, new_id, utcnow
-from shared.schemas import DialectText
+from shared.schemas import DialectText, GenerateRequest
 from shared.snippets import cached_keys, key_prefix, snippet_key
 from shared.text import clean
 from shared.text_normalize import normalize_zh
@@ -151,6 +152,32 @@ def create_dialect_jobs(
         rows.append(row)
     session.execute(insert(Job), rows)
     return [row["id"] for row in rows], [row["id"] for row in rows if row["status"] == JobStatus.queued]
+
+
+def create_generation_jobs(
+    session: Session, tenant_id: str, items: Sequence[GenerateRequest], batch_id: str | None = None
+) -> list[str]:
+    """Insert one queued generation job per request (input stored as validated JSON)."""
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for number, item in enumerate(items, start=1):
+        data = item.model_dump(mode="json")
+        rows.append(
+            {
+                "id": new_id("job"),
+                "tenant_id": tenant_id,
+                "batch_id": batch_id,
+                "line": number if batch_id else None,
+                "line_id": data.pop("id", None),
+                "kind": JobKind.generation,
+                "status": JobStatus.queued,
+                "input": data,
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+    session.execute(insert(Job), rows)
+    return [row["id"] for row in rows]
 
 
 def requeue_stale(session: Session, older_than_s: float) -> dict[str, int]:
