@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from shared.errors import BadInput
 from shared.models import Voice
@@ -57,11 +57,27 @@ class VoiceSpec:
         }
 
 
-def spec_from_voice(voice: Voice, speed: float = 1.0) -> VoiceSpec:
+# Reference clips by their sha256. A stored clip never changes, so an entry never goes
+# stale; it spares a TTS worker reading the same clip (up to megabytes) for every line.
+_CLIPS: dict[str, bytes] = {}
+_MAX_CLIPS = 32
+
+
+def _reference_audio(session: Session, voice: Voice) -> bytes:
+    clip = _CLIPS.get(voice.reference_sha256)
+    if clip is None:
+        clip = session.scalars(select(Voice.reference_audio).where(Voice.id == voice.id)).one()
+        if len(_CLIPS) >= _MAX_CLIPS:
+            _CLIPS.pop(next(iter(_CLIPS)))
+        _CLIPS[voice.reference_sha256] = clip
+    return clip
+
+
+def spec_from_voice(session: Session, voice: Voice, speed: float = 1.0) -> VoiceSpec:
     params = voice.params or {}
     return VoiceSpec(
         name=voice.id,
-        reference_audio=voice.reference_audio,
+        reference_audio=_reference_audio(session, voice),
         reference_text=voice.reference_text,
         reference_sha256=voice.reference_sha256,
         seed=params.get("seed"),
@@ -97,7 +113,9 @@ def resolve_voice(
     if not name:
         raise BadInput(f"the {engine} engine has no default voice; name a voice from the library")
     voice = session.scalars(
-        select(Voice).where(Voice.tenant_id == tenant_id, or_(Voice.id == name, Voice.name == name))
+        select(Voice)
+        .where(Voice.tenant_id == tenant_id, or_(Voice.id == name, Voice.name == name))
+        .options(defer(Voice.reference_audio))
     ).first()
     if voice is not None:
         if engine not in CLONING_ENGINES:
@@ -105,7 +123,7 @@ def resolve_voice(
                 f"voice {name!r} is a cloned voice, and the configured TTS engine {engine!r} "
                 "cannot clone voices (set VOXQ_TTS_ENGINE=fish_speech)"
             )
-        return spec_from_voice(voice, speed)
+        return spec_from_voice(session, voice, speed)
     if name in BUILTIN_VOICES[engine]:
         return VoiceSpec(name=name, speed=speed)
     known = ", ".join(sorted(BUILTIN_VOICES[engine])) or "none"
