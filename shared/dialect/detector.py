@@ -5,8 +5,8 @@ baseline that grows slowly with the text's length, because a long text without a
 dialect marker is more surely Mandarin than a three-character one, and falls when the
 text's words are rare in standard Mandarin (``lexicon``), because then the weak dialect
 markers it has deserve more trust. Word shapes that Southwestern Mandarin builds freely
-but the standard lexicon does not list (reduplicated nouns, 儿 words) are weak Sichuanese
-markers. The scores are then turned into probabilities with a softmax, so ``confidence``
+but the standard lexicon does not list (reduplicated nouns, 儿 words, state adjectives with
+an intensifying prefix such as 梆硬) are Sichuanese markers. The scores are then turned into probabilities with a softmax, so ``confidence``
 reads as a probability.
 """
 
@@ -56,8 +56,11 @@ UNLISTED_MARKERS = {
     "reduplication": Marker("AA (unlisted reduplication)", 1.5,
                             "reduplicated syllable that is no standard word, as in Southwestern 盆盆, 缝缝儿"),
     "er": Marker("X儿 (unlisted 儿 word)", 1.0, "儿 word that is no standard word, common in Southwestern Mandarin"),
+    "intensified": Marker("prefix+adjective (unlisted)", 2.0,
+                          "state adjective with an intensifying prefix that is no standard word, as in 梆硬, 溜酸"),
 }
-"""Weak Southwestern evidence found with the lexicon, by the kind ``unlisted_forms`` reports."""
+"""Southwestern evidence found with the lexicon, by the kind ``unlisted_forms`` reports. An
+intensified adjective is a clear shape, so it weighs as much as a MEDIUM marker."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from shared.dialect.labels import LABELS
 from shared.dialect.script import to_simplified
+from shared.dialect.wordlists import read_words
 
 STRONG = 3.0
 """Only this variety writes it."""
@@ -30,6 +31,10 @@ MEDIUM = 2.0
 """Decides a short sentence alone, but appears occasionally elsewhere."""
 WEAK = 1.0
 """Supporting evidence only; below the Mandarin baseline on its own."""
+SURVEY_WORD = 2.0
+"""A word a dialect survey records for this variety's points and for none of the others,
+which standard Mandarin text rarely writes (checked against jieba's counts when the list was
+made): decides a short sentence alone, like MEDIUM."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,11 @@ class Marker:
 def _words(weight: float, words: str, note: str = "") -> list[Marker]:
     """Markers for space-separated literal words sharing one weight."""
     return [Marker(word, weight, note) for word in words.split()]
+
+
+def _listed(weight: float, filename: str, note: str) -> list[Marker]:
+    """Markers for the words of a data file (``wordlists``), sharing one weight."""
+    return [Marker(word, weight, note) for word in read_words(filename)]
 
 
 def _rx(text: str, pattern: str, weight: float, note: str = "", as_written: bool = False) -> Marker:
@@ -258,6 +268,22 @@ SICHUANESE: list[Marker] = [
     *_words(MEDIUM, "開腔", "'speak up'"),
     _rx("嘿起/黑起 (hard)", r"(?:嘿|黑)起(?=吃|耍|整|搞|買|跑|喊|罵|哭|笑|做|說)", CLEAR, "'with all one's might'"),
     _rx("妖 (showy)", rf"(?:好|恁個|太)妖(?=[哦噢嘛]|{_END_CHAR}|$)", CLEAR, "妖 as 'showy'"),
+    # 北京大学《汉语方言词汇》(1964) via lexibank/beidasinitic, CC BY 4.0: see the file's header.
+    *_listed(SURVEY_WORD, "southwestern_beida1964.tsv", "成都 or 昆明 word in 汉语方言词汇 (1964)"),
+    # Constructions that descriptions of Southwestern Mandarin grammar list (e.g. the English
+    # Wikipedia article "Sichuanese Mandarin", CC BY-SA 4.0, and 王文虎等《四川方言词典》1987):
+    # words for 'others', 'arrive', 'deceive', 'go', 'who', the future negation 不得 + V and
+    # the potential question V得不.
+    *_words(MEDIUM, "别个", "别个 'other people'"),
+    *_words(STRONG, "莫来头 抵拢 朗个", "Sichuanese word"),
+    _rx("V拢 (arrive)", r"(?:走|跑|开|飞|坐|送|拿|搬|回|快|要|没|莫|还没)拢(?![来住共络总])", CLEAR, "拢 as 'arrive'"),
+    _rx("豁 (deceive)", r"(?<![哦豁])豁(?=人|我|你|他|她|别个|老子|了我|了你|了他)", CLEAR, "豁 as 'deceive'"),
+    _rx("不得+V (will not)", r"不得(?=去|走|死|哭|骂|晓得|信|输|痛|疼|来(?!往))", MEDIUM, "future negation 不得 'will not'"),
+    _rx("切 (go)", r"(?<![一亲迫急密确真关贴])切(?=哪|那儿|那里|屋头|睡|吃饭|上班|上学|街上)", CLEAR, "切 for 去 'go'"),
+    _rx("哪个 (who)", r"哪个(?=晓得|喊你|叫你|敢|让你|跟你说)", MEDIUM, "哪个 as 'who'"),
+    _rx("V得不 (can V?)", rf"(?<![舍值记懂觉晓认使免])得不(?=[?？嘛哦]|{_END})", MEDIUM, "potential question V得不"),
+    _rx("耙 (soft)", rf"(?:好|太|煮|蒸|炖|烧|熬)耙(?=了|得很|哦|{_END_CHAR}|$)", MEDIUM, "耙 as 'soft, tender'"),
+    _rx("撇 (poor)", rf"(?:好|太|恁个|有点|真的)撇(?=[哦噢嘛了]|得很|{_END_CHAR}|$)", CLEAR, "撇 as 'poor, weak'"),
     _rx("喊 (ask someone)", r"喊(?:他|她|你|我|人家|娃兒)(?:來|去|過來|回來|吃飯|起來)", CLEAR, "喊 as 'tell, ask to'"),
     _rx("好生 (carefully)", r"好生(?=點|些|走|看|拿|放|坐|聽)", MEDIUM, "'carefully'"),
     _rx("你娃 (you kid)", r"(?:你|這|那)娃(?![娃哈子])", MEDIUM, "娃 as 'kid, fellow'"),

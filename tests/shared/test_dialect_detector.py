@@ -267,3 +267,29 @@ def test_rare_words_let_a_weak_marker_decide(monkeypatch):
     assert detect(text).label == "四川话"
     monkeypatch.setattr(detector, "RARITY_WEIGHT", 0.0)
     assert detect(text).label == MANDARIN
+
+
+@pytest.mark.parametrize(
+    ("text", "marker"),
+    [
+        ("这汤溜酸，我喝不下去。", "溜酸"),
+        ("你莫信他，他专门豁人的。", "豁人"),
+        ("别个的东西不要乱拿。", "别个"),
+        ("我们走拢了再给你打电话。", "走拢"),
+        ("你明天切哪儿？", "切哪"),
+        ("这个菜辣不辣？吃得不？", "得不"),
+        ("肉炖得好耙哦。", "好耙"),
+    ],
+)
+def test_southwestern_constructions_from_grammars(text, marker):
+    result = detect(text)
+    assert result.label == "四川话", [e.matched for e in result.evidence]
+    assert any(e.matched in marker or marker in e.matched for e in result.evidence if e.label == "四川话")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["一切买卖都要公平。", "你舍得不？", "飞机起飞干嘛要等？", "他们不得不离开。", "游客不得入内。", "双方不得来往。", "大家都向他靠拢了。"],
+)
+def test_mandarin_lookalikes_of_southwestern_constructions(text):
+    assert [e.matched for e in detect(text).evidence if e.label == "四川话"] == []

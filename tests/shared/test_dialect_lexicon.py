@@ -36,3 +36,18 @@ def test_threads_starting_together_share_one_lexicon() -> None:
         loaded = list(pool.map(lambda _: lexicon.mandarin_lexicon(), range(8)))
     assert all(one is loaded[0] for one in loaded)
     assert lexicon._load_lexicon.cache_info().misses == 1
+
+
+def test_an_intensified_state_adjective_is_found():
+    assert mandarin_lexicon().unlisted_forms("锅巴放凉了梆硬") == [(5, 7, "intensified")]
+
+
+def test_prefix_and_adjective_across_two_words_are_not_an_adjective():
+    lexicon = mandarin_lexicon()
+    # 起飞|干嘛 and a standard 焦黄 are no Southwestern forms.
+    for text in ("飞机起飞干嘛要等这么久", "面包烤得焦黄"):
+        assert lexicon.unlisted_forms(text) == [], text
+
+
+def test_word_boundaries_follow_the_cut():
+    assert mandarin_lexicon().word_boundaries("我们今天去学校") == {0, 2, 4, 5, 7}
