@@ -40,34 +40,32 @@ REGIONS = ["成都", "广州", "上海", "哈尔滨", "郑州", "长沙", "西�
 @dataclass(frozen=True)
 class WorkerSetup:
     name: str
+    group: int  # VOXQ_LLM_GROUP_SIZE: dialect jobs per queue message, one batch request each
     argv: list[str]  # `celery worker` arguments after -A workers.app
     processes: int = 1  # worker processes started with these arguments
 
 
-def setups(concurrency: int) -> dict[str, WorkerSetup]:
-    common = ["-Q", "llm", "--loglevel=INFO", "-E"]
+def setups(concurrency: int, group: int) -> dict[str, WorkerSetup]:
+    common = ["-Q", "llm", "--loglevel=INFO", "-E", "--prefetch-multiplier=1"]
+
+    def threads(n: int) -> list[str]:
+        return ["worker", *common, "-P", "threads", f"-c{n}"]
+
+    def grouped(size: int) -> WorkerSetup:
+        slots = max(1, concurrency // size)
+        return WorkerSetup(f"groups of {size}, threads -c {slots}, prefetch 1", size, threads(slots))
+
     return {
-        # What `voxq worker llm` runs (workers/pools.py).
-        "threads": WorkerSetup(
-            f"threads -c {concurrency}, prefetch 1, acks_late",
-            ["worker", *common, "-P", "threads", f"-c{concurrency}", "--prefetch-multiplier=1"],
-        ),
-        "threads-noprefetch": WorkerSetup(
-            f"threads -c {concurrency}, --disable-prefetch",
-            ["worker", *common, "-P", "threads", f"-c{concurrency}", "--disable-prefetch"],
-        ),
-        # Two processes, as two `voxq worker llm --concurrency N/2` on one host: two GILs.
-        "threads-2x": WorkerSetup(
-            f"2 workers × threads -c {concurrency // 2}, prefetch 1",
-            ["worker", *common, "-P", "threads", f"-c{concurrency // 2}", "--prefetch-multiplier=1"],
-            processes=2,
-        ),
-        "threads-8": WorkerSetup(
-            "threads -c 8, prefetch 1", ["worker", *common, "-P", "threads", "-c8", "--prefetch-multiplier=1"]
-        ),
-        "prefork": WorkerSetup(
-            "prefork -c 2 (one per core), prefetch 1",
-            ["worker", *common, "-P", "prefork", "-c2", "--prefetch-multiplier=1"],
+        # What `voxq worker llm` runs (workers/pools.py): llm_concurrency / llm_group_size threads.
+        "grouped": grouped(group),
+        "groups-8": grouped(8),
+        "groups-32": grouped(32),
+        # One job per message and per request, one thread per request in flight.
+        "single": WorkerSetup(f"one job per message, threads -c {concurrency}", 1, threads(concurrency)),
+        # Two processes, as two `voxq worker llm` on one host: two GILs.
+        "grouped-2x": WorkerSetup(
+            f"2 workers × groups of {group}, threads -c {max(1, concurrency // group // 2)}",
+            group, threads(max(1, concurrency // group // 2)), processes=2,
         ),
     }
 
@@ -81,15 +79,18 @@ def items(n: int) -> list[dict[str, object]]:
     ]
 
 
-def direct(url: str, model: str, work: list[dict[str, object]], concurrency: int) -> float:
+def direct(url: str, model: str, work: list[dict[str, object]], concurrency: int, group: int = 1) -> float:
+    """Seconds for the same chats sent straight to vLLM by `concurrency // group` threads:
+    one request per chat (group 1), or batch requests of `group` chats, as VoxQueue sends."""
     # The API cleans each text before it becomes a job; send the model the same text.
     requests = [dialect_request(clean(str(item["text"])), item["context"]) for item in work]  # type: ignore[arg-type]
+    groups = [requests[i : i + group] for i in range(0, len(requests), group)]
     with VLLMOpenAIEngine(url, model, concurrency=concurrency) as engine:
         start = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            results = list(pool.map(engine.chat, requests))
+        with ThreadPoolExecutor(max(1, concurrency // group)) as pool:
+            results = [r for answers in pool.map(engine.chat_many, groups) for r in answers]
         elapsed = time.perf_counter() - start
-    assert len(results) == len(work)
+    assert len(results) == len(work) and not any(isinstance(r, Exception) for r in results)
     return elapsed
 
 
@@ -134,7 +135,10 @@ def voxqueue(url: str, model: str, work: list[dict[str, object]], setup: WorkerS
     """Seconds from submission to the batch's end; the largest list length and unacked count seen."""
     with fresh_pg_database("voxq_bench") as database:
         folder = scratch_dir("voxq-bench-llm-")
-        stack = start_stack(folder, database, tts_workers=0, VOXQ_LLM_URL=url, VOXQ_LLM_MODEL=model)
+        stack = start_stack(
+            folder, database, tts_workers=0,
+            VOXQ_LLM_URL=url, VOXQ_LLM_MODEL=model, VOXQ_LLM_GROUP_SIZE=str(setup.group),
+        )
         try:
             start_worker(stack, setup)
             sampler = DepthSampler(stack.env["VOXQ_REDIS_URL"])
@@ -143,6 +147,7 @@ def voxqueue(url: str, model: str, work: list[dict[str, object]], setup: WorkerS
                 start = time.perf_counter()
                 r = api.post("/v1/dialect/batch", json={"items": work})
                 assert r.status_code == 202, r.text
+                print(f"  accepted in {time.perf_counter() - start:.2f} s", flush=True)
                 batch_id = r.json()["id"]
                 while not (info := api.get(f"/v1/batches/{batch_id}").json())["done"]:
                     time.sleep(0.05)
@@ -156,17 +161,24 @@ def voxqueue(url: str, model: str, work: list[dict[str, object]], setup: WorkerS
     return elapsed, depth, unacked
 
 
-def run(url: str, model: str, n: int, concurrency: int, setup_names: list[str]) -> None:
+def run(url: str, model: str, n: int, concurrency: int, group: int, setup_names: list[str]) -> None:
     work = items(n)
     direct(url, model, work[:concurrency], concurrency)  # warm the server and its prefix cache
     direct_s = direct(url, model, work, concurrency)
-    print(f"direct to vLLM, {concurrency} in flight: {n / direct_s:.1f} jobs/s ({direct_s:.2f} s)", flush=True)
+    print(f"direct to vLLM, one request per chat, {concurrency} in flight: {n / direct_s:.1f} jobs/s ({direct_s:.2f} s)")
+    batched_s = direct(url, model, work, concurrency, group)
+    print(
+        f"direct to vLLM, batch requests of {group}, {max(1, concurrency // group)} in flight: "
+        f"{n / batched_s:.1f} jobs/s ({batched_s:.2f} s)",
+        flush=True,
+    )
     for name in setup_names:
-        setup = setups(concurrency)[name]
+        setup = setups(concurrency, group)[name]
         vq_s, depth, unacked = voxqueue(url, model, work, setup)
         print(
-            f"VoxQueue [{setup.name}]: {n / vq_s:.1f} jobs/s ({vq_s:.2f} s); ratio {direct_s / vq_s:.2f} "
-            f"(target ≥ 0.9); max llm list length {depth}, max unacked {unacked}",
+            f"VoxQueue [{setup.name}]: {n / vq_s:.1f} jobs/s ({vq_s:.2f} s); ratio {direct_s / vq_s:.2f} to "
+            f"one request per chat (target ≥ 0.9), {batched_s / vq_s:.2f} to batch requests; "
+            f"max llm list length {depth} messages, max unacked {unacked}",
             flush=True,
         )
 
@@ -174,7 +186,8 @@ def run(url: str, model: str, n: int, concurrency: int, setup_names: list[str]) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=512)
-    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight, both sides")
+    parser.add_argument("--concurrency", type=int, default=32, help="chats in flight, both sides")
+    parser.add_argument("--group", type=int, default=16, help="dialect jobs per message and batch request")
     parser.add_argument("--llm-url", help="an existing vLLM server (.../v1); default: serve the tiny model")
     parser.add_argument("--model", help="the served model name (with --llm-url)")
     parser.add_argument("--compare", action="store_true", help="also run the other worker set-ups")
@@ -183,9 +196,9 @@ def main() -> None:
     )
     parser.add_argument("--layers", type=int, default=2, help="layers of the served random model")
     args = parser.parse_args()
-    names = list(setups(args.concurrency)) if args.compare else ["threads"]
+    names = list(setups(args.concurrency, args.group)) if args.compare else ["grouped"]
     if args.llm_url:
-        run(args.llm_url, args.model or "default", args.jobs, args.concurrency, names)
+        run(args.llm_url, args.model or "default", args.jobs, args.concurrency, args.group, names)
         return
     model_args = ["--hidden-size", str(args.hidden_size), "--layers", str(args.layers)]
     with running_vllm_server(scratch_dir("voxq-bench-vllm-"), model_args) as server:
@@ -193,7 +206,7 @@ def main() -> None:
             f"vLLM (random Qwen3, hidden {args.hidden_size}, {args.layers} layers) healthy after {server.startup_s:.1f} s",
             flush=True,
         )
-        run(server.base_url, server.model, args.jobs, args.concurrency, names)
+        run(server.base_url, server.model, args.jobs, args.concurrency, args.group, names)
 
 
 if __name__ == "__main__":

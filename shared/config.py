@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, description="Bearer key of the vLLM server, if set.")
     llm_timeout_s: float = Field(120.0, description="Timeout of one LLM request.")
     llm_concurrency: int = Field(32, description="Requests one LLM worker keeps in flight.")
+    llm_group_size: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="Dialect jobs carried by one queue message and sent to vLLM as one batch request; "
+        "a worker runs llm_concurrency / llm_group_size messages at once.",
+    )
 
     # --- limits --------------------------------------------------------------------------
     max_text_chars: int = Field(5_000, description="Longest text of a single job.")

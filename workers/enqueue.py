@@ -28,9 +28,9 @@ def queue_for(task_name: str) -> str:
     return celery_app.amqp.router.route({}, task_name)["queue"].name
 
 
-def _message(template: dict, job_id: str, queue: str) -> str:
-    headers = dict(template, id=job_id, root_id=job_id, argsrepr=repr([job_id]))
-    body = json.dumps([[job_id], {}, _EMBED]).encode()
+def _message(template: dict, task_id: str, args: list, queue: str) -> str:  # type: ignore[type-arg]
+    headers = dict(template, id=task_id, root_id=task_id, argsrepr=repr(args))
+    body = json.dumps([args, {}, _EMBED]).encode()
     return json.dumps(
         {
             "body": base64.b64encode(body).decode(),
@@ -38,7 +38,7 @@ def _message(template: dict, job_id: str, queue: str) -> str:
             "content-type": "application/json",
             "headers": headers,
             "properties": {
-                "correlation_id": job_id,
+                "correlation_id": task_id,
                 "delivery_mode": 2,
                 "delivery_info": {"exchange": "", "routing_key": queue},
                 "priority": 0,
@@ -49,21 +49,29 @@ def _message(template: dict, job_id: str, queue: str) -> str:
     )
 
 
-def enqueue_jobs(task_name: str, job_ids: Sequence[str]) -> None:
-    """Send one task message per job; the Celery task id is the job id (as Flower shows it)."""
+def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None = None) -> None:
+    """Send one task message per job, whose Celery task id is the job id (as Flower shows
+    it); or, with `per_message`, one message per group of up to that many jobs, for a task
+    that takes a list of job ids (its task id is then a new one)."""
     if not job_ids:
         return
-    if len(job_ids) == 1:
-        celery_app.send_task(task_name, args=[job_ids[0]], task_id=job_ids[0])
+    if per_message is None:
+        messages = [(job_id, [job_id]) for job_id in job_ids]
+    else:
+        groups = [list(job_ids[i : i + per_message]) for i in range(0, len(job_ids), per_message)]
+        messages = [(str(uuid.uuid4()), [group]) for group in groups]
+    if len(messages) == 1:
+        task_id, args = messages[0]
+        celery_app.send_task(task_name, args=args, task_id=task_id)
         return
     queue = queue_for(task_name)
     template = celery_app.amqp.as_task_v2("-", task_name, args=["-"]).headers
     redis = Redis.from_url(celery_app.conf.broker_url)
     try:
-        for start in range(0, len(job_ids), _PUSH_SIZE):
-            chunk = job_ids[start : start + _PUSH_SIZE]
+        for start in range(0, len(messages), _PUSH_SIZE):
+            chunk = messages[start : start + _PUSH_SIZE]
             # Workers BRPOP from the right, so LPUSH of a list keeps submission order.
-            redis.lpush(queue, *(_message(template, job_id, queue) for job_id in chunk))
+            redis.lpush(queue, *(_message(template, task_id, args, queue) for task_id, args in chunk))
     finally:
         redis.close()
-    logger.info("enqueued %d %s jobs on %s", len(job_ids), task_name, queue)
+    logger.info("enqueued %d %s jobs in %d messages on %s", len(job_ids), task_name, len(messages), queue)

@@ -1,13 +1,14 @@
-"""Running one job inside a Celery task: state transitions and the two failure outcomes.
+"""Running jobs inside a Celery task: state transitions and the two failure outcomes.
 
-Every task body is `run_job(self, job_id, work)`. `work` gets the job and returns its
-result; engine failures come out of it as RetryableEngineError (Celery retries the task
-with backoff, see each task's declaration) or anything else (the job fails for good).
-No database transaction is held open while an engine works.
+A task body is `run_job(self, job_id, work)`, or `run_jobs(self, job_ids, work)` for a
+task whose message carries several jobs (LLM dialect jobs, sent to vLLM as one batch).
+`work` returns the results; engine failures come out of it as RetryableEngineError (Celery
+retries the task with backoff, see each task's declaration) or anything else (the job
+fails for good). No database transaction is held open while an engine works.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,33 +51,67 @@ class Outcome:
 
 
 def run_job(task: Task, job_id: str, work: Callable[[Job], Outcome]) -> None:
+    """Run one job; see ``run_jobs``."""
+    run_jobs(task, [job_id], lambda group: [work(group[0])])
+
+
+def run_jobs(task: Task, job_ids: Sequence[str], work: Callable[[list[Job]], list[Outcome | VoxQueueError]]) -> None:
+    """Run the jobs of one message together: one transaction starts them all, `work` gets
+    those still to do and returns one outcome per job (a VoxQueueError fails just that job),
+    and one transaction records them all. An exception out of `work` concerns every job:
+    retryable, the whole message is retried (jobs finished meanwhile are skipped then);
+    anything else fails them all.
+    """
     with session_scope() as session:
-        job = jobs.start(session, job_id)
-    if job is None:
+        group = jobs.start_many(session, job_ids)
+    if not group:
         return
-    logger.info("job %s: %s attempt %d", job_id, job.kind.value, job.attempts)
+    logger.info("%s %s: attempt %d", group[0].kind.value, _ids(group), max(job.attempts for job in group))
     try:
-        outcome = work(job)
+        outcomes = work(group)
     except RetryableEngineError as exc:
         if task.request.retries >= task.max_retries:
-            with session_scope() as session:
-                jobs.fail(session, job_id, f"gave up after {job.attempts} attempts: {exc}")
+            _fail_all({job.id: f"gave up after {job.attempts} attempts: {exc}" for job in group})
             return
-        logger.warning("job %s: will retry: %s", job_id, exc)
+        logger.warning("jobs %s: will retry: %s", _ids(group), exc)
         raise
     except VoxQueueError as exc:
-        with session_scope() as session:
-            jobs.fail(session, job_id, str(exc))
+        _fail_all({job.id: str(exc) for job in group})
         return
     except Exception as exc:
-        logger.exception("job %s: unexpected error", job_id)
-        with session_scope() as session:
-            jobs.fail(session, job_id, f"internal error: {type(exc).__name__}: {exc}")
+        logger.exception("jobs %s: unexpected error", _ids(group))
+        _fail_all({job.id: f"internal error: {type(exc).__name__}: {exc}" for job in group})
         return
+    _record(group, outcomes)
+
+
+def _record(group: list[Job], outcomes: list[Outcome | VoxQueueError]) -> None:
+    """One transaction for the whole group. An outcome with follow-ups is recorded on its
+    own, to start them only if this delivery is the one that finished the job."""
+    errors: dict[str, str] = {}
+    results: list[tuple[str, dict[str, Any], str | None]] = []
+    follow_ups: list[Callable[[], None]] = []
     with session_scope() as session:
-        if outcome.record is not None:
-            outcome.record(session)
-        recorded = jobs.succeed(session, job_id, outcome.result, outcome.snippet_key)
-    if recorded:
-        for follow_up in outcome.then:
-            follow_up()
+        for job, outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, VoxQueueError):
+                errors[job.id] = str(outcome)
+                continue
+            if outcome.record is not None:
+                outcome.record(session)
+            if not outcome.then:
+                results.append((job.id, outcome.result, outcome.snippet_key))
+            elif jobs.succeed(session, job.id, outcome.result, outcome.snippet_key):
+                follow_ups.extend(outcome.then)
+        jobs.succeed_many(session, results)
+        jobs.fail_many(session, errors)
+    for follow_up in follow_ups:
+        follow_up()
+
+
+def _fail_all(errors: dict[str, str]) -> None:
+    with session_scope() as session:
+        jobs.fail_many(session, errors)
+
+
+def _ids(group: list[Job]) -> str:
+    return ", ".join(job.id for job in group)

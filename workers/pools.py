@@ -4,6 +4,8 @@ tts: one process per engine slot. A Fish Speech server serves one request at a t
      TTS worker has exactly one slot per server it fronts (concurrency 1, prefetch 1);
      espeak-ng runs on the worker's own CPU, so there it gets one slot per core.
 llm: threads, many requests in flight per worker, because vLLM batches whatever is in flight.
+     A dialect message carries llm_group_size jobs, so llm_concurrency / llm_group_size
+     threads keep llm_concurrency chats in flight (a generation message carries one).
 """
 
 import os
@@ -17,7 +19,8 @@ def worker_argv(pool: str, concurrency: int | None = None) -> list[str]:
         default = (os.cpu_count() or 1) if settings.tts_engine == "espeak" else 1
         slots, kind = concurrency or default, "prefork"
     else:
-        slots, kind = concurrency or settings.llm_concurrency, "threads"
+        default = max(1, -(-settings.llm_concurrency // settings.llm_group_size))  # ceiling division
+        slots, kind = concurrency or default, "threads"
     return [
         "worker",
         f"--queues={pool}",

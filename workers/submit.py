@@ -31,6 +31,16 @@ DIALECT_TASK = "voxq.llm.dialect"
 TASK_FOR_KIND = {JobKind.synthesis: SYNTHESIZE_TASK, JobKind.generation: GENERATE_TASK, JobKind.dialect: DIALECT_TASK}
 
 
+def jobs_per_message(task_name: str) -> int | None:
+    """LLM jobs travel in groups, which the LLM worker sends to vLLM as batch requests;
+    a synthesis message carries one job."""
+    return get_settings().llm_group_size if task_name in (DIALECT_TASK, GENERATE_TASK) else None
+
+
+def enqueue(task_name: str, job_ids: Sequence[str]) -> None:
+    enqueue_jobs(task_name, job_ids, jobs_per_message(task_name))
+
+
 @dataclass(frozen=True)
 class ScriptLine:
     number: int  # 1-based line (or record) number in the upload, for error messages
@@ -194,7 +204,7 @@ def requeue_stale(session: Session, older_than_s: float) -> dict[str, int]:
     counts: dict[str, int] = {}
     for kind, task in TASK_FOR_KIND.items():
         ids = [job_id for job_kind, job_id in stale if job_kind == kind]
-        enqueue_jobs(task, ids)
+        enqueue(task, ids)
         counts[kind.value] = len(ids)
     return counts
 
@@ -203,7 +213,7 @@ def enqueue_committed(session: Session, task_name: str, job_ids: list[str]) -> N
     """Enqueue jobs whose rows are committed; if the broker is down, fail them rather than
     leave them queued forever, and tell the caller."""
     try:
-        enqueue_jobs(task_name, job_ids)
+        enqueue(task_name, job_ids)
     except Exception as exc:  # redis-py raises several unrelated classes for a dead broker
         logger.error("could not enqueue %d jobs: %s", len(job_ids), exc)
         for start in range(0, len(job_ids), 500):

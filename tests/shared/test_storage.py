@@ -45,6 +45,32 @@ def test_a_job_moves_queued_running_succeeded_and_then_never_again(database_url:
         assert stored.status == JobStatus.succeeded and stored.result == {"ok": True} and stored.attempts == 1
 
 
+def test_a_group_of_jobs_starts_and_finishes_together_skipping_finished_and_unknown_ones(database_url: str) -> None:
+    with session_for(database_url) as s:
+        tenant = tenant_for_key(s, create_key(s, "t-group"))
+        group = [Job(tenant_id=tenant, kind=JobKind.dialect, input={"text": f"第{i}句"}) for i in range(4)]
+        s.add_all(group)
+        s.commit()
+        ids = [job.id for job in group]
+        assert jobs.succeed(s, ids[1], {"label": "粤语"})  # finished before the group runs
+        s.commit()
+
+        started = jobs.start_many(s, ["job_unknown", *reversed(ids)])
+        s.commit()
+        assert [job.id for job in started] == [ids[3], ids[2], ids[0]]  # the order asked, finished one left out
+        assert jobs.succeed_many(s, [(ids[0], {"label": "普通话"}, None), (ids[1], {"label": "上海话"}, None)]) == 1
+        assert jobs.fail_many(s, {ids[2]: "bad input", ids[3]: "bad too"}) == 2
+        assert jobs.fail_many(s, {ids[3]: "a late duplicate"}) == 0
+        s.commit()
+        s.expire_all()
+        stored = {job_id: s.get(Job, job_id) for job_id in ids}
+
+    assert [stored[i].status for i in ids] == [JobStatus.succeeded, JobStatus.succeeded, JobStatus.failed, JobStatus.failed]
+    assert stored[ids[0]].result == {"label": "普通话"} and stored[ids[1]].result == {"label": "粤语"}
+    assert stored[ids[3]].error == "bad too" and stored[ids[3]].result is None
+    assert [stored[i].attempts for i in ids] == [1, 0, 1, 1]
+
+
 def test_snippets_are_content_addressed_and_stored_once(database_url: str) -> None:
     voice = VoiceSpec(name="cmn")
     key = snippet_key(key_prefix(voice, "espeak"), "你好")

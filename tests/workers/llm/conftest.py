@@ -10,14 +10,16 @@ from tests.plugins.vllm_server import VLLMServer
 def llm_stack(
     tmp_path_factory: pytest.TempPathFactory, pg_database: str, vllm_server: VLLMServer
 ) -> Iterator[Stack]:
-    """API, an espeak TTS worker and an LLM worker (threads, 16 slots) on Postgres and real vLLM."""
+    """API, an espeak TTS worker and an LLM worker on Postgres and real vLLM: 4 threads, each
+    running a message of up to 4 jobs (small groups, so that small batches test grouping)."""
     stack = start_stack(
         tmp_path_factory.mktemp("stack-llm"),
         pg_database,
         tts_workers=1,
         VOXQ_LLM_URL=vllm_server.base_url,
         VOXQ_LLM_MODEL=vllm_server.model,
+        VOXQ_LLM_GROUP_SIZE="4",
     )
-    stack.start_worker("llm", 16)
+    stack.start_worker("llm", 4)
     yield stack
     stack.stop()

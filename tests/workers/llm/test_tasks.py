@@ -165,9 +165,10 @@ def test_the_worker_holds_no_more_messages_than_it_runs_so_the_list_shows_the_ba
         done.set()
 
     assert batch["counts"]["succeeded"] == 300
-    # The llm worker runs 16 threads: it reserves at most 16 messages, the rest stay listed.
-    assert max(unacked for _, unacked in samples) <= 16
-    assert max(length for length, _ in samples) >= 300 - 16 - 20
+    # 300 jobs in groups of 4 are 75 messages. The llm worker runs 4 threads: it reserves
+    # at most 4 messages, the rest stay listed.
+    assert max(unacked for _, unacked in samples) <= 4
+    assert max(length for length, _ in samples) >= 75 - 4 - 5
 
 
 def test_a_reply_with_nothing_to_say_records_why_it_was_not_spoken(llm_stack: Stack) -> None:
@@ -179,3 +180,33 @@ def test_a_reply_with_nothing_to_say_records_why_it_was_not_spoken(llm_stack: St
     assert parent["status"] == "succeeded" and parent["result"]["text"] == ""
     assert parent["result"]["speech_error"] == "the reply is empty: nothing to speak"
     assert "speech_job_id" not in parent["result"]
+
+
+def test_one_message_carries_a_group_whose_jobs_end_each_on_their_own(llm_stack: Stack) -> None:
+    """A group of four: two ordinary texts, one input no job may hold, and one text longer
+    than the model's context, which the server refuses (the CPU answer then stands)."""
+    from celery import Celery
+    from sqlalchemy.orm import Session
+
+    from shared.auth import tenant_for_key
+    from shared.db import make_engine
+    from shared.models import Job, JobKind
+
+    inputs = [{"text": "佢哋喺度食紧饭"}, {"text": 42}, {"text": "".join(f"侬今朝去哪能{i}？" for i in range(450))}, {"text": "今天天气很好。"}]
+    with Session(make_engine(llm_stack.env["VOXQ_DATABASE_URL"]), expire_on_commit=False) as s:
+        tenant = tenant_for_key(s, llm_stack.key)
+        group = [Job(tenant_id=tenant, kind=JobKind.dialect, input=data) for data in inputs]
+        s.add_all(group)
+        s.commit()
+    ids = [job.id for job in group]
+    sender = Celery(broker=llm_stack.env["VOXQ_REDIS_URL"])
+    sender.send_task("voxq.llm.dialect", args=[ids], queue="llm")
+    with llm_stack.client() as api:
+        done = [wait_for(lambda job_id=job_id: finished(api, job_id), timeout=60) for job_id in ids]
+
+    assert [job["status"] for job in done] == ["succeeded", "failed", "succeeded", "succeeded"]
+    assert all(job["attempts"] == 1 for job in done)
+    assert "invalid dialect input" in done[1]["error"]
+    assert done[0]["result"]["llm_label"] in LABELS and done[0]["result"]["llm_error"] is None
+    assert done[2]["result"]["decided_by"] == "cpu" and "HTTP 400" in done[2]["result"]["llm_error"]
+    assert done[2]["result"]["label"] == "上海话"

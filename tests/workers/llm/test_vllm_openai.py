@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from shared.dialect.labels import LABELS
@@ -152,3 +153,82 @@ def test_a_5xx_is_retried_a_few_times_then_raised_as_retryable() -> None:
         server.shutdown()
 
     assert _Overloaded.hits == 4
+
+
+@pytest.mark.vllm
+def test_chats_with_the_same_settings_go_as_one_batch_and_come_back_in_order(engine: VLLMOpenAIEngine) -> None:
+    constrained = [_ask(p, choices=LABELS, temperature=0.0, max_tokens=16) for p in PROMPTS[:12]]
+    free = [_ask(p, temperature=1.0, max_tokens=16) for p in PROMPTS[12:24]]
+    mixed = [request for pair in zip(constrained, free, strict=True) for request in pair]
+
+    results = engine.chat_many(mixed)
+
+    assert len(results) == 24 and all(isinstance(r, ChatResult) for r in results)
+    answers = [r.text for r in results]  # type: ignore[union-attr]
+    assert set(answers[0::2]) <= set(LABELS)
+    assert sum(a not in LABELS for a in answers[1::2]) > 6
+    # Batched answers carry no usage of their own: the server reports only the batch's total.
+    assert all(r.usage is None for r in results)  # type: ignore[union-attr]
+
+
+@pytest.mark.vllm
+def test_without_batching_each_chat_keeps_its_token_usage(engine: VLLMOpenAIEngine) -> None:
+    results = engine.chat_many([_ask(p, max_tokens=8, temperature=1.0) for p in PROMPTS[:6]], batch=False)
+
+    assert all(isinstance(r, ChatResult) and r.usage and r.usage.completion_tokens > 0 for r in results)
+
+
+@pytest.mark.vllm
+def test_a_chat_the_server_refuses_gets_its_error_and_the_rest_their_answers(engine: VLLMOpenAIEngine) -> None:
+    too_long = "".join(f"第{i}句话很长。" for i in range(3000))
+    requests = [_ask(p, choices=LABELS, temperature=0.0, max_tokens=16) for p in (*PROMPTS[:2], too_long, PROMPTS[2])]
+
+    results = engine.chat_many(requests)
+
+    assert isinstance(results[2], PermanentEngineError) and "HTTP 400" in str(results[2])
+    assert all(isinstance(results[i], ChatResult) and results[i].text in LABELS for i in (0, 1, 3))  # type: ignore[union-attr]
+
+
+class _WithoutBatchEndpoint(http.server.BaseHTTPRequestHandler):
+    """Forwards chat completions to the real vLLM server and answers /chat/completions/batch
+    as a server without that route does (HTTP 404, the web framework's body): an older vLLM."""
+
+    upstream = ""
+    paths: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        type(self).paths.append(self.path)
+        if self.path.endswith("/batch"):
+            status, answer = 404, b'{"detail": "Not Found"}'
+        else:
+            upstream = httpx.post(self.upstream + self.path.removeprefix("/v1"), content=body,
+                                  headers={"content-type": "application/json"}, timeout=60)
+            status, answer = upstream.status_code, upstream.content
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.vllm
+def test_a_server_without_the_batch_endpoint_is_asked_one_chat_at_a_time(vllm_server: VLLMServer) -> None:
+    _WithoutBatchEndpoint.upstream = vllm_server.base_url
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WithoutBatchEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        with VLLMOpenAIEngine(url, vllm_server.model, concurrency=4) as engine:
+            first = engine.chat_many([_ask(p, choices=LABELS, max_tokens=16) for p in PROMPTS[:3]])
+            second = engine.chat_many([_ask(p, choices=LABELS, max_tokens=16) for p in PROMPTS[3:6]])
+    finally:
+        server.shutdown()
+
+    assert all(isinstance(r, ChatResult) and r.text in LABELS for r in [*first, *second])  # type: ignore[union-attr]
+    # Asked for the batch route once, then remembered that the server has none.
+    assert _WithoutBatchEndpoint.paths.count("/v1/chat/completions/batch") == 1
+    assert _WithoutBatchEndpoint.paths.count("/v1/chat/completions") == 6

@@ -4,8 +4,11 @@ Only these plain dataclasses cross it; the task code never sees HTTP, JSON or a 
 library. The real implementation is ``vllm_openai.py`` (vLLM's OpenAI-compatible server).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+from shared.errors import PermanentEngineError
 
 Role = Literal["system", "user", "assistant"]
 
@@ -45,7 +48,7 @@ class ChatResult:
     text: str
     reasoning: str | None
     finish_reason: str | None  # "stop", "length", ...
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage | None = field(default_factory=Usage)  # None: answered in a batch, which has only a total
 
 
 class LLMEngine(Protocol):
@@ -56,6 +59,14 @@ class LLMEngine(Protocol):
 
     def chat(self, request: ChatRequest) -> ChatResult:
         """Run one chat completion. Raises RetryableEngineError or PermanentEngineError."""
+        ...
+
+    def chat_many(
+        self, requests: Sequence[ChatRequest], *, batch: bool = True
+    ) -> list[ChatResult | PermanentEngineError]:
+        """Run several chat completions at once; a chat the server rejects gets its error in
+        its place. `batch`: in as few requests as the server allows, at the price of
+        per-chat token usage; otherwise one request each. Raises RetryableEngineError."""
         ...
 
     def close(self) -> None:

@@ -5,13 +5,22 @@ The worker never loads a model: vLLM runs as its own server (its own virtualenv,
 by all worker threads (httpx clients are thread-safe), with a pool wide enough that each
 thread gets its own connection: a narrower pool would serialise requests and starve the
 server's batch.
+
+``chat_many`` sends chats that differ only in their messages (a group of dialect jobs) as
+one request to vLLM's ``/chat/completions/batch``: one HTTP exchange and one pass through
+the server's front end for the lot. On 2 cores with the tiny test model, 512 dialect
+requests went at 156/s one by one (32 in flight) and at 237/s as batches of 16 (4 in
+flight), because vLLM's per-request HTTP and scheduling work, not the model, is the cost.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -55,6 +64,10 @@ class VLLMOpenAIEngine:
             timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
+        self._concurrency = concurrency
+        # False once the server has said it has no batch endpoint: ask one chat at a time.
+        self._batch_endpoint = True
+        self._pool: ThreadPoolExecutor | None = None  # for chats sent one at a time, made on first use
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> VLLMOpenAIEngine:
@@ -74,8 +87,32 @@ class VLLMOpenAIEngine:
         response = self._post_with_retries("/chat/completions", body)
         return _parse(response)
 
+    def chat_many(
+        self, requests: Sequence[ChatRequest], *, batch: bool = True
+    ) -> list[ChatResult | PermanentEngineError]:
+        """Several chats, answered in order; a request the server rejects gets its error in
+        its place. Raises RetryableEngineError when the server cannot be reached.
+
+        With `batch`, chats with the same settings go as one batch request, whose results
+        carry no token usage (the server reports only the batch's total). A server without
+        the batch endpoint (vLLM before it had one), or a batch refused as a whole (one
+        conversation too long, say), is asked one chat per request, concurrently, so that
+        each chat gets its own answer or its own error; so is every chat without `batch`.
+        """
+        results: list[ChatResult | PermanentEngineError | None] = [None] * len(requests)
+        for indexes in _same_settings(requests).values():
+            group = [requests[i] for i in indexes]
+            answers = self._batch(group) if batch and len(group) > 1 and self._batch_endpoint else None
+            if answers is None:
+                answers = self._one_by_one(group)
+            for i, answer in zip(indexes, answers, strict=True):
+                results[i] = answer
+        return [result for result in results if result is not None]
+
     def close(self) -> None:
         self._client.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     def __enter__(self) -> VLLMOpenAIEngine:
         return self
@@ -85,10 +122,38 @@ class VLLMOpenAIEngine:
 
     # --- internals -----------------------------------------------------------------------
 
+    def _batch(self, requests: list[ChatRequest]) -> list[ChatResult | PermanentEngineError] | None:
+        """One request to /chat/completions/batch; None when the server would not take it."""
+        body = self._body(requests[0])
+        body["messages"] = [_messages(request) for request in requests]
+        try:
+            data = self._post_with_retries("/chat/completions/batch", body)
+        except _NoSuchEndpoint:
+            logger.warning("the LLM server has no /chat/completions/batch: sending chats one at a time")
+            self._batch_endpoint = False
+            return None
+        except PermanentEngineError as exc:
+            logger.info("the LLM server refused a batch of %d (%s): asking one chat at a time", len(requests), exc)
+            return None
+        return _parse_batch(data, len(requests))
+
+    def _one_by_one(self, requests: list[ChatRequest]) -> list[ChatResult | PermanentEngineError]:
+        if len(requests) == 1:
+            return [self._chat_or_error(requests[0])]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="llm-chat")
+        return list(self._pool.map(self._chat_or_error, requests))
+
+    def _chat_or_error(self, request: ChatRequest) -> ChatResult | PermanentEngineError:
+        try:
+            return self.chat(request)
+        except PermanentEngineError as exc:
+            return exc
+
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": _messages(request),
             "temperature": request.temperature,
             "top_p": request.top_p,
             "max_tokens": request.max_tokens,
@@ -113,6 +178,8 @@ class VLLMOpenAIEngine:
                 if response.status_code < 400:
                     return _json(response)
                 message = _error_message(response)
+                if response.status_code in (404, 405) and not _is_api_error(response):
+                    raise _NoSuchEndpoint(f"LLM server has no {path} (HTTP {response.status_code})")
                 if response.status_code not in _RETRYABLE_STATUS:
                     raise PermanentEngineError(f"LLM server rejected the request (HTTP {response.status_code}): {message}")
                 last = f"HTTP {response.status_code}: {message}"
@@ -129,6 +196,32 @@ class VLLMOpenAIEngine:
             return min(retry_after, self.backoff_max_s)
         # Full jitter, so threads that failed together do not come back together.
         return random.uniform(0, min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1)))
+
+
+class _NoSuchEndpoint(PermanentEngineError):
+    """The server does not have the path asked for (as opposed to refusing the request)."""
+
+
+def _messages(request: ChatRequest) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in request.messages]
+
+
+def _same_settings(requests: Sequence[ChatRequest]) -> dict[ChatRequest, list[int]]:
+    """Indexes of the requests, grouped by everything but their messages."""
+    groups: dict[ChatRequest, list[int]] = {}
+    for i, request in enumerate(requests):
+        groups.setdefault(dataclasses.replace(request, messages=()), []).append(i)
+    return groups
+
+
+def _is_api_error(response: httpx.Response) -> bool:
+    """vLLM answers a request it refuses (an unknown model: 404) with an OpenAI error
+    object; a path it does not serve gets the web framework's {"detail": "Not Found"}."""
+    try:
+        data = response.json()
+    except ValueError:
+        return False
+    return isinstance(data, dict) and "error" in data
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -164,13 +257,38 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _parse_batch(data: dict[str, Any], expected: int) -> list[ChatResult | PermanentEngineError]:
+    """One result per conversation, by the choices' ``index``. The batch's token usage is a
+    total, so the results carry none of their own."""
+    try:
+        by_index = {int(choice["index"]): choice for choice in data["choices"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PermanentEngineError(f"LLM server answered a batch without indexed choices: {str(data)[:300]}") from exc
+    if sorted(by_index) != list(range(expected)):
+        raise PermanentEngineError(f"LLM server answered {len(by_index)} of a batch of {expected} chats")
+    return [_choice(by_index[i], None) for i in range(expected)]
+
+
 def _parse(data: dict[str, Any]) -> ChatResult:
     try:
         choice = data["choices"][0]
-        message = choice["message"]
     except (KeyError, IndexError, TypeError) as exc:
         raise PermanentEngineError(f"LLM server answered without a choice: {str(data)[:300]}") from exc
     usage = data.get("usage") or {}
+    return _choice(
+        choice,
+        Usage(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        ),
+    )
+
+
+def _choice(choice: dict[str, Any], usage: Usage | None) -> ChatResult:
+    try:
+        message = choice["message"]
+    except (KeyError, TypeError) as exc:
+        raise PermanentEngineError(f"LLM server answered a choice without a message: {str(choice)[:300]}") from exc
     # vLLM renamed reasoning_content to reasoning; accept either so a server upgrade or
     # downgrade does not silently drop the reasoning.
     reasoning = message.get("reasoning") or message.get("reasoning_content")
@@ -178,8 +296,5 @@ def _parse(data: dict[str, Any]) -> ChatResult:
         text=message.get("content") or "",
         reasoning=reasoning or None,
         finish_reason=choice.get("finish_reason"),
-        usage=Usage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        ),
+        usage=usage,
     )
