@@ -52,14 +52,14 @@ def _message(template: dict, task_id: str, args: list, queue: str) -> str:  # ty
 def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None = None) -> None:
     """Send one task message per job, whose Celery task id is the job id (as Flower shows
     it); or, with `per_message`, one message per group of up to that many jobs, for a task
-    that takes a list of job ids (its task id is then a new one)."""
+    that takes a list of job ids (a group of several gets a new task id)."""
     if not job_ids:
         return
     if per_message is None:
         messages = [(job_id, [job_id]) for job_id in job_ids]
     else:
         groups = [list(job_ids[i : i + per_message]) for i in range(0, len(job_ids), per_message)]
-        messages = [(str(uuid.uuid4()), [group]) for group in groups]
+        messages = [(group[0] if len(group) == 1 else str(uuid.uuid4()), [group]) for group in groups]
     if len(messages) == 1:
         task_id, args = messages[0]
         celery_app.send_task(task_name, args=args, task_id=task_id)

@@ -1,0 +1,44 @@
+"""Messages as the workers receive them: one per job, or one per group of jobs."""
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from tests.plugins.services import claim_redis_db, release_redis_db
+from workers.app import celery_app
+from workers.enqueue import enqueue_jobs
+
+
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
+    url = claim_redis_db()
+    monkeypatch.setitem(celery_app.conf, "broker_url", url)
+    yield redis.Redis.from_url(url)
+    release_redis_db(url)
+
+
+def _queued(broker: redis.Redis, queue: str) -> list[tuple[str, list]]:  # type: ignore[type-arg]
+    """(task id, args) of every message on the list, oldest first (workers pop from the right)."""
+    messages = [json.loads(raw) for raw in reversed(broker.lrange(queue, 0, -1))]
+    return [(m["headers"]["id"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+
+def test_jobs_of_a_grouped_task_travel_in_groups_in_submission_order(broker: redis.Redis) -> None:
+    ids = [f"job_{i}" for i in range(10)]
+
+    enqueue_jobs("voxq.llm.dialect", ids, per_message=4)
+
+    queued = _queued(broker, "llm")
+    assert [args for _, args in queued] == [[ids[0:4]], [ids[4:8]], [ids[8:10]]]
+    assert len({task_id for task_id, _ in queued}) == 3 and not set(ids) & {task_id for task_id, _ in queued}
+
+
+def test_other_jobs_travel_one_per_message_with_the_job_id_as_task_id(broker: redis.Redis) -> None:
+    ids = ["job_a", "job_b", "job_c"]
+
+    enqueue_jobs("voxq.tts.synthesize", ids)
+
+    assert _queued(broker, "tts") == [(job_id, [job_id]) for job_id in ids]
