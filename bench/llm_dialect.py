@@ -17,6 +17,7 @@ uses threads.
 """
 
 import argparse
+import statistics
 import subprocess
 import sys
 import threading
@@ -24,10 +25,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import redis
+from sqlalchemy import func, select
 
 from bench.common import dev_sentences, scratch_dir
+from shared.db import make_engine
+from shared.models import Batch, Job
 from shared.text import clean
 from tests.plugins.services import REPO, Stack, fresh_pg_database, start_stack
 from tests.plugins.vllm_server import running_vllm_server
@@ -131,8 +137,15 @@ class DepthSampler(threading.Thread):
             time.sleep(0.05)
 
 
-def voxqueue(url: str, model: str, work: list[dict[str, object]], setup: WorkerSetup) -> tuple[float, int, int]:
-    """Seconds from submission to the batch's end; the largest list length and unacked count seen."""
+def voxqueue(
+    url: str, model: str, work: list[dict[str, object]], warm_up: list[dict[str, object]], setup: WorkerSetup
+) -> tuple[float, int, int]:
+    """Seconds from submission to the batch's end; the largest list length and unacked count seen.
+
+    A first, small batch (`warm_up`) goes through before the timed one, as the direct runs
+    warm vLLM first: so neither side's first-request costs (connections, caches, the
+    detector's word list) are counted against the other.
+    """
     with fresh_pg_database("voxq_bench") as database:
         folder = scratch_dir("voxq-bench-llm-")
         stack = start_stack(
@@ -143,17 +156,14 @@ def voxqueue(url: str, model: str, work: list[dict[str, object]], setup: WorkerS
             start_worker(stack, setup)
             sampler = DepthSampler(stack.env["VOXQ_REDIS_URL"])
             with stack.client() as api:
+                _run_batch(api, warm_up)
                 sampler.start()
                 start = time.perf_counter()
-                r = api.post("/v1/dialect/batch", json={"items": work})
-                assert r.status_code == 202, r.text
-                print(f"  accepted in {time.perf_counter() - start:.2f} s", flush=True)
-                batch_id = r.json()["id"]
-                while not (info := api.get(f"/v1/batches/{batch_id}").json())["done"]:
-                    time.sleep(0.05)
+                batch_id, info = _run_batch(api, work)
                 elapsed = time.perf_counter() - start
                 sampler.stop.set()
             assert info["counts"]["succeeded"] == len(work), info
+            print(f"  {_timeline(database, batch_id)}", flush=True)
         finally:
             stack.stop()
     depth = max((s[0] for s in sampler.samples), default=0)
@@ -161,24 +171,59 @@ def voxqueue(url: str, model: str, work: list[dict[str, object]], setup: WorkerS
     return elapsed, depth, unacked
 
 
-def run(url: str, model: str, n: int, concurrency: int, group: int, setup_names: list[str]) -> None:
+def _run_batch(api: httpx.Client, work: list[dict[str, object]]) -> tuple[str, dict[str, Any]]:
+    """Submit a dialect batch and poll it until it is done; its id and its last state."""
+    start = time.perf_counter()
+    r = api.post("/v1/dialect/batch", json={"items": work})
+    assert r.status_code == 202, r.text
+    accepted = time.perf_counter() - start
+    batch_id = r.json()["id"]
+    while not (info := api.get(f"/v1/batches/{batch_id}").json())["done"]:
+        time.sleep(0.05)
+    print(f"  {len(work)} jobs accepted in {accepted:.2f} s, done in {time.perf_counter() - start:.2f} s", flush=True)
+    return batch_id, info
+
+
+def _timeline(database: str, batch_id: str) -> str:
+    """When the jobs ran, from the database: the batch's creation to the first start, the
+    span in which jobs ran, and the last finish to the end."""
+    with make_engine(database).connect() as conn:
+        created, first, last = conn.execute(
+            select(Batch.created_at, func.min(Job.started_at), func.max(Job.finished_at))
+            .join(Job, Job.batch_id == Batch.id)
+            .where(Batch.id == batch_id)
+            .group_by(Batch.created_at)
+        ).one()
+    return f"first job started {(first - created).total_seconds():.2f} s after the batch was created; jobs ran for {(last - first).total_seconds():.2f} s"
+
+
+def run(url: str, model: str, n: int, concurrency: int, group: int, setup_names: list[str], rounds: int) -> None:
+    """Each round times the direct runs right before VoxQueue's, so that the ratio compares
+    runs a few seconds apart: on a shared machine the rates drift by a third within minutes."""
     work = items(n)
-    direct(url, model, work[:concurrency], concurrency)  # warm the server and its prefix cache
-    direct_s = direct(url, model, work, concurrency)
-    print(f"direct to vLLM, one request per chat, {concurrency} in flight: {n / direct_s:.1f} jobs/s ({direct_s:.2f} s)")
-    batched_s = direct(url, model, work, concurrency, group)
-    print(
-        f"direct to vLLM, batch requests of {group}, {max(1, concurrency // group)} in flight: "
-        f"{n / batched_s:.1f} jobs/s ({batched_s:.2f} s)",
-        flush=True,
-    )
+    # Warm-up texts of their own, so the timed ones are not already in vLLM's prefix cache.
+    warm_up = [{**item, "text": f"预热{item['text']}"} for item in work[:concurrency]]
+    direct(url, model, warm_up, concurrency)  # warm the server and its prefix cache
     for name in setup_names:
         setup = setups(concurrency, group)[name]
-        vq_s, depth, unacked = voxqueue(url, model, work, setup)
+        to_single: list[float] = []
+        to_batched: list[float] = []
+        for number in range(1, rounds + 1):
+            single_s = direct(url, model, work, concurrency)
+            batched_s = direct(url, model, work, concurrency, group)
+            vq_s, depth, unacked = voxqueue(url, model, work, warm_up, setup)
+            to_single.append(single_s / vq_s)
+            to_batched.append(batched_s / vq_s)
+            print(
+                f"round {number}: direct, one request per chat ({concurrency} in flight) {n / single_s:.1f} jobs/s; "
+                f"direct, batch requests of {group} ({max(1, concurrency // group)} in flight) {n / batched_s:.1f} jobs/s; "
+                f"VoxQueue [{setup.name}] {n / vq_s:.1f} jobs/s, max llm list length {depth} messages, "
+                f"max unacked {unacked}",
+                flush=True,
+            )
         print(
-            f"VoxQueue [{setup.name}]: {n / vq_s:.1f} jobs/s ({vq_s:.2f} s); ratio {direct_s / vq_s:.2f} to "
-            f"one request per chat (target ≥ 0.9), {batched_s / vq_s:.2f} to batch requests; "
-            f"max llm list length {depth} messages, max unacked {unacked}",
+            f"VoxQueue [{setup.name}], median of {rounds} rounds: ratio {statistics.median(to_single):.2f} to one "
+            f"request per chat (target ≥ 0.9), {statistics.median(to_batched):.2f} to batch requests",
             flush=True,
         )
 
@@ -186,19 +231,23 @@ def run(url: str, model: str, n: int, concurrency: int, group: int, setup_names:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=3, help="direct and VoxQueue runs per worker set-up")
     parser.add_argument("--concurrency", type=int, default=32, help="chats in flight, both sides")
     parser.add_argument("--group", type=int, default=16, help="dialect jobs per message and batch request")
     parser.add_argument("--llm-url", help="an existing vLLM server (.../v1); default: serve the tiny model")
     parser.add_argument("--model", help="the served model name (with --llm-url)")
     parser.add_argument("--compare", action="store_true", help="also run the other worker set-ups")
     parser.add_argument(
+        "--setup", action="append", choices=list(setups(32, 16)), help="run these worker set-ups (repeatable)"
+    )
+    parser.add_argument(
         "--hidden-size", type=int, default=64, help="width of the served random model (64: the tests' tiny one)"
     )
     parser.add_argument("--layers", type=int, default=2, help="layers of the served random model")
     args = parser.parse_args()
-    names = list(setups(args.concurrency, args.group)) if args.compare else ["grouped"]
+    names = args.setup or (list(setups(args.concurrency, args.group)) if args.compare else ["grouped"])
     if args.llm_url:
-        run(args.llm_url, args.model or "default", args.jobs, args.concurrency, args.group, names)
+        run(args.llm_url, args.model or "default", args.jobs, args.concurrency, args.group, names, args.rounds)
         return
     model_args = ["--hidden-size", str(args.hidden_size), "--layers", str(args.layers)]
     with running_vllm_server(scratch_dir("voxq-bench-vllm-"), model_args) as server:
@@ -206,7 +255,7 @@ def main() -> None:
             f"vLLM (random Qwen3, hidden {args.hidden_size}, {args.layers} layers) healthy after {server.startup_s:.1f} s",
             flush=True,
         )
-        run(server.base_url, server.model, args.jobs, args.concurrency, args.group, names)
+        run(server.base_url, server.model, args.jobs, args.concurrency, args.group, names, args.rounds)
 
 
 if __name__ == "__main__":
