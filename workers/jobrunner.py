@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
+from celery.utils.time import get_exponential_backoff_interval
 from sqlalchemy.orm import Session
 
 from shared import jobs
@@ -57,10 +58,12 @@ def run_job(task: Task, job_id: str, work: Callable[[Job], Outcome]) -> None:
 
 def run_jobs(task: Task, job_ids: Sequence[str], work: Callable[[list[Job]], list[Outcome | VoxQueueError]]) -> None:
     """Run the jobs of one message together: one transaction starts them all, `work` gets
-    those still to do and returns one outcome per job (a VoxQueueError fails just that job),
-    and one transaction records them all. An exception out of `work` concerns every job:
-    retryable, the whole message is retried (jobs finished meanwhile are skipped then);
-    anything else fails them all.
+    those still to do and returns one outcome per job, and one transaction records them all.
+
+    An outcome that is a RetryableEngineError sends just that job round again: the task is
+    retried with the ids of such jobs only, so what finished is kept. Any other VoxQueueError
+    fails its job. An exception out of `work` concerns every job: retryable, the whole
+    message is retried (jobs finished meanwhile are skipped then); anything else fails them all.
     """
     with session_scope() as session:
         group = jobs.start_many(session, job_ids)
@@ -82,17 +85,30 @@ def run_jobs(task: Task, job_ids: Sequence[str], work: Callable[[list[Job]], lis
         logger.exception("jobs %s: unexpected error", _ids(group))
         _fail_all({job.id: f"internal error: {type(exc).__name__}: {exc}" for job in group})
         return
-    _record(group, outcomes)
+    retry = {job.id: o for job, o in zip(group, outcomes, strict=True) if isinstance(o, RetryableEngineError)}
+    _record([(job, o) for job, o in zip(group, outcomes, strict=True) if job.id not in retry])
+    if not retry:
+        return
+    first = next(iter(retry.values()))
+    if task.request.retries >= task.max_retries:
+        attempts = {job.id: job.attempts for job in group}
+        _fail_all({job_id: f"gave up after {attempts[job_id]} attempts: {exc}" for job_id, exc in retry.items()})
+        return
+    logger.warning("jobs %s: will retry: %s", ", ".join(retry), first)
+    countdown = get_exponential_backoff_interval(
+        factor=task.retry_backoff, retries=task.request.retries, maximum=task.retry_backoff_max, full_jitter=True
+    )
+    raise task.retry(args=[list(retry)], exc=first, countdown=countdown)
 
 
-def _record(group: list[Job], outcomes: list[Outcome | VoxQueueError]) -> None:
+def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
     """One transaction for the whole group. An outcome with follow-ups is recorded on its
     own, to start them only if this delivery is the one that finished the job."""
     errors: dict[str, str] = {}
     results: list[tuple[str, dict[str, Any], str | None]] = []
     follow_ups: list[Callable[[], None]] = []
     with session_scope() as session:
-        for job, outcome in zip(group, outcomes, strict=True):
+        for job, outcome in finished:
             if isinstance(outcome, VoxQueueError):
                 errors[job.id] = str(outcome)
                 continue

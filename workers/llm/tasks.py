@@ -12,9 +12,14 @@ the worker itself the bottleneck; Celery's receive, ack and events and two trans
 about 9.5 ms of CPU a job, as much as vLLM spent on the request. 512 dialect jobs went at 55–70
 jobs/s against 145–200/s sent straight to vLLM. With groups of 16 those costs are paid once per
 group, and a dialect group is one batch request (``chat_many``), which also spares vLLM
-per-request work: 145–170 jobs/s, about as fast as the same chats sent straight to vLLM one
-request each (bench/llm_dialect.py). celery-batches was not taken: it needs prefetch above
-its flush size, so the messages it waits on leave the list an autoscaler reads.
+per-request work. bench/llm_dialect.py, median of 3 rounds: 1.04 × the rate of the same
+chats sent straight to vLLM one request each, 0.89 × the rate of the same batch requests
+sent straight (single rounds: 110–167 jobs/s; the machine's rate drifts). celery-batches was
+not taken: it needs prefetch above its flush size, so the messages it waits on leave the
+list an autoscaler reads.
+
+A chat that could not get through (RetryableEngineError) sends only its own job round again
+(``run_jobs``): the group's finished jobs are recorded, not redone.
 
 Time limits: the threads pool does not enforce ``soft_time_limit``/``time_limit`` (only
 prefork does), so the bound that holds there is the client's: each HTTP request times out
@@ -34,7 +39,7 @@ from shared.dialect.answer import hybrid_answer
 from shared.dialect.detector import detect
 from shared.dialect.hybrid import combine
 from shared.dialect.lexicon import mandarin_lexicon
-from shared.errors import BadInput, PermanentEngineError, VoxQueueError
+from shared.errors import BadInput, EngineError, RetryableEngineError, VoxQueueError
 from shared.models import Job
 from shared.schemas import DialectText, GenerateRequest
 from workers.app import celery_app
@@ -81,7 +86,8 @@ def _usage(result: ChatResult) -> dict[str, int] | None:
 
 def generate_jobs(group: list[Job]) -> list[Outcome | VoxQueueError]:
     """Persona + history + input -> reply; reasoning (thinking on) stored apart from the reply.
-    A request the server rejects fails its job with the server's message."""
+    A request the server rejects fails its job with the server's message; one that could not
+    get through is retried."""
     requests = [_generate_request(job) for job in group]
     asked = [request for request in requests if isinstance(request, GenerateRequest)]
     engine = get_engine()
@@ -94,7 +100,7 @@ def generate_jobs(group: list[Job]) -> list[Outcome | VoxQueueError]:
             outcomes.append(request)
             continue
         answer = next(answers)
-        outcomes.append(answer if isinstance(answer, PermanentEngineError) else _reply(job, request, answer, engine.model))
+        outcomes.append(answer if isinstance(answer, EngineError) else _reply(job, request, answer, engine.model))
     return outcomes
 
 
@@ -187,9 +193,11 @@ def _dialect_item(job: Job) -> DialectText | BadInput:
         return BadInput(f"job {job.id}: invalid dialect input: {exc}")
 
 
-def _dialect_outcome(job: Job, item: DialectText, answer: ChatResult | PermanentEngineError, model: str) -> Outcome:
+def _dialect_outcome(job: Job, item: DialectText, answer: ChatResult | EngineError, model: str) -> Outcome | EngineError:
+    if isinstance(answer, RetryableEngineError):
+        return answer  # the job goes round again
     cpu = detect(item.text)
-    if isinstance(answer, PermanentEngineError):
+    if isinstance(answer, EngineError):
         logger.warning("job %s: LLM rejected the request, the CPU answer stands: %s", job.id, answer)
         return Outcome({**hybrid_answer(combine(cpu, None, str(answer))), "model": model})
     return Outcome({**hybrid_answer(combine(cpu, answer.text)), "usage": _usage(answer), "model": model})

@@ -1,6 +1,8 @@
 """The LLM pool's tasks in a real Celery worker process (queue llm), on real vLLM and Postgres."""
 
+import json
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -8,6 +10,7 @@ import pytest
 from shared.dialect.labels import LABELS
 from tests.plugins.services import Stack, start_stack, wait_for
 from tests.plugins.vllm_server import VLLMServer
+from tests.workers.llm.proxy import VLLMProxy
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -210,3 +213,35 @@ def test_one_message_carries_a_group_whose_jobs_end_each_on_their_own(llm_stack:
     assert done[0]["result"]["llm_label"] in LABELS and done[0]["result"]["llm_error"] is None
     assert done[2]["result"]["decided_by"] == "cpu" and "HTTP 400" in done[2]["result"]["llm_error"]
     assert done[2]["result"]["label"] == "上海话"
+
+
+def test_in_a_group_only_the_job_that_could_not_get_through_goes_round_again(
+    tmp_path_factory: pytest.TempPathFactory, pg_database: str, vllm_server: VLLMServer
+) -> None:
+    def overloaded_for_one(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        if "过载" in json.dumps(body, ensure_ascii=False):
+            return 503, {"error": {"message": "engine overloaded", "code": 503}}
+        return None
+
+    with VLLMProxy(vllm_server.base_url, overloaded_for_one) as proxy:
+        stack = start_stack(
+            tmp_path_factory.mktemp("stack-llm-partial"), pg_database, tts_workers=0,
+            VOXQ_LLM_URL=proxy.url, VOXQ_LLM_MODEL=vllm_server.model, VOXQ_LLM_GROUP_SIZE="4",
+            VOXQ_TASK_MAX_RETRIES="1", VOXQ_TASK_RETRY_BACKOFF_MAX_S="1",
+        )
+        try:
+            stack.start_worker("llm", 1)
+            with stack.client() as api:
+                items = [{"input": text, "max_tokens": 4} for text in ("你好", "服务器过载了", "早上好")]
+                r = api.post("/v1/generate/batch", json={"items": items})
+                assert r.status_code == 202, r.text
+                wait_for(lambda: batch_done(api, r.json()["id"]), timeout=90)
+                jobs = api.get(f"/v1/batches/{r.json()['id']}/jobs").json()
+        finally:
+            stack.stop()
+
+    assert [job["status"] for job in jobs] == ["succeeded", "failed", "succeeded"]
+    assert [job["attempts"] for job in jobs] == [1, 2, 1]  # the two that finished were not asked again
+    assert "gave up after 2 attempts" in jobs[1]["error"] and "503" in jobs[1]["error"]
+    asked = [json.dumps(body, ensure_ascii=False) for path, body in proxy.requests if path == "/v1/chat/completions"]
+    assert sum("你好" in a for a in asked) == 1 and sum("早上好" in a for a in asked) == 1

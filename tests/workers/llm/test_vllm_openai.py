@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import http.server
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-import httpx
 import pytest
 
 from shared.dialect.labels import LABELS
 from shared.errors import PermanentEngineError, RetryableEngineError
 from tests.plugins.vllm_server import VLLMServer
+from tests.workers.llm.proxy import VLLMProxy
 from workers.llm.engines.base import ChatMessage, ChatRequest, ChatResult
 from workers.llm.engines.vllm_openai import VLLMOpenAIEngine
 
@@ -189,46 +191,34 @@ def test_a_chat_the_server_refuses_gets_its_error_and_the_rest_their_answers(eng
     assert all(isinstance(results[i], ChatResult) and results[i].text in LABELS for i in (0, 1, 3))  # type: ignore[union-attr]
 
 
-class _WithoutBatchEndpoint(http.server.BaseHTTPRequestHandler):
-    """Forwards chat completions to the real vLLM server and answers /chat/completions/batch
-    as a server without that route does (HTTP 404, the web framework's body): an older vLLM."""
-
-    upstream = ""
-    paths: list[str] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        type(self).paths.append(self.path)
-        if self.path.endswith("/batch"):
-            status, answer = 404, b'{"detail": "Not Found"}'
-        else:
-            upstream = httpx.post(self.upstream + self.path.removeprefix("/v1"), content=body,
-                                  headers={"content-type": "application/json"}, timeout=60)
-            status, answer = upstream.status_code, upstream.content
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.mark.vllm
 def test_a_server_without_the_batch_endpoint_is_asked_one_chat_at_a_time(vllm_server: VLLMServer) -> None:
-    _WithoutBatchEndpoint.upstream = vllm_server.base_url
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WithoutBatchEndpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/v1"
-        with VLLMOpenAIEngine(url, vllm_server.model, concurrency=4) as engine:
+    def no_batch_route(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        return (404, {"detail": "Not Found"}) if path.endswith("/batch") else None  # as a web framework answers
+
+    with VLLMProxy(vllm_server.base_url, no_batch_route) as proxy:
+        with VLLMOpenAIEngine(proxy.url, vllm_server.model, concurrency=4) as engine:
             first = engine.chat_many([_ask(p, choices=LABELS, max_tokens=16) for p in PROMPTS[:3]])
             second = engine.chat_many([_ask(p, choices=LABELS, max_tokens=16) for p in PROMPTS[3:6]])
-    finally:
-        server.shutdown()
 
     assert all(isinstance(r, ChatResult) and r.text in LABELS for r in [*first, *second])  # type: ignore[union-attr]
     # Asked for the batch route once, then remembered that the server has none.
-    assert _WithoutBatchEndpoint.paths.count("/v1/chat/completions/batch") == 1
-    assert _WithoutBatchEndpoint.paths.count("/v1/chat/completions") == 6
+    assert proxy.paths().count("/v1/chat/completions/batch") == 1
+    assert proxy.paths().count("/v1/chat/completions") == 6
+
+
+@pytest.mark.vllm
+def test_a_chat_that_cannot_get_through_gets_a_retryable_error_and_the_rest_their_answers(
+    vllm_server: VLLMServer,
+) -> None:
+    def overloaded_for_one(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        if "过载" in json.dumps(body, ensure_ascii=False):
+            return 503, {"error": {"message": "engine overloaded", "code": 503}}
+        return None
+
+    with VLLMProxy(vllm_server.base_url, overloaded_for_one) as proxy:
+        with VLLMOpenAIEngine(proxy.url, vllm_server.model, max_attempts=2, backoff_s=0.01) as engine:
+            results = engine.chat_many([_ask(p, max_tokens=4) for p in ("你好", "过载了", "早上好")], batch=False)
+
+    assert isinstance(results[0], ChatResult) and isinstance(results[2], ChatResult)
+    assert isinstance(results[1], RetryableEngineError) and "503" in str(results[1])

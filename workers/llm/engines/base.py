@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from shared.errors import PermanentEngineError
+from shared.errors import EngineError
 
 Role = Literal["system", "user", "assistant"]
 
@@ -61,12 +61,10 @@ class LLMEngine(Protocol):
         """Run one chat completion. Raises RetryableEngineError or PermanentEngineError."""
         ...
 
-    def chat_many(
-        self, requests: Sequence[ChatRequest], *, batch: bool = True
-    ) -> list[ChatResult | PermanentEngineError]:
-        """Run several chat completions at once; a chat the server rejects gets its error in
-        its place. `batch`: in as few requests as the server allows, at the price of
-        per-chat token usage; otherwise one request each. Raises RetryableEngineError."""
+    def chat_many(self, requests: Sequence[ChatRequest], *, batch: bool = True) -> list[ChatResult | EngineError]:
+        """Run several chat completions at once; a chat that failed gets its error in its
+        place (Permanent- or RetryableEngineError). `batch`: in as few requests as the
+        server allows, at the price of per-chat token usage; otherwise one request each."""
         ...
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from shared.config import Settings, get_settings
-from shared.errors import EngineUnavailable, PermanentEngineError, RetryableEngineError
+from shared.errors import EngineError, EngineUnavailable, PermanentEngineError, RetryableEngineError
 from workers.llm.engines.base import ChatRequest, ChatResult, Usage
 
 logger = logging.getLogger(__name__)
@@ -87,11 +87,9 @@ class VLLMOpenAIEngine:
         response = self._post_with_retries("/chat/completions", body)
         return _parse(response)
 
-    def chat_many(
-        self, requests: Sequence[ChatRequest], *, batch: bool = True
-    ) -> list[ChatResult | PermanentEngineError]:
-        """Several chats, answered in order; a request the server rejects gets its error in
-        its place. Raises RetryableEngineError when the server cannot be reached.
+    def chat_many(self, requests: Sequence[ChatRequest], *, batch: bool = True) -> list[ChatResult | EngineError]:
+        """Several chats, answered in order; a chat that failed gets its error in its place
+        (PermanentEngineError: refused; RetryableEngineError: the server could not be reached).
 
         With `batch`, chats with the same settings go as one batch request, whose results
         carry no token usage (the server reports only the batch's total). A server without
@@ -99,7 +97,7 @@ class VLLMOpenAIEngine:
         conversation too long, say), is asked one chat per request, concurrently, so that
         each chat gets its own answer or its own error; so is every chat without `batch`.
         """
-        results: list[ChatResult | PermanentEngineError | None] = [None] * len(requests)
+        results: list[ChatResult | EngineError | None] = [None] * len(requests)
         for indexes in _same_settings(requests).values():
             group = [requests[i] for i in indexes]
             answers = self._batch(group) if batch and len(group) > 1 and self._batch_endpoint else None
@@ -122,12 +120,14 @@ class VLLMOpenAIEngine:
 
     # --- internals -----------------------------------------------------------------------
 
-    def _batch(self, requests: list[ChatRequest]) -> list[ChatResult | PermanentEngineError] | None:
+    def _batch(self, requests: list[ChatRequest]) -> list[ChatResult | EngineError] | None:
         """One request to /chat/completions/batch; None when the server would not take it."""
         body = self._body(requests[0])
         body["messages"] = [_messages(request) for request in requests]
         try:
             data = self._post_with_retries("/chat/completions/batch", body)
+        except RetryableEngineError as exc:
+            return [exc] * len(requests)
         except _NoSuchEndpoint:
             logger.warning("the LLM server has no /chat/completions/batch: sending chats one at a time")
             self._batch_endpoint = False
@@ -137,17 +137,17 @@ class VLLMOpenAIEngine:
             return None
         return _parse_batch(data, len(requests))
 
-    def _one_by_one(self, requests: list[ChatRequest]) -> list[ChatResult | PermanentEngineError]:
+    def _one_by_one(self, requests: list[ChatRequest]) -> list[ChatResult | EngineError]:
         if len(requests) == 1:
             return [self._chat_or_error(requests[0])]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="llm-chat")
         return list(self._pool.map(self._chat_or_error, requests))
 
-    def _chat_or_error(self, request: ChatRequest) -> ChatResult | PermanentEngineError:
+    def _chat_or_error(self, request: ChatRequest) -> ChatResult | EngineError:
         try:
             return self.chat(request)
-        except PermanentEngineError as exc:
+        except EngineError as exc:
             return exc
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
@@ -257,7 +257,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _parse_batch(data: dict[str, Any], expected: int) -> list[ChatResult | PermanentEngineError]:
+def _parse_batch(data: dict[str, Any], expected: int) -> list[ChatResult | EngineError]:
     """One result per conversation, by the choices' ``index``. The batch's token usage is a
     total, so the results carry none of their own."""
     try:
