@@ -74,7 +74,7 @@ def run_fish_standin(
     cmd = [sys.executable, "-m", "tests.standins.fish_speech_server", "--port", str(port)]
     cmd += ["--delay-s", str(delay_s), "--max-text-length", str(max_text_length)]
     if api_key:
-        cmd += ["--api-key", api_key]
+        cmd.append(f"--api-key={api_key}")  # "=": a key may begin with "-"
     log_dir = Path(tempfile.mkdtemp(prefix="fish-standin-"))
     log_path = log_dir / "server.log"
     base_url = f"http://127.0.0.1:{port}"
