@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     fish_speech_url: str = Field("http://127.0.0.1:8080", description="Fish Speech API server base URL.")
     fish_speech_api_key: str | None = Field(None, description="Bearer key of the Fish Speech server, if set.")
     fish_speech_timeout_s: float = Field(300.0, description="Timeout of one Fish Speech request.")
+    fish_speech_model: str = Field(
+        "openaudio-s1-mini",
+        description="Checkpoint the Fish Speech server runs. Part of every snippet key, so that after a "
+        "model change no line is served the old model's audio.",
+    )
 
     # --- LLM pool ------------------------------------------------------------------------
     llm_url: str | None = Field(

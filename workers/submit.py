@@ -96,10 +96,12 @@ def create_synthesis_jobs(
     Lines whose audio is already cached are stored as succeeded and never queued.
     Raises BadInput (unknown voice, ...) before anything is written.
     """
-    engine = get_settings().tts_engine
+    settings = get_settings()
+    engine = settings.tts_engine
+    model = settings.fish_speech_model if engine == "fish_speech" else None
     prefixes: dict[str | None, bytes] = {}
     for name in {line.voice or default_voice for line in lines}:
-        prefixes[name] = key_prefix(resolve_voice(session, tenant_id, name, engine, speed), engine)
+        prefixes[name] = key_prefix(resolve_voice(session, tenant_id, name, engine, speed), engine, model)
     now = utcnow()
     rows = []
     for line in lines:

@@ -79,7 +79,10 @@ def test_snippets_are_content_addressed_and_stored_once(database_url: str) -> No
     assert key != snippet_key(key_prefix(VoiceSpec(name="yue"), "espeak"), "你好")
     assert key != snippet_key(key_prefix(voice, "fish_speech"), "你好")
     assert key != snippet_key(key_prefix(VoiceSpec(name="cmn", speed=1.5), "espeak"), "你好")
-    assert key != snippet_key(key_prefix(VoiceSpec(name="v1", reference_sha256="a", seed=1), "fish_speech"), "你好")
+    cloned = VoiceSpec(name="v1", reference_sha256="a", seed=1)
+    assert key != snippet_key(key_prefix(cloned, "fish_speech"), "你好")
+    on_s1 = snippet_key(key_prefix(cloned, "fish_speech", "openaudio-s1-mini"), "你好")
+    assert on_s1 != snippet_key(key_prefix(cloned, "fish_speech", "fish-speech-1.5"), "你好")
     with session_for(database_url) as s:
         tenant = tenant_for_key(s, create_key(s, "t2"))
         fields = dict(tenant_id=tenant, key=key, text="你好", voice="cmn", engine="espeak",
