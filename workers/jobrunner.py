@@ -1,10 +1,10 @@
 """Running jobs inside a Celery task: state transitions and the two failure outcomes.
 
 A task body is `run_job(self, job_id, work)`, or `run_jobs(self, job_ids, work)` for a
-task whose message carries several jobs (LLM dialect jobs, sent to vLLM as one batch).
-`work` returns the results; engine failures come out of it as RetryableEngineError (Celery
-retries the task with backoff, see each task's declaration) or anything else (the job
-fails for good). No database transaction is held open while an engine works.
+task whose message carries several jobs (the LLM pool's groups). `work` returns the
+results; engine failures come out of it as RetryableEngineError (the task is retried with
+backoff, see each task's declaration) or anything else (the job fails for good). No
+database transaction is held open while an engine works.
 """
 
 import logging
@@ -27,12 +27,12 @@ _settings = get_settings()
 
 # What every job task declares, besides its name, queue and time limits: acknowledged
 # after it ran, given back if its worker dies (safe: a finished job is skipped), and retried
-# with capped, jittered exponential backoff only for failures that may pass.
+# (by `run_jobs`, which reads these) with capped, jittered exponential backoff only for
+# failures that may pass.
 JOB_TASK_POLICY: dict[str, Any] = {
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
-    "autoretry_for": (RetryableEngineError,),
     "retry_backoff": 2,
     "retry_backoff_max": _settings.task_retry_backoff_max_s,
     "retry_jitter": True,
@@ -73,11 +73,7 @@ def run_jobs(task: Task, job_ids: Sequence[str], work: Callable[[list[Job]], lis
     try:
         outcomes = work(group)
     except RetryableEngineError as exc:
-        if task.request.retries >= task.max_retries:
-            _fail_all({job.id: f"gave up after {job.attempts} attempts: {exc}" for job in group})
-            return
-        logger.warning("jobs %s: will retry: %s", _ids(group), exc)
-        raise
+        outcomes = [exc] * len(group)
     except VoxQueueError as exc:
         _fail_all({job.id: str(exc) for job in group})
         return
@@ -87,17 +83,24 @@ def run_jobs(task: Task, job_ids: Sequence[str], work: Callable[[list[Job]], lis
         return
     retry = {job.id: o for job, o in zip(group, outcomes, strict=True) if isinstance(o, RetryableEngineError)}
     _record([(job, o) for job, o in zip(group, outcomes, strict=True) if job.id not in retry])
-    if not retry:
-        return
-    first = next(iter(retry.values()))
+    if retry:
+        _retry(task, group, retry)
+
+
+def _retry(task: Task, group: list[Job], retry: dict[str, RetryableEngineError]) -> None:
+    """Send the jobs in `retry` round again with capped, jittered exponential backoff (as
+    the task's declared policy), or fail them once the task has used up its retries."""
     if task.request.retries >= task.max_retries:
         attempts = {job.id: job.attempts for job in group}
         _fail_all({job_id: f"gave up after {attempts[job_id]} attempts: {exc}" for job_id, exc in retry.items()})
         return
+    first = next(iter(retry.values()))
     logger.warning("jobs %s: will retry: %s", ", ".join(retry), first)
     countdown = get_exponential_backoff_interval(
-        factor=task.retry_backoff, retries=task.request.retries, maximum=task.retry_backoff_max, full_jitter=True
+        task.retry_backoff, task.request.retries, task.retry_backoff_max, full_jitter=task.retry_jitter
     )
+    if len(retry) == len(group):  # the message as it came (a single-job task takes one id, not a list)
+        raise task.retry(exc=first, countdown=countdown)
     raise task.retry(args=[list(retry)], exc=first, countdown=countdown)
 
 

@@ -1,7 +1,7 @@
 """An HTTP proxy in front of the real vLLM server that answers some requests itself.
 
 It stands for the real server in another state (an older vLLM without a route, an
-overloaded one): every request it does not answer goes to vLLM unchanged.
+overloaded one): every request its rule does not answer goes to vLLM unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +16,19 @@ import httpx
 
 # (path, JSON body) -> (status, JSON body) to answer with, or None to forward.
 Rule = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]] | None]
+
+OVERLOADED = (503, {"error": {"message": "engine overloaded", "code": 503}})
+
+
+def overloaded_when(text: str) -> Rule:
+    """503 for every request that mentions `text`, as an overloaded server answers."""
+    return lambda path, body: OVERLOADED if text in json.dumps(body, ensure_ascii=False) else None
+
+
+def without_batch_route(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """404 for /chat/completions/batch with the web framework's body, as a vLLM older than
+    that route answers."""
+    return (404, {"detail": "Not Found"}) if path.endswith("/batch") else None
 
 
 class VLLMProxy:

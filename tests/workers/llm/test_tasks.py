@@ -2,7 +2,6 @@
 
 import json
 import time
-from typing import Any
 
 import httpx
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from shared.dialect.labels import LABELS
 from tests.plugins.services import Stack, start_stack, wait_for
 from tests.plugins.vllm_server import VLLMServer
-from tests.workers.llm.proxy import VLLMProxy
+from tests.workers.llm.proxy import VLLMProxy, overloaded_when
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -218,12 +217,7 @@ def test_one_message_carries_a_group_whose_jobs_end_each_on_their_own(llm_stack:
 def test_in_a_group_only_the_job_that_could_not_get_through_goes_round_again(
     tmp_path_factory: pytest.TempPathFactory, pg_database: str, vllm_server: VLLMServer
 ) -> None:
-    def overloaded_for_one(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-        if "过载" in json.dumps(body, ensure_ascii=False):
-            return 503, {"error": {"message": "engine overloaded", "code": 503}}
-        return None
-
-    with VLLMProxy(vllm_server.base_url, overloaded_for_one) as proxy:
+    with VLLMProxy(vllm_server.base_url, overloaded_when("过载")) as proxy:
         stack = start_stack(
             tmp_path_factory.mktemp("stack-llm-partial"), pg_database, tts_workers=0,
             VOXQ_LLM_URL=proxy.url, VOXQ_LLM_MODEL=vllm_server.model, VOXQ_LLM_GROUP_SIZE="4",

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import http.server
-import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from shared.dialect.labels import LABELS
 from shared.errors import PermanentEngineError, RetryableEngineError
 from tests.plugins.vllm_server import VLLMServer
-from tests.workers.llm.proxy import VLLMProxy
+from tests.workers.llm.proxy import OVERLOADED, VLLMProxy, overloaded_when, without_batch_route
 from workers.llm.engines.base import ChatMessage, ChatRequest, ChatResult
 from workers.llm.engines.vllm_openai import VLLMOpenAIEngine
 
@@ -125,36 +121,13 @@ def test_connection_refused_is_retried_then_raised_as_retryable() -> None:
         engine.chat(_ask("你好"))
 
 
-class _Overloaded(http.server.BaseHTTPRequestHandler):
-    """An upstream that answers every request with 503, counting them."""
-
-    hits = 0
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        type(self).hits += 1
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        body = b'{"error": {"message": "engine overloaded", "code": 503}}'
-        self.send_response(503)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_a_5xx_is_retried_a_few_times_then_raised_as_retryable() -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Overloaded)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        engine = VLLMOpenAIEngine(f"http://127.0.0.1:{server.server_port}/v1", "m", max_attempts=4, backoff_s=0.01)
+    with VLLMProxy("http://127.0.0.1:9/v1", lambda path, body: OVERLOADED) as server:  # answers all itself
+        engine = VLLMOpenAIEngine(server.url, "m", max_attempts=4, backoff_s=0.01)
         with pytest.raises(RetryableEngineError, match="HTTP 503: engine overloaded"):
             engine.chat(_ask("你好"))
-    finally:
-        server.shutdown()
 
-    assert _Overloaded.hits == 4
+    assert len(server.requests) == 4
 
 
 @pytest.mark.vllm
@@ -193,10 +166,7 @@ def test_a_chat_the_server_refuses_gets_its_error_and_the_rest_their_answers(eng
 
 @pytest.mark.vllm
 def test_a_server_without_the_batch_endpoint_is_asked_one_chat_at_a_time(vllm_server: VLLMServer) -> None:
-    def no_batch_route(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-        return (404, {"detail": "Not Found"}) if path.endswith("/batch") else None  # as a web framework answers
-
-    with VLLMProxy(vllm_server.base_url, no_batch_route) as proxy:
+    with VLLMProxy(vllm_server.base_url, without_batch_route) as proxy:
         with VLLMOpenAIEngine(proxy.url, vllm_server.model, concurrency=4) as engine:
             first = engine.chat_many([_ask(p, choices=LABELS, max_tokens=16) for p in PROMPTS[:3]])
             second = engine.chat_many([_ask(p, choices=LABELS, max_tokens=16) for p in PROMPTS[3:6]])
@@ -211,12 +181,7 @@ def test_a_server_without_the_batch_endpoint_is_asked_one_chat_at_a_time(vllm_se
 def test_a_chat_that_cannot_get_through_gets_a_retryable_error_and_the_rest_their_answers(
     vllm_server: VLLMServer,
 ) -> None:
-    def overloaded_for_one(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-        if "过载" in json.dumps(body, ensure_ascii=False):
-            return 503, {"error": {"message": "engine overloaded", "code": 503}}
-        return None
-
-    with VLLMProxy(vllm_server.base_url, overloaded_for_one) as proxy:
+    with VLLMProxy(vllm_server.base_url, overloaded_when("过载")) as proxy:
         with VLLMOpenAIEngine(proxy.url, vllm_server.model, max_attempts=2, backoff_s=0.01) as engine:
             results = engine.chat_many([_ask(p, max_tokens=4) for p in ("你好", "过载了", "早上好")], batch=False)
 
