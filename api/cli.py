@@ -2,6 +2,7 @@
 
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,7 @@ Examples (copy and paste):
   voxq dialect "侬今朝夜饭吃啥？"                 # which variety, with evidence
   voxq dialect eval labelled.tsv                 # accuracy, macro-F1, confusion matrix
   voxq keys create --tenant acme                 # a new API key for tenant acme
-  voxq requeue --older-than 600                  # re-send jobs whose queue messages were lost
+  voxq requeue --older-than 600 --every 300      # re-send jobs whose queue messages were lost
   voxq flower --port 5555                        # monitoring (needs VOXQ_FLOWER_PASSWORD)
   voxq demo                                      # everything above, on this machine
 """
@@ -178,16 +179,24 @@ def dialect(
 @app.command()
 def requeue(
     older_than: Annotated[float, typer.Option(help="Seconds a job has been queued.")] = 600,
+    every: Annotated[float | None, typer.Option(help="Run again every this many seconds, until stopped.")] = None,
 ) -> None:
-    """Enqueue again the jobs still queued after a while (their messages were lost)."""
+    """Enqueue again the jobs still queued after a while whose messages were lost (a job
+    whose message is still on the broker is left alone, so this is safe to schedule)."""
     from shared.db import session_scope
     from workers.submit import requeue_stale
 
     if older_than < 0:
         _fail("--older-than must be 0 or more seconds")
-    with session_scope() as session:
-        counts = requeue_stale(session, older_than)
-    console.print(", ".join(f"{n} {kind}" for kind, n in counts.items()) + " jobs enqueued again")
+    if every is not None and every <= 0:
+        _fail("--every must be more than 0 seconds")
+    while True:
+        with session_scope() as session:
+            counts = requeue_stale(session, older_than)
+        console.print(", ".join(f"{n} {kind}" for kind, n in counts.items()) + " jobs enqueued again")
+        if every is None:
+            return
+        time.sleep(every)
 
 
 @keys_app.command("create")

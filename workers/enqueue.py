@@ -19,8 +19,9 @@ from workers.app import celery_app
 
 logger = logging.getLogger(__name__)
 
-# Messages pushed per LPUSH command when enqueuing many jobs.
+# Messages pushed per LPUSH command when enqueuing many jobs, and read per LRANGE.
 _PUSH_SIZE = 1000
+_SCAN_SIZE = 5000
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
 
@@ -75,3 +76,27 @@ def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None
     finally:
         redis.close()
     logger.info("enqueued %d %s jobs in %d messages on %s", len(job_ids), task_name, len(messages), queue)
+
+
+def job_ids_on_broker(queues: Sequence[str]) -> set[str]:
+    """The jobs that have a message on the broker: waiting on one of `queues`, or delivered
+    to a worker and not yet acknowledged (kombu keeps those in the ``unacked`` hash, as
+    [message, exchange, routing key])."""
+    redis = Redis.from_url(celery_app.conf.broker_url)
+    try:
+        raw: list[bytes] = []
+        for queue in queues:
+            for start in range(0, redis.llen(queue), _SCAN_SIZE):
+                raw.extend(redis.lrange(queue, start, start + _SCAN_SIZE - 1))
+        raw.extend(redis.hvals("unacked"))
+    finally:
+        redis.close()
+    found: set[str] = set()
+    for item in raw:
+        message = json.loads(item)
+        if isinstance(message, list):
+            message = message[0]
+        args = json.loads(base64.b64decode(message["body"]))[0]
+        if args:  # a job task's first argument: one job id, or a group's list of them
+            found.update(args[0] if isinstance(args[0], list) else [args[0]])
+    return found

@@ -21,7 +21,7 @@ from shared.snippets import cached_keys, key_prefix, snippet_key
 from shared.text import clean
 from shared.text_normalize import normalize_zh
 from shared.voices import dialect_voices, resolve_voice
-from workers.enqueue import enqueue_jobs
+from workers.enqueue import enqueue_jobs, job_ids_on_broker, queue_for
 
 logger = logging.getLogger(__name__)
 
@@ -193,19 +193,19 @@ def create_generation_jobs(
 
 
 def requeue_stale(session: Session, older_than_s: float) -> dict[str, int]:
-    """Enqueue again every job still queued after `older_than_s` seconds.
-
-    For jobs whose message was lost: the broker was flushed, or a process died between
-    committing a job and enqueuing it. Safe to run at any time: a task skips a job that has
-    already finished, so a job that was only slow is at worst picked up twice, harmlessly.
+    """Enqueue again every job still queued after `older_than_s` seconds that has no message
+    on the broker: its message was lost (the broker was flushed, or a process died between
+    committing a job and enqueuing it). A job waiting its turn in a long backlog still has
+    its message and is left alone, so this is safe to run on a schedule.
     """
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     stale = session.execute(
         select(Job.kind, Job.id).where(Job.status == JobStatus.queued, Job.created_at <= cutoff)
     ).all()
+    on_broker = job_ids_on_broker([queue_for(task) for task in TASK_FOR_KIND.values()]) if stale else set()
     counts: dict[str, int] = {}
     for kind, task in TASK_FOR_KIND.items():
-        ids = [job_id for job_kind, job_id in stale if job_kind == kind]
+        ids = [job_id for job_kind, job_id in stale if job_kind == kind and job_id not in on_broker]
         enqueue(task, ids)
         counts[kind.value] = len(ids)
     return counts

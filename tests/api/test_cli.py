@@ -116,3 +116,30 @@ def test_requeue_sends_again_a_job_whose_message_was_lost(sqlite_stack: Stack) -
             api.get(f"/v1/jobs/{job_id}").json()))
     assert done["status"] == "succeeded"
     assert voxq(sqlite_stack, "requeue", "--older-than", "-1").returncode == 2
+    assert voxq(sqlite_stack, "requeue", "--every", "0").returncode == 2
+
+
+def test_requeue_leaves_alone_a_job_whose_message_is_still_waiting(sqlite_stack: Stack) -> None:
+    import redis
+    from celery import Celery
+    from sqlalchemy.orm import Session
+
+    from shared.auth import tenant_for_key
+    from shared.db import make_engine
+    from shared.schemas import GenerateRequest
+    from workers.submit import create_generation_jobs
+
+    # This stack runs no LLM worker: a generation job's message waits on the llm list.
+    with Session(make_engine(sqlite_stack.env["VOXQ_DATABASE_URL"])) as session:
+        tenant = tenant_for_key(session, sqlite_stack.key)
+        [job_id] = create_generation_jobs(session, tenant, [GenerateRequest(input="排队等着")])
+        session.commit()
+    Celery(broker=sqlite_stack.env["VOXQ_REDIS_URL"]).send_task("voxq.llm.generate", args=[[job_id]], queue="llm")
+    broker = redis.Redis.from_url(sqlite_stack.env["VOXQ_REDIS_URL"])
+    waiting = broker.llen("llm")
+
+    moved = voxq(sqlite_stack, "requeue", "--older-than", "0")
+
+    assert moved.returncode == 0, moved.stderr
+    assert "0 generation" in moved.stdout
+    assert broker.llen("llm") == waiting

@@ -9,7 +9,7 @@ import redis
 
 from tests.plugins.services import claim_redis_db, release_redis_db
 from workers.app import celery_app
-from workers.enqueue import enqueue_jobs
+from workers.enqueue import enqueue_jobs, job_ids_on_broker
 
 
 @pytest.fixture
@@ -42,3 +42,14 @@ def test_other_jobs_travel_one_per_message_with_the_job_id_as_task_id(broker: re
     enqueue_jobs("voxq.tts.synthesize", ids)
 
     assert _queued(broker, "tts") == [(job_id, [job_id]) for job_id in ids]
+
+
+def test_the_jobs_with_a_message_on_the_broker_are_found_waiting_or_unacknowledged(broker: redis.Redis) -> None:
+    enqueue_jobs("voxq.llm.dialect", ["job_1", "job_2", "job_3"], per_message=2)
+    enqueue_jobs("voxq.tts.synthesize", ["job_4", "job_5"])
+    # A worker takes one message: kombu moves it to the unacked hash as [message, exchange, routing key].
+    taken = broker.rpop("tts")
+    broker.hset("unacked", "tag-1", json.dumps([json.loads(taken), "", "tts"]))
+
+    assert job_ids_on_broker(["llm", "tts"]) == {"job_1", "job_2", "job_3", "job_4", "job_5"}
+    assert job_ids_on_broker(["llm"]) == {"job_1", "job_2", "job_3", "job_4"}  # job_4 through unacked
