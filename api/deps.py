@@ -17,7 +17,10 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent. By default FastAPI runs the code
+# after `yield` once the response is out, so a client could get its 201 and then not find
+# what it created in its next request.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_tenant(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> str:
