@@ -100,6 +100,18 @@ def test_generation_batches_are_followed_like_any_batch(llm_stack: Stack) -> Non
     assert batch["kind"] == "generation" and batch["counts"]["succeeded"] == 20
 
 
+def _one_dialect_job(stack: Stack, text: str, timeout: float) -> dict:  # type: ignore[type-arg]
+    """Start an LLM worker on `stack`, identify one text, and stop the stack; the finished job."""
+    try:
+        stack.start_worker("llm", 2)
+        with stack.client() as api:
+            r = api.post("/v1/dialect/batch", json={"items": [{"text": text}]})
+            job_id = api.get(f"/v1/batches/{r.json()['id']}/jobs").json()[0]["id"]
+            return wait_for(lambda: finished(api, job_id), timeout=timeout)
+    finally:
+        stack.stop()
+
+
 def test_an_unreachable_model_server_is_retried_then_the_job_fails(
     tmp_path_factory: pytest.TempPathFactory, pg_database: str, vllm_server: VLLMServer
 ) -> None:
@@ -109,14 +121,7 @@ def test_an_unreachable_model_server_is_retried_then_the_job_fails(
         VOXQ_LLM_URL=dead, VOXQ_LLM_MODEL=vllm_server.model,
         VOXQ_TASK_MAX_RETRIES="1", VOXQ_TASK_RETRY_BACKOFF_MAX_S="1",
     )
-    try:
-        stack.start_worker("llm", 2)
-        with stack.client() as api:
-            r = api.post("/v1/dialect/batch", json={"items": [{"text": "你好"}]})
-            job_id = api.get(f"/v1/batches/{r.json()['id']}/jobs").json()[0]["id"]
-            job = wait_for(lambda: finished(api, job_id), timeout=90)
-    finally:
-        stack.stop()
+    job = _one_dialect_job(stack, "你好", timeout=90)
 
     assert job["status"] == "failed"
     assert job["attempts"] == 2  # the first try and one Celery retry
@@ -130,14 +135,7 @@ def test_when_the_model_server_rejects_a_dialect_request_the_cpu_answer_stands(
         tmp_path_factory.mktemp("stack-llm-wrong-model"), pg_database, tts_workers=0,
         VOXQ_LLM_URL=vllm_server.base_url, VOXQ_LLM_MODEL="no-such-model",
     )
-    try:
-        stack.start_worker("llm", 2)
-        with stack.client() as api:
-            r = api.post("/v1/dialect/batch", json={"items": [{"text": "佢哋而家喺邊度食緊飯？"}]})
-            job_id = api.get(f"/v1/batches/{r.json()['id']}/jobs").json()[0]["id"]
-            job = wait_for(lambda: finished(api, job_id), timeout=60)
-    finally:
-        stack.stop()
+    job = _one_dialect_job(stack, "佢哋而家喺邊度食緊飯？", timeout=60)
 
     assert job["status"] == "succeeded" and job["attempts"] == 1
     assert job["result"]["label"] == "粤语" and job["result"]["decided_by"] == "cpu"
