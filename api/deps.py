@@ -13,6 +13,7 @@ from shared.models import Base
 
 
 def get_session() -> Iterator[Session]:
+    """One session per request, committed when the handler returns."""
     with session_scope() as session:
         yield session
 
@@ -24,6 +25,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_tenant(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The tenant of the request's bearer key (401 without a valid one)."""
     if authorization is None:
         return tenant_for_key(session, None)
     scheme, _, key = authorization.partition(" ")
@@ -35,6 +37,8 @@ def get_tenant(session: SessionDep, authorization: Annotated[str | None, Header(
 TenantDep = Annotated[str, Depends(get_tenant)]
 
 M = TypeVar("M", bound=Base)
+# What an id names, for "no batch 'x'": the owned tables' rows in the singular.
+_NOUNS = {"jobs": "job", "batches": "batch", "voices": "voice", "snippets": "snippet"}
 
 
 def get_owned(session: Session, model: type[M], object_id: str, tenant_id: str) -> M:
@@ -42,5 +46,5 @@ def get_owned(session: Session, model: type[M], object_id: str, tenant_id: str) 
     cannot learn that another tenant's id exists)."""
     obj = session.get(model, object_id)
     if obj is None or obj.tenant_id != tenant_id:
-        raise NotFound(f"no {model.__tablename__[:-1]} {object_id!r}")
+        raise NotFound(f"no {_NOUNS.get(model.__tablename__, model.__tablename__)} {object_id!r}")
     return obj

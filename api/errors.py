@@ -1,6 +1,8 @@
 """The one place where VoxQueue's errors become HTTP responses: JSON {"error": {type, message}}."""
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +34,10 @@ _STATUS: list[tuple[type[VoxQueueError], int, str]] = [
 ]
 
 
+# pydantic's error types for a string or a list over its max_length.
+_TOO_LONG = frozenset({"string_too_long", "too_long"})
+
+
 def error_body(kind: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": {"type": kind, "message": message, **extra}}
 
@@ -48,17 +54,27 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}" for err in exc.errors()
-        ]
-        return JSONResponse(
-            error_body("bad_input", "; ".join(problems), details=jsonable(exc.errors())), status_code=422
-        )
+        errors = exc.errors()
+        # Over a size limit is 413 however it is found (by the schema here, or by the
+        # checks that read uploads): the same condition has the same status everywhere.
+        if all(err.get("type") in _TOO_LONG for err in errors):
+            return JSONResponse(error_body("too_large", "; ".join(map(_too_long, errors))), status_code=413)
+        problems = [f"{_where(err)}: {err['msg']}" for err in errors]
+        return JSONResponse(error_body("bad_input", "; ".join(problems), details=jsonable(errors)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(error_body("http", str(exc.detail)), status_code=exc.status_code)
 
 
-def jsonable(errors: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+def _where(err: Any) -> str:
+    return ".".join(str(p) for p in err["loc"] if p != "body") or "body"
+
+
+def _too_long(err: Any) -> str:
+    unit = "characters" if err["type"] == "string_too_long" else "items"
+    return f"{_where(err)} has {len(err['input'])} {unit}; the limit is {err['ctx']['max_length']}"
+
+
+def jsonable(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]

@@ -18,6 +18,7 @@ def create_app() -> FastAPI:
 
     @app.get("/health", tags=["ops"])
     def health() -> dict[str, str]:
+        """Liveness: the API process answers."""
         return {"status": "ok"}
 
     return app

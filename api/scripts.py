@@ -6,8 +6,8 @@ import json
 from typing import Literal
 
 from shared.errors import BadInput, TooLarge
+from shared.submit import ScriptLine
 from shared.text import clean
-from workers.submit import ScriptLine
 
 ScriptFormat = Literal["text", "csv", "jsonl"]
 

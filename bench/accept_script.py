@@ -8,7 +8,7 @@ import statistics
 import time
 
 from bench.common import scratch_dir, unique_lines
-from tests.plugins.services import fresh_pg_database, sqlite_url, start_stack
+from deploy.stack import fresh_pg_database, sqlite_url, start_stack
 
 LINES = 10_000
 RUNS = 5

@@ -32,11 +32,11 @@ import redis
 from sqlalchemy import func, select
 
 from bench.common import dev_sentences, scratch_dir
+from deploy.stack import REPO, Stack, fresh_pg_database, start_stack
+from deploy.vllm_server import running_vllm_server
 from shared.db import make_engine
 from shared.models import Batch, Job
 from shared.text import clean
-from tests.plugins.services import REPO, Stack, fresh_pg_database, start_stack
-from tests.plugins.vllm_server import running_vllm_server
 from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines.vllm_openai import VLLMOpenAIEngine
 

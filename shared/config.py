@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     )
 
     # --- limits --------------------------------------------------------------------------
-    max_text_chars: int = Field(5_000, description="Longest text of a single job.")
+    max_text_chars: int = Field(5_000, description="Longest text of a single job (and of a line of a script).")
+    max_prompt_chars: int = Field(20_000, description="Longest message, persona or history turn of a generation.")
     max_script_bytes: int = Field(32 * 1024 * 1024, description="Largest bulk script upload.")
     max_script_lines: int = Field(50_000, description="Most lines in one bulk script.")
     max_chunk_chars: int = Field(120, description="Longest sentence chunk sent to a TTS engine at once.")

@@ -1,20 +1,90 @@
-"""Job state: the one place that moves a job between states.
+"""Job state: the one place that writes it, from the insert to the last transition.
 
 queued -> running -> succeeded | failed. `running` may repeat (a retry, or a redelivery
 after a worker died); a terminal job never changes again, which makes tasks idempotent.
+A job may also be inserted already succeeded (a cached line, a CPU answer): it is never queued.
 """
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Update, bindparam, func, select, update
+from sqlalchemy import Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from shared.models import Job, JobStatus, utcnow
+from shared.models import Job, JobKind, JobStatus, new_id, utcnow
+from shared.schemas import JobInput, JobResult
 
 logger = logging.getLogger(__name__)
-_JOBS = Job.__table__
+_JOBS: Table = Job.__table__  # type: ignore[assignment]
+_IN_CHUNK = 500  # bound on the size of one IN (...) list
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job to insert: queued, or, with a `result`, succeeded at submission and never queued."""
+
+    kind: JobKind
+    input: JobInput
+    line: int | None = None  # 1-based line (or item) number in its batch
+    line_id: str | None = None  # the caller's id of the line
+    snippet_key: str | None = None  # synthesis: where its audio is (or will be) cached
+    result: JobResult | None = None
+    id: str = field(default_factory=lambda: new_id("job"))
+
+
+def insert_jobs(
+    session: Session,
+    tenant_id: str,
+    new_jobs: Sequence[NewJob],
+    batch_id: str | None = None,
+    parent_id: str | None = None,
+) -> list[str]:
+    """Insert jobs in one statement; returns the ids of those still to be queued, in order."""
+    if not new_jobs:
+        return []
+    now = utcnow()
+    rows = [
+        {
+            "id": job.id,
+            "tenant_id": tenant_id,
+            "batch_id": batch_id,
+            "line": job.line if batch_id else None,
+            "line_id": job.line_id,
+            "parent_id": parent_id,
+            "kind": job.kind,
+            "status": JobStatus.queued if job.result is None else JobStatus.succeeded,
+            "input": job.input.model_dump(mode="json", exclude_none=True),
+            "result": None if job.result is None else job.result.model_dump(mode="json"),
+            "snippet_key": job.snippet_key,
+            "attempts": 0,
+            "created_at": now,
+            "finished_at": None if job.result is None else now,
+        }
+        for job in new_jobs
+    ]
+    session.execute(insert(Job), rows)
+    return [job.id for job in new_jobs if job.result is None]
+
+
+def fail_unqueued(session: Session, job_ids: Sequence[str], error: str) -> None:
+    """Fail queued jobs whose messages could not be sent, rather than leave them queued forever."""
+    logger.error("failing %d jobs that could not be queued: %s", len(job_ids), error)
+    for start in range(0, len(job_ids), _IN_CHUNK):
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids[start : start + _IN_CHUNK]), Job.status == JobStatus.queued)
+            .values(status=JobStatus.failed, error=error, finished_at=utcnow())
+        )
+
+
+def queued_before(session: Session, older_than_s: float) -> list[tuple[JobKind, str]]:
+    """(kind, id) of every job still queued `older_than_s` seconds after it was created."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    rows = session.execute(select(Job.kind, Job.id).where(Job.status == JobStatus.queued, Job.created_at <= cutoff))
+    return [(kind, job_id) for kind, job_id in rows]
 
 
 def start(session: Session, job_id: str) -> Job | None:
@@ -49,17 +119,17 @@ def _log_skipped(session: Session, job_ids: list[str]) -> None:
             logger.warning("job %s: not in the database, message dropped", job_id)
 
 
-def succeed(session: Session, job_id: str, result: dict[str, Any], snippet_key: str | None = None) -> bool:
+def succeed(session: Session, job_id: str, result: JobResult) -> bool:
     """Record a job's result. False if it had already finished (a duplicate delivery)."""
-    return succeed_many(session, [(job_id, result, snippet_key)]) == 1
+    return succeed_many(session, {job_id: result}) == 1
 
 
-def succeed_many(session: Session, results: Sequence[tuple[str, dict[str, Any], str | None]]) -> int:
-    """Record (job id, result, snippet key) of many jobs; returns how many were unfinished."""
+def succeed_many(session: Session, results: Mapping[str, JobResult]) -> int:
+    """Record the result of each job; returns how many were unfinished."""
     now = utcnow()
     rows = [
-        {"job_id": job_id, "result": result, "snippet_key": snippet_key, "finished_at": now}
-        for job_id, result, snippet_key in results
+        {"job_id": job_id, "result": result.model_dump(mode="json"), "finished_at": now}
+        for job_id, result in results.items()
     ]
     return _finish(session, _SUCCEED, rows)
 
@@ -92,7 +162,6 @@ _SUCCEED = (
     .values(
         status=JobStatus.succeeded,
         result=bindparam("result"),
-        snippet_key=bindparam("snippet_key"),
         finished_at=bindparam("finished_at"),
     )
 )
@@ -106,7 +175,7 @@ _FAIL = (
 def _finish(session: Session, statement: Update, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
-    return session.execute(statement, rows).rowcount
+    return session.execute(statement, rows).rowcount  # type: ignore[attr-defined, no-any-return]
 
 
 def status_counts(session: Session, batch_id: str) -> dict[str, int]:

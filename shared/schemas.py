@@ -1,74 +1,71 @@
-"""Typed request and response bodies of the HTTP API."""
+"""Typed data across every boundary: HTTP request and response bodies, and each job kind's
+input and result as they are stored (``jobs.input``, ``jobs.result``) and read by workers.
+
+Limits come from the settings (``VOXQ_MAX_TEXT_CHARS`` and the others), read once when this
+module is imported, so the OpenAPI schema states exactly what the API enforces. A text over
+its limit is answered 413 wherever it is sent (``api/errors.py``).
+"""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
+from shared.config import get_settings
+from shared.dialect.labels import LABELS
 from shared.models import JobKind, JobStatus
 
+_limits = get_settings()
+
 AudioFormat = Literal["wav", "flac", "ogg", "mp3"]
+DialectLabel = Literal["普通话", "四川话", "粤语", "上海话", "东北话", "河南话", "湖南话", "陕西话"]
+assert set(DialectLabel.__args__) == set(LABELS), "DialectLabel must list shared.dialect.labels.LABELS"  # type: ignore[attr-defined]
+
+# A text that becomes one job; longer work goes in a batch, a line at a time.
+JobText = Annotated[str, StringConstraints(min_length=1, max_length=_limits.max_text_chars)]
+PromptText = Annotated[str, StringConstraints(max_length=_limits.max_prompt_chars)]
+# A built-in engine voice (espeak: cmn, yue) or a library voice's id or name.
+VoiceName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Speed = Annotated[float, Field(ge=0.25, le=4.0, description="Speaking rate, 1.0 = normal.")]
+MAX_ITEMS = _limits.max_script_lines
 
 
-class SynthesizeRequest(BaseModel):
-    text: str = Field(description="What to say; long texts are split at sentence ends.")
-    voice: str | None = Field(None, description="Built-in voice (espeak: cmn, yue) or library voice id/name.")
-    format: AudioFormat = Field("wav", description="Format of GET /v1/jobs/{id}/audio.")
-    speed: float = Field(1.0, ge=0.25, le=4.0, description="Speaking rate, 1.0 = normal.")
+# --- jobs: per-kind input and result, as stored -----------------------------------------
 
 
-class JobOut(BaseModel):
-    id: str
-    kind: JobKind
-    status: JobStatus
-    batch_id: str | None = None
-    line: int | None = None
-    line_id: str | None = None
-    parent_id: str | None = None
-    input: dict[str, Any]
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    attempts: int
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    audio_url: str | None = None
+class SynthesisInput(BaseModel):
+    """A synthesis job's input: the text as it is spoken (cleaned, numbers written as words)."""
 
-    model_config = {"from_attributes": True}
+    text: str
+    voice: str | None = Field(None, description="The voice asked for; None: the engine's default.")
+    speed: float = 1.0
+    format: AudioFormat = "wav"
+    dialect: DialectLabel | None = Field(None, description="Set when the line's dialect chose its voice.")
 
 
-class BatchOut(BaseModel):
-    id: str
-    kind: JobKind
-    lines: int
-    options: dict[str, Any]
-    counts: dict[str, int]  # jobs by status
-    done: bool
-    created_at: datetime
-    audio_url: str | None = None
-
-
-# --- LLM pool: generation and dialect identification --------------------------------------
+class SynthesisResult(BaseModel):
+    duration_s: float = Field(description="Length of the line's audio.")
+    cached: bool = Field(description="The audio was already in the snippet cache; no engine ran.")
 
 
 class ChatTurn(BaseModel):
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=20_000)
+    content: PromptText
 
 
 class SpeakOptions(BaseModel):
     """Speak a generated reply: a synthesis job is created when the generation succeeds."""
 
-    voice: str | None = Field(None, description="Built-in voice (espeak: cmn, yue) or library voice id/name.")
-    speed: float = Field(1.0, ge=0.25, le=4.0, description="Speaking rate, 1.0 = normal.")
+    voice: VoiceName | None = Field(None, description="Built-in voice (espeak: cmn, yue) or library voice id/name.")
+    speed: Speed = 1.0
     format: AudioFormat = Field("wav", description="Format of the synthesis job's audio.")
 
 
 class GenerateRequest(BaseModel):
-    """One reply of a chat model, as a job (kind ``generation``)."""
+    """One reply of a chat model, as a job (kind ``generation``); stored as the job's input."""
 
-    input: str = Field(min_length=1, max_length=20_000, description="The user's new message.")
-    persona: str | None = Field(None, max_length=20_000, description="System prompt: who answers, and how.")
+    input: Annotated[PromptText, StringConstraints(min_length=1)] = Field(description="The user's new message.")
+    persona: PromptText | None = Field(None, description="System prompt: who answers, and how.")
     history: list[ChatTurn] = Field(default_factory=list, max_length=200, description="Earlier turns, oldest first.")
     thinking: bool = Field(False, description="Reason before answering; the reasoning is kept apart in result.reasoning.")
     temperature: float = Field(0.7, ge=0.0, le=2.0)
@@ -77,10 +74,131 @@ class GenerateRequest(BaseModel):
     speak: SpeakOptions | None = Field(None, description="Also speak the reply (a child job, linked by parent_id).")
 
 
-class DialectText(BaseModel):
-    """One text whose dialect the LLM names (kind ``dialect``); the answer is one of the eight labels."""
+GenerationInput = GenerateRequest
 
-    text: str = Field(min_length=1, max_length=5_000, description="What the speaker said (a transcript).")
+
+class TokenUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class GenerationResult(BaseModel):
+    text: str = Field(description="The reply.")
+    reasoning: str | None = Field(None, description="The model's thinking, when thinking was on.")
+    finish_reason: str | None = Field(None, description="stop, length, ...")
+    usage: TokenUsage | None = None
+    model: str
+    speech_job_id: str | None = Field(None, description="The synthesis job speaking the reply (with speak).")
+    speech_error: str | None = Field(None, description="Why the reply could not be spoken (with speak).")
+
+
+class DialectInput(BaseModel):
+    """A dialect job's input: the cleaned text and the caller's hints."""
+
+    text: str
+    context: dict[str, str] = Field(default_factory=dict)
+
+
+class DialectEvidence(BaseModel):
+    """One marker that fired; ``start``/``end`` index the simplified text."""
+
+    marker: str
+    matched: str
+    label: DialectLabel
+    weight: float
+    start: int
+    end: int
+
+
+class DialectAnswer(BaseModel):
+    """A dialect job's result: the label, how sure, which source decided, and the evidence."""
+
+    label: DialectLabel
+    confidence: float = Field(ge=0.0, le=1.0)
+    decided_by: Literal["cpu", "llm", "agree"]
+    reason: str
+    evidence: list[DialectEvidence]
+    scores: dict[str, float] = Field(description="The CPU detector's probability per label.")
+    cpu_label: DialectLabel | None = Field(None, description="With an LLM: what the CPU detector said.")
+    llm_label: str | None = Field(None, description="With an LLM: what the model said.")
+    llm_error: str | None = Field(None, description="With an LLM: why the model gave no answer.")
+    usage: TokenUsage | None = None
+    model: str | None = None
+
+
+JobInput = SynthesisInput | GenerationInput | DialectInput
+JobResult = SynthesisResult | GenerationResult | DialectAnswer
+INPUT_MODEL: dict[JobKind, type[BaseModel]] = {
+    JobKind.synthesis: SynthesisInput,
+    JobKind.generation: GenerationInput,
+    JobKind.dialect: DialectInput,
+}
+
+
+# --- HTTP: jobs and batches -------------------------------------------------------------
+
+
+class _JobOut(BaseModel):
+    id: str
+    status: JobStatus
+    batch_id: str | None = None
+    line: int | None = None
+    line_id: str | None = None
+    parent_id: str | None = None
+    error: str | None = None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    model_config = {"from_attributes": True}
+
+
+class SynthesisJobOut(_JobOut):
+    kind: Literal[JobKind.synthesis]
+    input: SynthesisInput
+    result: SynthesisResult | None = None
+    audio_url: str | None = Field(None, description="Set once the job has succeeded.")
+
+
+class GenerationJobOut(_JobOut):
+    kind: Literal[JobKind.generation]
+    input: GenerationInput
+    result: GenerationResult | None = None
+
+
+class DialectJobOut(_JobOut):
+    kind: Literal[JobKind.dialect]
+    input: DialectInput
+    result: DialectAnswer | None = None
+
+
+# A job as the API shows it; `kind` tells which input and result it holds.
+JobOut = Annotated[SynthesisJobOut | GenerationJobOut | DialectJobOut, Field(discriminator="kind")]
+
+
+class BatchOut(BaseModel):
+    id: str
+    kind: JobKind
+    lines: int
+    options: dict[str, Any]
+    counts: dict[str, int] = Field(description="Jobs by status.")
+    done: bool
+    created_at: datetime
+    audio_url: str | None = None
+
+
+class SynthesizeRequest(BaseModel):
+    text: JobText = Field(description="What to say; long texts are split at sentence ends.")
+    voice: VoiceName | None = Field(None, description="Built-in voice (espeak: cmn, yue) or library voice id/name.")
+    format: AudioFormat = Field("wav", description="Format of GET /v1/jobs/{id}/audio.")
+    speed: Speed = 1.0
+
+
+class DialectText(BaseModel):
+    """One text whose dialect is named (kind ``dialect``); the answer is one of the eight labels."""
+
+    text: JobText = Field(description="What the speaker said (a transcript).")
     context: dict[str, str] = Field(
         default_factory=dict, description='Hints passed to the model as they are, e.g. {"region": "成都"}.'
     )
@@ -88,11 +206,11 @@ class DialectText(BaseModel):
 
 
 class DialectBatchRequest(BaseModel):
-    items: list[DialectText] = Field(min_length=1, max_length=50_000)
+    items: list[DialectText] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
 class GenerateBatchRequest(BaseModel):
-    items: list[GenerateRequest] = Field(min_length=1, max_length=50_000)
+    items: list[GenerateRequest] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
 # --- voice library, snippet precomputation, OpenAI-compatible speech ----------------------
@@ -115,9 +233,9 @@ class VoiceOut(BaseModel):
 
 
 class PrecomputeRequest(BaseModel):
-    phrases: list[str] = Field(min_length=1, max_length=10_000, description="Lines to have ready in the cache.")
-    voice: str | None = Field(None, description="Built-in voice or library voice id/name.")
-    speed: float = Field(1.0, ge=0.25, le=4.0)
+    phrases: list[JobText] = Field(min_length=1, max_length=MAX_ITEMS, description="Lines to have ready in the cache.")
+    voice: VoiceName | None = Field(None, description="Built-in voice or library voice id/name.")
+    speed: Speed = 1.0
 
 
 class PrecomputedPhrase(BaseModel):
@@ -134,13 +252,16 @@ class PrecomputeOut(BaseModel):
     phrases: list[PrecomputedPhrase]
 
 
+SpeechFormat = Literal["mp3", "opus", "flac", "wav", "pcm"]
+
+
 class SpeechRequest(BaseModel):
     """OpenAI's ``POST /v1/audio/speech`` body, so OpenAI clients work unchanged."""
 
     model: str = Field(min_length=1, description="Accepted for compatibility; the deployment's engine speaks.")
-    input: str = Field(min_length=1, max_length=4096, description="Text to speak.")
-    voice: str = Field(min_length=1, description="Built-in voice or library voice id/name.")
-    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
-    speed: float = Field(1.0, ge=0.25, le=4.0)
+    input: JobText = Field(description="Text to speak.")
+    voice: VoiceName = Field(description="Built-in voice or library voice id/name.")
+    response_format: SpeechFormat = "mp3"
+    speed: Speed = 1.0
     instructions: str | None = Field(None, description="Accepted and ignored: no engine here takes style prompts.")
-    stream_format: Literal["audio", "sse"] | None = Field(None, description="Only 'audio' (the whole file) is served.")
+    stream_format: Literal["audio"] | None = Field(None, description="Only 'audio' (the whole file) is served.")

@@ -3,6 +3,7 @@
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,17 +31,16 @@ def snippet_key(prefix: bytes, text: str) -> str:
     return hashlib.sha256(prefix + text.encode()).hexdigest()
 
 
-def cached_keys(session: Session, tenant_id: str, keys: Iterable[str]) -> set[str]:
-    """Which of `keys` the tenant already has audio for."""
+def cached_durations(session: Session, tenant_id: str, keys: Iterable[str]) -> dict[str, float]:
+    """The audio length of each of `keys` the tenant already has audio for."""
     wanted = list(dict.fromkeys(keys))
-    found: set[str] = set()
+    found: dict[str, float] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
         chunk = wanted[start : start + _IN_CHUNK]
-        found.update(
-            session.scalars(
-                select(Snippet.key).where(Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk))
-            )
+        rows = session.execute(
+            select(Snippet.key, Snippet.duration_s).where(Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk))
         )
+        found.update((key, duration) for key, duration in rows)
     return found
 
 
@@ -60,8 +60,23 @@ def get_snippets(session: Session, tenant_id: str, keys: Iterable[str]) -> dict[
     return out
 
 
-def store_snippet(session: Session, **fields: object) -> None:
+@dataclass(frozen=True)
+class NewSnippet:
+    """A line's audio as a worker made it, to be stored when its job is recorded."""
+
+    tenant_id: str
+    key: str
+    text: str
+    voice: str
+    engine: str
+    audio: bytes  # FLAC
+    sample_rate: int
+    duration_s: float
+
+
+def store_snippet(session: Session, snippet: NewSnippet) -> None:
     """Insert a snippet unless the same key is already stored (two workers may race on it)."""
+    fields = asdict(snippet)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert

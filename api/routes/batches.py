@@ -9,43 +9,18 @@ from sqlalchemy import select
 
 from api.deps import SessionDep, TenantDep, get_owned
 from api.exports import chapter, stream, zip_of_lines
+from api.presenters import batch_out, job_out
 from api.scripts import detect_format, parse_script
 from api.uploads import read_upload
-from shared import jobs
+from shared import jobs, submit
 from shared.audio import MEDIA_TYPES
 from shared.config import get_settings
 from shared.dialect.labels import LABELS
 from shared.errors import BadInput, NotReady
 from shared.models import Batch, Job, JobKind, JobStatus
-from shared.schemas import AudioFormat, BatchOut, DialectText, JobOut
-from workers.submit import (
-    DIALECT_TASK,
-    SYNTHESIZE_TASK,
-    create_dialect_jobs,
-    create_synthesis_jobs,
-    enqueue_committed,
-)
-from workers.submit import follow_dialect as follow_dialect_lines
+from shared.schemas import AudioFormat, BatchOut, DialectText, JobOut, Speed, VoiceName
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
-
-
-def batch_out(session: SessionDep, batch: Batch, request: Request) -> BatchOut:
-    counts = jobs.status_counts(session, batch.id)
-    done = counts["queued"] == 0 and counts["running"] == 0
-    audio_url = None
-    if batch.kind == JobKind.synthesis and done and counts["failed"] == 0:
-        audio_url = str(request.url_for("batch_audio", batch_id=batch.id))
-    return BatchOut(
-        id=batch.id,
-        kind=batch.kind,
-        lines=batch.lines,
-        options=batch.options,
-        counts=counts,
-        done=done,
-        created_at=batch.created_at,
-        audio_url=audio_url,
-    )
 
 
 @router.post("", response_model=BatchOut, status_code=202)
@@ -54,12 +29,12 @@ async def create_batch(
     tenant: TenantDep,
     request: Request,
     file: Annotated[UploadFile, File(description="The script: plain text (a paragraph per line), CSV or JSONL.")],
-    voice: Annotated[str | None, Form(description="Voice for lines that name none.")] = None,
+    voice: Annotated[VoiceName | None, Form(description="Voice for lines that name none.")] = None,
     format: Annotated[AudioFormat, Form(description="Audio format of the results.")] = "wav",
     script_format: Annotated[
         Literal["text", "csv", "jsonl"] | None, Form(description="Default: from the file name.")
     ] = None,
-    speed: Annotated[float, Form(ge=0.25, le=4.0)] = 1.0,
+    speed: Annotated[Speed, Form()] = 1.0,
     kind: Annotated[
         Literal["synthesis", "dialect"], Form(description="synthesis: speak every line; dialect: identify it.")
     ] = "synthesis",
@@ -70,33 +45,22 @@ async def create_batch(
         str | None, Form(description='JSON object overriding the mapping, e.g. {"四川话": "voice_..."}.')
     ] = None,
 ) -> BatchOut:
+    """Upload a whole script (a line per job), speak or identify every line as one batch."""
     settings = get_settings()
     data = await read_upload(file, settings.max_script_bytes, "script")
     fmt = detect_format(file.filename, script_format)
     lines = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
     if kind == "dialect":
-        batch = Batch(tenant_id=tenant, kind=JobKind.dialect, lines=len(lines), options={"filename": file.filename})
-        session.add(batch)
-        session.flush()
         items = [DialectText(text=line.text, id=line.id) for line in lines]
-        _, queued = create_dialect_jobs(session, tenant, items, batch_id=batch.id)
-        session.commit()
-        enqueue_committed(session, DIALECT_TASK, queued)
+        options = {"filename": file.filename}
+        batch = submit.create_batch(session, tenant, JobKind.dialect, submit.dialect_jobs(items), options)
         return batch_out(session, batch, request)
     if follow_dialect:
-        lines = follow_dialect_lines(session, tenant, lines, parse_dialect_voices(dialect_voices))
-    batch = Batch(
-        tenant_id=tenant,
-        kind=JobKind.synthesis,
-        lines=len(lines),
-        options={"voice": voice, "format": format, "speed": speed, "filename": file.filename,
-                 "follow_dialect": follow_dialect},
-    )
-    session.add(batch)
-    session.flush()
-    _, queued = create_synthesis_jobs(session, tenant, lines, voice, speed, format, batch_id=batch.id)
-    session.commit()
-    enqueue_committed(session, SYNTHESIZE_TASK, queued)
+        lines = submit.follow_dialect(session, tenant, lines, parse_dialect_voices(dialect_voices))
+    new_jobs = submit.synthesis_jobs(session, tenant, lines, voice, speed, format)
+    options = {"voice": voice, "format": format, "speed": speed, "filename": file.filename,
+               "follow_dialect": follow_dialect}
+    batch = submit.create_batch(session, tenant, JobKind.synthesis, new_jobs, options)
     return batch_out(session, batch, request)
 
 
@@ -117,6 +81,7 @@ def parse_dialect_voices(raw: str | None) -> dict[str, str]:
 
 @router.get("/{batch_id}", response_model=BatchOut)
 def get_batch(batch_id: str, session: SessionDep, tenant: TenantDep, request: Request) -> BatchOut:
+    """A batch's progress: its jobs counted by status."""
     return batch_out(session, get_owned(session, Batch, batch_id, tenant), request)
 
 
@@ -125,15 +90,17 @@ def batch_jobs(
     batch_id: str,
     session: SessionDep,
     tenant: TenantDep,
+    request: Request,
     status: JobStatus | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[Job]:
+) -> list[JobOut]:
+    """The batch's jobs in line order, optionally only those in one status."""
     get_owned(session, Batch, batch_id, tenant)
     query = select(Job).where(Job.batch_id == batch_id).order_by(Job.line).offset(offset).limit(limit)
     if status is not None:
         query = query.where(Job.status == status)
-    return list(session.scalars(query))
+    return [job_out(job, request) for job in session.scalars(query)]
 
 
 @router.get("/{batch_id}/audio", name="batch_audio")
@@ -144,6 +111,7 @@ def batch_audio(
     output: Annotated[Literal["chapter", "zip"], Query(description="One file, or a zip of one file per line.")] = "chapter",
     format: AudioFormat | None = None,
 ) -> StreamingResponse:
+    """The finished batch's audio: one chapter file, or a zip of one file per line."""
     batch = get_owned(session, Batch, batch_id, tenant)
     if batch.kind != JobKind.synthesis:
         raise BadInput(f"batch {batch_id} is a {batch.kind.value} batch and has no audio")

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, TenantDep, get_owned
 from api.exports import to_bytes
+from api.presenters import job_out
 from shared.audio import MEDIA_TYPES
 from shared.errors import BadInput, NotReady
 from shared.models import Job, JobKind, JobStatus
@@ -16,15 +17,9 @@ from shared.snippets import get_snippet
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-def job_out(job: Job, request: Request) -> JobOut:
-    out = JobOut.model_validate(job)
-    if job.kind == JobKind.synthesis and job.status == JobStatus.succeeded:
-        out.audio_url = str(request.url_for("job_audio", job_id=job.id))
-    return out
-
-
 @router.get("/{job_id}", response_model=JobOut)
 def get_job(job_id: str, session: SessionDep, tenant: TenantDep, request: Request) -> JobOut:
+    """A job's state, its input and, once finished, its result or error."""
     return job_out(get_owned(session, Job, job_id, tenant), request)
 
 
@@ -35,6 +30,7 @@ def job_audio(
     tenant: TenantDep,
     format: Annotated[AudioFormat | None, Query(description="Default: the format asked at submission.")] = None,
 ) -> Response:
+    """A finished synthesis job's audio (409 until it has succeeded)."""
     job = get_owned(session, Job, job_id, tenant)
     if job.kind != JobKind.synthesis:
         raise BadInput(f"job {job_id} is a {job.kind.value} job and has no audio")

@@ -8,40 +8,34 @@ ordinary synthesis jobs. Afterwards, the same phrase in the same voice (through
 from fastapi import APIRouter, Response
 
 from api.deps import SessionDep, TenantDep
-from shared.config import get_settings
-from shared.errors import BadInput, TooLarge
+from shared import submit
+from shared.errors import BadInput
 from shared.models import JobStatus
 from shared.schemas import PrecomputedPhrase, PrecomputeOut, PrecomputeRequest
-from shared.text import clean
-from workers.submit import SYNTHESIZE_TASK, ScriptLine, create_synthesis_jobs, enqueue_committed, speech_text
 
 router = APIRouter(prefix="/v1/snippets", tags=["snippets"])
 
 
 @router.post("/precompute", response_model=PrecomputeOut, status_code=202)
 def precompute(body: PrecomputeRequest, session: SessionDep, tenant: TenantDep, response: Response) -> PrecomputeOut:
-    limit = get_settings().max_text_chars
-    lines: list[ScriptLine] = []
+    """Have phrases in one voice ready in the cache (202); all cached already: 200."""
+    lines: list[submit.ScriptLine] = []
     spoken_texts: list[str] = []
     seen: set[str] = set()
     for number, phrase in enumerate(body.phrases, 1):
-        text = clean(phrase)
+        text = submit.cleaned(phrase, f"phrase {number}")
         if not any(ch.isalnum() for ch in text):
             raise BadInput(f"phrase {number} has nothing to say")
-        if len(text) > limit:
-            raise TooLarge(f"phrase {number} has {len(text)} characters; the limit is {limit}")
         # Two spellings of one phrase ("¥5" and "5元") are one recording: keep the first.
-        if (spoken := speech_text(text)) not in seen:
+        if (spoken := submit.speech_text(text)) not in seen:
             seen.add(spoken)
             spoken_texts.append(spoken)
-            lines.append(ScriptLine(number, text))
-    job_ids, queued = create_synthesis_jobs(session, tenant, lines, body.voice, body.speed)
-    session.commit()
-    if queued:
-        enqueue_committed(session, SYNTHESIZE_TASK, queued)
-    else:
+            lines.append(submit.ScriptLine(number, text))
+    new_jobs = submit.synthesis_jobs(session, tenant, lines, body.voice, body.speed)
+    submitted = submit.submit(session, tenant, new_jobs)
+    if not submitted.queued:
         response.status_code = 200  # everything was cached already
-    waiting = set(queued)
+    waiting = set(submitted.queued)
     phrases = [
         PrecomputedPhrase(
             text=spoken,
@@ -49,6 +43,6 @@ def precompute(body: PrecomputeRequest, session: SessionDep, tenant: TenantDep, 
             status=JobStatus.queued if job_id in waiting else JobStatus.succeeded,
             cached=job_id not in waiting,
         )
-        for job_id, spoken in zip(job_ids, spoken_texts, strict=True)
+        for job_id, spoken in zip(submitted.job_ids, spoken_texts, strict=True)
     ]
-    return PrecomputeOut(voice=body.voice, cached=len(job_ids) - len(queued), queued=len(queued), phrases=phrases)
+    return PrecomputeOut(voice=body.voice, cached=len(phrases) - len(waiting), queued=len(waiting), phrases=phrases)

@@ -17,19 +17,19 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, TenantDep
 from api.exports import to_bytes
+from shared import submit
 from shared.audio import decode, resample
 from shared.config import get_settings
 from shared.db import session_scope
-from shared.errors import BadInput, EngineUnavailable, NotReady, PermanentEngineError
+from shared.errors import EngineUnavailable, NotReady, PermanentEngineError
 from shared.models import Job, JobStatus
-from shared.schemas import SpeechRequest
+from shared.schemas import SpeechFormat, SpeechRequest
 from shared.snippets import get_snippet
-from workers.submit import SYNTHESIZE_TASK, ScriptLine, checked_text, create_synthesis_jobs, enqueue_committed
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audio", tags=["openai"])
 
-MEDIA_TYPES = {
+MEDIA_TYPES: dict[SpeechFormat, str] = {
     "mp3": "audio/mpeg",
     "opus": "audio/ogg",
     "flac": "audio/flac",
@@ -42,17 +42,11 @@ _OPUS_RATE = 48_000  # Opus runs at 48 kHz
 
 @router.post("/speech", response_class=Response)
 def speech(body: SpeechRequest, session: SessionDep, tenant: TenantDep) -> Response:
+    """Speak `input` and answer with the audio itself, as OpenAI's speech endpoint does."""
     fmt = body.response_format
-    if fmt not in MEDIA_TYPES:
-        raise BadInput(f"response_format {fmt!r} is not supported; use one of {', '.join(MEDIA_TYPES)}")
-    if body.stream_format == "sse":
-        raise BadInput("stream_format 'sse' is not supported; use 'audio'")
-    text = checked_text(body.input, "input")
-    [job_id], queued = create_synthesis_jobs(session, tenant, [ScriptLine(1, text)], body.voice, body.speed)
-    session.commit()
-    if queued:
-        enqueue_committed(session, SYNTHESIZE_TASK, queued)
-    flac = _wait_for_audio(tenant, job_id, get_settings().speech_wait_s)
+    line = submit.ScriptLine(1, submit.cleaned(body.input, "input"))
+    submitted = submit.submit(session, tenant, submit.synthesis_jobs(session, tenant, [line], body.voice, body.speed))
+    flac = _wait_for_audio(tenant, submitted.job_ids[0], get_settings().speech_wait_s)
     return Response(_encode(flac, fmt), media_type=MEDIA_TYPES[fmt])
 
 

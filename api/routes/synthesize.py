@@ -3,10 +3,10 @@
 from fastapi import APIRouter, Request, Response
 
 from api.deps import SessionDep, TenantDep
-from api.routes.jobs import job_out
+from api.presenters import job_out
+from shared import submit
 from shared.models import Job
 from shared.schemas import JobOut, SynthesizeRequest
-from workers.submit import SYNTHESIZE_TASK, ScriptLine, checked_text, create_synthesis_jobs, enqueue_committed
 
 router = APIRouter(prefix="/v1", tags=["synthesis"])
 
@@ -15,13 +15,10 @@ router = APIRouter(prefix="/v1", tags=["synthesis"])
 def synthesize(
     body: SynthesizeRequest, session: SessionDep, tenant: TenantDep, request: Request, response: Response
 ) -> JobOut:
-    text = checked_text(body.text)
-    [job_id], queued = create_synthesis_jobs(
-        session, tenant, [ScriptLine(1, text)], body.voice, body.speed, body.format
-    )
-    session.commit()
-    if queued:
-        enqueue_committed(session, SYNTHESIZE_TASK, queued)
-    else:
+    """Speak one text as a job (202); a text already in the cache is answered done (200)."""
+    line = submit.ScriptLine(1, submit.cleaned(body.text))
+    new_jobs = submit.synthesis_jobs(session, tenant, [line], body.voice, body.speed, body.format)
+    submitted = submit.submit(session, tenant, new_jobs)
+    if not submitted.queued:
         response.status_code = 200  # cached: done already
-    return job_out(session.get_one(Job, job_id), request)
+    return job_out(session.get_one(Job, submitted.job_ids[0]), request)

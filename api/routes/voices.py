@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, TenantDep, get_owned
 from api.exports import to_bytes
+from api.presenters import voice_out
 from api.uploads import read_upload
 from shared.audio import MEDIA_TYPES
 from shared.config import get_settings
@@ -15,23 +16,6 @@ from shared.schemas import AudioFormat, VoiceOut
 from shared.voice_library import MAX_SEED, ClipLimits, NewVoice, create_voice, list_voices
 
 router = APIRouter(prefix="/v1/voices", tags=["voices"])
-
-
-def voice_out(voice: Voice) -> VoiceOut:
-    params = voice.params or {}
-    return VoiceOut(
-        id=voice.id,
-        name=voice.name,
-        transcript=voice.reference_text,
-        duration_s=voice.duration_s,
-        sample_rate=voice.sample_rate,
-        dialect=voice.dialect,
-        seed=params["seed"],
-        temperature=params["temperature"],
-        top_p=params["top_p"],
-        reference_sha256=voice.reference_sha256,
-        created_at=voice.created_at,
-    )
 
 
 def clip_limits() -> ClipLimits:
@@ -51,6 +35,7 @@ async def create(
     temperature: Annotated[float | None, Form(ge=0.1, le=1.0)] = None,
     top_p: Annotated[float | None, Form(ge=0.1, le=1.0)] = None,
 ) -> VoiceOut:
+    """Add a voice to the library: a reference clip and its exact transcript, for cloning."""
     limits = clip_limits()
     clip = await read_upload(audio, limits.max_bytes, "reference clip")
     new = NewVoice(clip, transcript, name, dialect, seed, temperature, top_p)
@@ -59,11 +44,13 @@ async def create(
 
 @router.get("", response_model=list[VoiceOut])
 def list_(session: SessionDep, tenant: TenantDep) -> list[VoiceOut]:
+    """The tenant's library voices."""
     return [voice_out(v) for v in list_voices(session, tenant)]
 
 
 @router.get("/{voice_id}", response_model=VoiceOut)
 def get(voice_id: str, session: SessionDep, tenant: TenantDep) -> VoiceOut:
+    """One library voice."""
     return voice_out(get_owned(session, Voice, voice_id, tenant))
 
 
@@ -74,11 +61,13 @@ def audio(
     tenant: TenantDep,
     format: Annotated[AudioFormat, Query(description="Format of the clip.")] = "flac",
 ) -> Response:
+    """A library voice's reference clip."""
     voice = get_owned(session, Voice, voice_id, tenant)
     return Response(to_bytes(voice.reference_audio, format), media_type=MEDIA_TYPES[format])
 
 
 @router.delete("/{voice_id}", status_code=204)
 def delete(voice_id: str, session: SessionDep, tenant: TenantDep) -> Response:
+    """Remove a voice from the library (audio already made with it stays cached)."""
     session.delete(get_owned(session, Voice, voice_id, tenant))
     return Response(status_code=204)

@@ -1,41 +1,44 @@
-"""A dialect answer as the JSON a job stores and the API returns."""
-
-from typing import Any
+"""A dialect answer as a job stores it and the API returns it (``shared.schemas.DialectAnswer``)."""
 
 from shared.dialect.detector import DialectResult
 from shared.dialect.hybrid import HybridResult
+from shared.schemas import DialectAnswer, DialectEvidence, TokenUsage
 
 
-def cpu_answer(result: DialectResult, reason: str) -> dict[str, Any]:
+def cpu_answer(result: DialectResult) -> DialectAnswer:
     """The CPU detector's answer alone (no LLM is configured, or none was asked)."""
-    return {
-        "label": result.label,
-        "confidence": round(result.confidence, 4),
-        "decided_by": "cpu",
-        "reason": reason,
-        "evidence": evidence(result),
-        "scores": {label: round(p, 4) for label, p in result.scores.items()},
-    }
+    return _answer(result, cpu_reason(result))
 
 
-def hybrid_answer(result: HybridResult) -> dict[str, Any]:
-    return {
-        **cpu_answer(result.cpu, result.reason),
-        "label": result.label,
-        "confidence": round(result.confidence, 4),
-        "decided_by": result.decided_by,
-        "cpu_label": result.cpu.label,
-        "llm_label": result.llm_label,
-        "llm_error": result.llm_error,
-    }
+def hybrid_answer(result: HybridResult, model: str, usage: TokenUsage | None = None) -> DialectAnswer:
+    """The CPU detector's evidence combined with the LLM's label (`shared.dialect.hybrid`)."""
+    return _answer(result.cpu, result.reason).model_copy(
+        update={
+            "label": result.label,
+            "confidence": round(result.confidence, 4),
+            "decided_by": result.decided_by,
+            "cpu_label": result.cpu.label,
+            "llm_label": result.llm_label,
+            "llm_error": result.llm_error,
+            "usage": usage,
+            "model": model,
+        }
+    )
 
 
-def evidence(result: DialectResult) -> list[dict[str, Any]]:
-    """Which markers fired, where (offsets into the simplified text), and for which variety."""
-    return [
-        {"marker": e.marker, "matched": e.matched, "label": e.label, "weight": e.weight, "start": e.start, "end": e.end}
-        for e in result.evidence
-    ]
+def _answer(result: DialectResult, reason: str) -> DialectAnswer:
+    return DialectAnswer(
+        label=result.label,  # type: ignore[arg-type]
+        confidence=round(result.confidence, 4),
+        decided_by="cpu",
+        reason=reason,
+        evidence=[
+            DialectEvidence(marker=e.marker, matched=e.matched, label=e.label, weight=e.weight, start=e.start,  # type: ignore[arg-type]
+                            end=e.end)
+            for e in result.evidence
+        ],
+        scores={label: round(p, 4) for label, p in result.scores.items()},
+    )
 
 
 def cpu_reason(result: DialectResult) -> str:

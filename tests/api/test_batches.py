@@ -4,7 +4,8 @@ import zipfile
 
 import soundfile as sf
 
-from tests.plugins.services import Stack, wait_for
+from deploy.stack import Stack
+from tests.plugins.services import wait_for
 
 
 def done(api, batch_id: str):  # type: ignore[no-untyped-def]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugins.services import Stack, wait_for
+from deploy.stack import Stack
+from tests.plugins.services import wait_for
 from tests.voice_factory import create_voice
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import openai
 import pytest
 import soundfile as sf
 
-from tests.plugins.services import Stack
+from deploy.stack import Stack
 from tests.voice_factory import create_voice
 
 pytestmark = pytest.mark.slow

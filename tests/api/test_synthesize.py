@@ -2,7 +2,8 @@ import io
 
 import soundfile as sf
 
-from tests.plugins.services import Stack, wait_for
+from deploy.stack import Stack
+from tests.plugins.services import wait_for
 
 
 def finished(client, job_id: str):  # type: ignore[no-untyped-def]

@@ -145,7 +145,7 @@ def private_redis() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def fish_pg_database() -> Iterator[str]:
     """A Postgres database of its own, so the Fish stack shares no rows with the espeak stacks."""
-    from tests.plugins.services import fresh_pg_database
+    from deploy.stack import fresh_pg_database
 
     with fresh_pg_database("voxq_fish") as url:
         yield url
@@ -156,7 +156,7 @@ def fish_sqlite_stack(
     tmp_path_factory: pytest.TempPathFactory, fish_server: FishServer, private_redis: str
 ) -> Iterator[Any]:
     """API + one TTS worker slot (one slot per Fish Speech server) on SQLite."""
-    from tests.plugins.services import sqlite_url, start_stack
+    from deploy.stack import sqlite_url, start_stack
 
     folder = tmp_path_factory.mktemp("fish-stack-sqlite")
     env = {**fish_server.env, "VOXQ_REDIS_URL": f"{private_redis}/0"}
@@ -170,7 +170,7 @@ def fish_postgres_stack(
     tmp_path_factory: pytest.TempPathFactory, fish_server: FishServer, fish_pg_database: str, private_redis: str
 ) -> Iterator[Any]:
     """API + one TTS worker slot on Postgres."""
-    from tests.plugins.services import start_stack
+    from deploy.stack import start_stack
 
     env = {**fish_server.env, "VOXQ_REDIS_URL": f"{private_redis}/1"}
     stack = start_stack(tmp_path_factory.mktemp("fish-stack-pg"), fish_pg_database, tts_workers=1, **env)

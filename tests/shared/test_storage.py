@@ -7,7 +7,8 @@ from shared import jobs
 from shared.auth import create_key, tenant_for_key
 from shared.db import make_engine
 from shared.models import Job, JobKind, JobStatus, Snippet
-from shared.snippets import cached_keys, key_prefix, snippet_key, store_snippet
+from shared.schemas import DialectAnswer, SynthesisResult
+from shared.snippets import NewSnippet, cached_durations, key_prefix, snippet_key, store_snippet
 from shared.voices import VoiceSpec
 
 
@@ -35,14 +36,18 @@ def test_a_job_moves_queued_running_succeeded_and_then_never_again(database_url:
         s.commit()
         assert jobs.start(s, job.id).status == JobStatus.running
         s.commit()
-        assert jobs.succeed(s, job.id, {"ok": True})
+        assert jobs.succeed(s, job.id, SynthesisResult(duration_s=1.5, cached=False))
         s.commit()
         assert not jobs.fail(s, job.id, "late duplicate")  # terminal: unchanged
         assert jobs.start(s, job.id) is None
         s.commit()
         s.expire_all()
         stored = s.get(Job, job.id)
-        assert stored.status == JobStatus.succeeded and stored.result == {"ok": True} and stored.attempts == 1
+        assert stored.status == JobStatus.succeeded and stored.result == {"duration_s": 1.5, "cached": False} and stored.attempts == 1
+
+
+def _answer(label: str) -> DialectAnswer:
+    return DialectAnswer(label=label, confidence=0.9, decided_by="cpu", reason="test", evidence=[], scores={})  # type: ignore[arg-type]
 
 
 def test_a_group_of_jobs_starts_and_finishes_together_skipping_finished_and_unknown_ones(database_url: str) -> None:
@@ -52,13 +57,13 @@ def test_a_group_of_jobs_starts_and_finishes_together_skipping_finished_and_unkn
         s.add_all(group)
         s.commit()
         ids = [job.id for job in group]
-        assert jobs.succeed(s, ids[1], {"label": "粤语"})  # finished before the group runs
+        assert jobs.succeed(s, ids[1], _answer("粤语"))  # finished before the group runs
         s.commit()
 
         started = jobs.start_many(s, ["job_unknown", *reversed(ids)])
         s.commit()
         assert [job.id for job in started] == [ids[3], ids[2], ids[0]]  # the order asked, finished one left out
-        assert jobs.succeed_many(s, [(ids[0], {"label": "普通话"}, None), (ids[1], {"label": "上海话"}, None)]) == 1
+        assert jobs.succeed_many(s, {ids[0]: _answer("普通话"), ids[1]: _answer("上海话")}) == 1
         assert jobs.fail_many(s, {ids[2]: "bad input", ids[3]: "bad too"}) == 2
         assert jobs.fail_many(s, {ids[3]: "a late duplicate"}) == 0
         s.commit()
@@ -66,7 +71,7 @@ def test_a_group_of_jobs_starts_and_finishes_together_skipping_finished_and_unkn
         stored = {job_id: s.get(Job, job_id) for job_id in ids}
 
     assert [stored[i].status for i in ids] == [JobStatus.succeeded, JobStatus.succeeded, JobStatus.failed, JobStatus.failed]
-    assert stored[ids[0]].result == {"label": "普通话"} and stored[ids[1]].result == {"label": "粤语"}
+    assert stored[ids[0]].result["label"] == "普通话" and stored[ids[1]].result["label"] == "粤语"
     assert stored[ids[3]].error == "bad too" and stored[ids[3]].result is None
     assert [stored[i].attempts for i in ids] == [1, 0, 1, 1]
 
@@ -85,15 +90,15 @@ def test_snippets_are_content_addressed_and_stored_once(database_url: str) -> No
     assert on_s1 != snippet_key(key_prefix(cloned, "fish_speech", "fish-speech-1.5"), "你好")
     with session_for(database_url) as s:
         tenant = tenant_for_key(s, create_key(s, "t2"))
-        fields = dict(tenant_id=tenant, key=key, text="你好", voice="cmn", engine="espeak",
-                      audio=b"fLaC...", sample_rate=22050, duration_s=1.0)
-        store_snippet(s, **fields)
-        store_snippet(s, **fields)  # a second worker racing on the same line
+        snippet = NewSnippet(tenant_id=tenant, key=key, text="你好", voice="cmn", engine="espeak",
+                             audio=b"fLaC...", sample_rate=22050, duration_s=1.0)
+        store_snippet(s, snippet)
+        store_snippet(s, snippet)  # a second worker racing on the same line
         s.commit()
         assert len(s.scalars(select(Snippet).where(Snippet.key == key)).all()) == 1
-        assert cached_keys(s, tenant, [key, "other"]) == {key}
+        assert cached_durations(s, tenant, [key, "other"]) == {key: 1.0}
         other_tenant = tenant_for_key(s, create_key(s, "t3"))
-        assert cached_keys(s, other_tenant, [key]) == set()
+        assert cached_durations(s, other_tenant, [key]) == {}
 
 
 def test_status_counts_cover_every_state(database_url: str) -> None:

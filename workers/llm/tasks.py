@@ -31,43 +31,38 @@ import logging
 from typing import Any
 
 from celery.signals import worker_ready
-from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from shared.config import get_settings
 from shared.dialect.answer import hybrid_answer
 from shared.dialect.detector import detect
 from shared.dialect.hybrid import combine
 from shared.dialect.lexicon import mandarin_lexicon
-from shared.errors import BadInput, EngineError, RetryableEngineError, VoxQueueError
-from shared.models import Job
-from shared.schemas import DialectText, GenerateRequest
+from shared.errors import EngineError, RetryableEngineError
+from shared.queue import DIALECT_TASK, GENERATE_TASK, QUEUE_FOR_TASK
+from shared.schemas import DialectInput, GenerationInput, GenerationResult, TokenUsage
 from workers.app import celery_app
-from workers.enqueue import enqueue_jobs
-from workers.jobrunner import JOB_TASK_POLICY, Outcome, run_jobs
 from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines import get_engine
 from workers.llm.engines.base import ChatRequest, ChatResult
 from workers.llm.prompts import generation_messages
-from workers.submit import SYNTHESIZE_TASK, ScriptLine, create_synthesis_jobs
+from workers.runner import JOB_TASK_POLICY, Outcome, Outcomes, SpeakReply, Work, run_jobs
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
 
 # One task's worst case: every in-client attempt times out, plus backoff between them.
 _TIME_BUDGET_S = int(settings.llm_timeout_s * 4 + 30)
+_LIMITS = {"soft_time_limit": _TIME_BUDGET_S, "time_limit": _TIME_BUDGET_S + 30}
 
-_LIMITS = {"queue": "llm", "soft_time_limit": _TIME_BUDGET_S, "time_limit": _TIME_BUDGET_S + 30}
 
-
-@celery_app.task(name="voxq.llm.generate", **_LIMITS, **JOB_TASK_POLICY)
+@celery_app.task(name=GENERATE_TASK, queue=QUEUE_FOR_TASK[GENERATE_TASK], **_LIMITS, **JOB_TASK_POLICY)
 def generate(self, job_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
-    run_jobs(self, job_ids, generate_jobs)
+    run_jobs(self, job_ids, GenerationInput, generate_jobs)
 
 
-@celery_app.task(name="voxq.llm.dialect", **_LIMITS, **JOB_TASK_POLICY)
+@celery_app.task(name=DIALECT_TASK, queue=QUEUE_FOR_TASK[DIALECT_TASK], **_LIMITS, **JOB_TASK_POLICY)
 def dialect(self, job_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
-    run_jobs(self, job_ids, dialect_jobs)
+    run_jobs(self, job_ids, DialectInput, dialect_jobs)
 
 
 @worker_ready.connect
@@ -78,40 +73,27 @@ def _load_the_lexicon(sender: Any, **_: Any) -> None:
         mandarin_lexicon()
 
 
-def _usage(result: ChatResult) -> dict[str, int] | None:
+def _usage(result: ChatResult) -> TokenUsage | None:
     if result.usage is None:
         return None
-    return {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens}
+    return TokenUsage(prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens)
 
 
-def generate_jobs(group: list[Job]) -> list[Outcome | VoxQueueError]:
+def generate_jobs(group: list[Work[GenerationInput]]) -> Outcomes:
     """Persona + history + input -> reply; reasoning (thinking on) stored apart from the reply.
     A request the server rejects fails its job with the server's message; one that could not
     get through is retried."""
-    requests = [_generate_request(job) for job in group]
-    asked = [request for request in requests if isinstance(request, GenerateRequest)]
     engine = get_engine()
     # One request per chat, so that each reply keeps its own token usage; a generation's
     # tokens, not the HTTP exchange, are what costs.
-    answers = iter(engine.chat_many([_chat_request(request) for request in asked], batch=False))
-    outcomes: list[Outcome | VoxQueueError] = []
-    for job, request in zip(group, requests, strict=True):
-        if isinstance(request, BadInput):
-            outcomes.append(request)
-            continue
-        answer = next(answers)
-        outcomes.append(answer if isinstance(answer, EngineError) else _reply(job, request, answer, engine.model))
-    return outcomes
+    answers = engine.chat_many([_chat_request(work.input) for work in group], batch=False)
+    return [
+        answer if isinstance(answer, EngineError) else _reply(work, answer, engine.model)
+        for work, answer in zip(group, answers, strict=True)
+    ]
 
 
-def _generate_request(job: Job) -> GenerateRequest | BadInput:
-    try:
-        return GenerateRequest.model_validate(job.input)
-    except ValidationError as exc:
-        return BadInput(f"job {job.id}: invalid generation input: {exc}")
-
-
-def _chat_request(request: GenerateRequest) -> ChatRequest:
+def _chat_request(request: GenerationInput) -> ChatRequest:
     return ChatRequest(
         messages=generation_messages(request.persona, [t.model_dump() for t in request.history], request.input),
         enable_thinking=request.thinking,
@@ -121,53 +103,23 @@ def _chat_request(request: GenerateRequest) -> ChatRequest:
     )
 
 
-def _reply(job: Job, request: GenerateRequest, result: ChatResult, model: str) -> Outcome:
-    logger.info("job %s: generated (%s)", job.id, result.finish_reason)
-    outcome = Outcome(
-        {
-            "text": result.text,
-            "reasoning": result.reasoning,
-            "finish_reason": result.finish_reason,
-            "usage": _usage(result),
-            "model": model,
-        }
+def _reply(work: Work[GenerationInput], answer: ChatResult, model: str) -> Outcome:
+    logger.info("job %s: generated (%s)", work.job.id, answer.finish_reason)
+    result = GenerationResult(
+        text=answer.text,
+        reasoning=answer.reasoning,
+        finish_reason=answer.finish_reason,
+        usage=_usage(answer),
+        model=model,
     )
-    if request.speak is not None:
-        queued: list[str] = []
-        outcome.record = lambda session: _add_speech_job(session, job, request, outcome.result, queued)
-        outcome.then.append(lambda: enqueue_jobs(SYNTHESIZE_TASK, queued))
-    return outcome
+    if work.input.speak is None:
+        return Outcome(result)
+    if not answer.text.strip():
+        return Outcome(result.model_copy(update={"speech_error": "the reply is empty: nothing to speak"}))
+    return Outcome(result, speak=SpeakReply(answer.text, work.input.speak))
 
 
-def _add_speech_job(
-    session: Session, job: Job, request: GenerateRequest, result: dict[str, Any], queued: list[str]
-) -> None:
-    """Create the synthesis of the reply in the transaction that records the generation, so a
-    succeeded generation always has its speech job (or the reason it has none) in its result.
-
-    Fills `queued` with the child's id when it still has to be enqueued (after the commit).
-    """
-    assert request.speak is not None
-    if not result["text"].strip():
-        result["speech_error"] = "the reply is empty: nothing to speak"
-        return
-    speak = request.speak
-    try:
-        with session.begin_nested():  # a refused child must not undo the generation
-            [child_id], to_queue = create_synthesis_jobs(
-                session, job.tenant_id, [ScriptLine(1, result["text"])], speak.voice, speak.speed, speak.format,
-                parent_id=job.id,
-            )
-    except VoxQueueError as exc:
-        logger.warning("job %s: could not start speaking the reply: %s", job.id, exc)
-        result["speech_error"] = str(exc)
-        return
-    result["speech_job_id"] = child_id
-    queued.extend(to_queue)
-    logger.info("job %s: reply goes to synthesis job %s", job.id, child_id)
-
-
-def dialect_jobs(group: list[Job]) -> list[Outcome | VoxQueueError]:
+def dialect_jobs(group: list[Work[DialectInput]]) -> Outcomes:
     """Name the dialect of each text: the LLM's constrained choice combined with the CPU detector.
 
     The CPU detector (markers, microseconds) always runs; the LLM reads the whole sentence,
@@ -176,28 +128,16 @@ def dialect_jobs(group: list[Job]) -> list[Outcome | VoxQueueError]:
     server rejects keeps the CPU answer (the job succeeds, with ``llm_error``); a failure
     that may pass is retried like any other.
     """
-    items = [_dialect_item(job) for job in group]
-    asked = [item for item in items if isinstance(item, DialectText)]
     engine = get_engine()
-    answers = iter(engine.chat_many([dialect_request(item.text, item.context) for item in asked]))
-    return [
-        item if isinstance(item, BadInput) else _dialect_outcome(job, item, next(answers), engine.model)
-        for job, item in zip(group, items, strict=True)
-    ]
+    answers = engine.chat_many([dialect_request(work.input.text, work.input.context) for work in group])
+    return [_dialect_outcome(work, answer, engine.model) for work, answer in zip(group, answers, strict=True)]
 
 
-def _dialect_item(job: Job) -> DialectText | BadInput:
-    try:
-        return DialectText.model_validate(job.input)
-    except ValidationError as exc:
-        return BadInput(f"job {job.id}: invalid dialect input: {exc}")
-
-
-def _dialect_outcome(job: Job, item: DialectText, answer: ChatResult | EngineError, model: str) -> Outcome | EngineError:
+def _dialect_outcome(work: Work[DialectInput], answer: ChatResult | EngineError, model: str) -> Outcome | EngineError:
     if isinstance(answer, RetryableEngineError):
         return answer  # the job goes round again
-    cpu = detect(item.text)
+    cpu = detect(work.input.text)
     if isinstance(answer, EngineError):
-        logger.warning("job %s: LLM rejected the request, the CPU answer stands: %s", job.id, answer)
-        return Outcome({**hybrid_answer(combine(cpu, None, str(answer))), "model": model})
-    return Outcome({**hybrid_answer(combine(cpu, answer.text)), "usage": _usage(answer), "model": model})
+        logger.warning("job %s: LLM rejected the request, the CPU answer stands: %s", work.job.id, answer)
+        return Outcome(hybrid_answer(combine(cpu, None, str(answer)), model))
+    return Outcome(hybrid_answer(combine(cpu, answer.text), model, _usage(answer)))

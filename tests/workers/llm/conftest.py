@@ -2,8 +2,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.plugins.services import Stack, start_stack
-from tests.plugins.vllm_server import VLLMServer
+from deploy.stack import Stack, start_stack
+from deploy.vllm_server import VLLMServer
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,10 @@ import time
 import httpx
 import pytest
 
+from deploy.stack import Stack, start_stack
+from deploy.vllm_server import VLLMServer
 from shared.dialect.labels import LABELS
-from tests.plugins.services import Stack, start_stack, wait_for
-from tests.plugins.vllm_server import VLLMServer
+from tests.plugins.services import wait_for
 from tests.workers.llm.proxy import VLLMProxy, overloaded_when
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]

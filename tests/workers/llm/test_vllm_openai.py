@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from deploy.vllm_server import VLLMServer
 from shared.dialect.labels import LABELS
 from shared.errors import PermanentEngineError, RetryableEngineError
-from tests.plugins.vllm_server import VLLMServer
 from tests.workers.llm.proxy import OVERLOADED, VLLMProxy, overloaded_when, without_batch_route
 from workers.llm.engines.base import ChatMessage, ChatRequest, ChatResult
 from workers.llm.engines.vllm_openai import VLLMOpenAIEngine

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from deploy.stack import Stack, sqlite_url, start_stack
 from tests.plugins.fish_standin import FishServer, _free_port, run_fish_standin
-from tests.plugins.services import Stack, sqlite_url, start_stack, wait_for
+from tests.plugins.services import wait_for
 from tests.voice_factory import create_voice
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.plugins.services import Stack, wait_for
+from deploy.stack import Stack
+from tests.plugins.services import wait_for
 from tests.voice_factory import create_voice, speech_clip
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api.client import ApiError, Client
-from api.progress import follow_batch
+from cli.client import ApiError, Client
+from cli.exit_codes import ExitCode
+from cli.progress import follow_batch
 from shared.config import get_settings
 from shared.dialect.detector import detect
 from shared.dialect.evaluate import evaluate, load_labelled_tsv
@@ -20,7 +21,7 @@ def _wait_for_job(client: Client, job: dict[str, Any], timeout_s: float = 300) -
     deadline = time.monotonic() + timeout_s
     while job["status"] not in ("succeeded", "failed"):
         if time.monotonic() > deadline:
-            raise ApiError(f"job {job['id']} still {job['status']} after {timeout_s:.0f}s", 1)
+            raise ApiError(f"job {job['id']} still {job['status']} after {timeout_s:.0f}s", ExitCode.FAILED)
         time.sleep(0.2)
         job = client.json("GET", f"/v1/jobs/{job['id']}")
     return job
@@ -30,7 +31,7 @@ def identify(text: str, context: dict[str, str], console: Console) -> None:
     client = Client(get_settings())
     job = _wait_for_job(client, client.json("POST", "/v1/dialect", json={"text": text, "context": context}))
     if job["status"] == "failed":
-        raise ApiError(f"job {job['id']} failed: {job['error']}", 1)
+        raise ApiError(f"job {job['id']} failed: {job['error']}", ExitCode.FAILED)
     answer = job["result"]
     console.print(f"[bold]{answer['label']}[/bold]  confidence {answer['confidence']:.2f}  "
                   f"(decided by {answer['decided_by']})")
@@ -46,7 +47,7 @@ def evaluate_file(path: Path, via_api: bool, console: Console) -> None:
     try:
         pairs = load_labelled_tsv(path)
     except (BadInput, OSError) as exc:
-        raise ApiError(str(exc), 2) from None
+        raise ApiError(str(exc), ExitCode.USAGE) from None
     if via_api:
         predict = _api_predictions(pairs, console)
     else:

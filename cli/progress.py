@@ -6,7 +6,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from api.client import Client
+from cli.client import Client
 
 
 def follow_batch(client: Client, batch: dict[str, Any], console: Console, poll_s: float = 0.5) -> dict[str, Any]:

@@ -7,15 +7,14 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.plugins.services import claim_redis_db, release_redis_db
-from workers.app import celery_app
-from workers.enqueue import enqueue_jobs, job_ids_on_broker
+from deploy.stack import claim_redis_db, release_redis_db
+from shared.queue import enqueue_jobs, job_ids_on_broker, publisher
 
 
 @pytest.fixture
 def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
     url = claim_redis_db()
-    monkeypatch.setitem(celery_app.conf, "broker_url", url)
+    monkeypatch.setitem(publisher().conf, "broker_url", url)
     yield redis.Redis.from_url(url)
     release_redis_db(url)
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import httpx
 import soundfile as sf
 
-from tests.plugins.services import REPO, Stack, free_port, wait_for
+from deploy.stack import REPO, Stack, free_port
+from tests.plugins.services import wait_for
 
 
 def voxq(stack: Stack, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
     env = stack.env | {"VOXQ_API_KEY": key or stack.key, "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -43,18 +44,24 @@ def test_bad_input_exits_2_with_a_message(sqlite_stack: Stack, tmp_path: Path) -
     assert voxq(sqlite_stack, "worker", "gpu").returncode == 2
 
 
-def test_help_has_copy_paste_examples(sqlite_stack: Stack) -> None:
+def test_help_prints_its_examples_as_copy_paste_lines(sqlite_stack: Stack) -> None:
+    from cli.main import EPILOG
+
     shown = voxq(sqlite_stack, "--help")
-    assert shown.returncode == 0 and "voxq submit examples/chapter.txt" in shown.stdout
+
+    assert shown.returncode == 0
+    examples = [line.strip() for line in EPILOG.splitlines() if line.strip().startswith("voxq ")]
+    printed = [line.strip() for line in shown.stdout.splitlines()]
+    assert len(examples) >= 10 and all(example in printed for example in examples), shown.stdout
 
 
 def test_flower_starts_on_the_broker_behind_basic_auth(sqlite_stack: Stack) -> None:
     port = free_port()
     env = sqlite_stack.env | {"VOXQ_FLOWER_PASSWORD": "s3cret"}
-    refused = subprocess.run([sys.executable, "-m", "api.cli", "flower"], env=sqlite_stack.env | {"VOXQ_FLOWER_PASSWORD": ""},
+    refused = subprocess.run([sys.executable, "-m", "cli", "flower"], env=sqlite_stack.env | {"VOXQ_FLOWER_PASSWORD": ""},
                              cwd=REPO, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "VOXQ_FLOWER_PASSWORD" in refused.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "flower", "--port", str(port)], env=env, cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "flower", "--port", str(port)], env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -97,14 +104,17 @@ def test_dialect_eval_prints_scores_and_the_confusion_matrix(sqlite_stack: Stack
 def test_requeue_sends_again_a_job_whose_message_was_lost(sqlite_stack: Stack) -> None:
     from sqlalchemy.orm import Session
 
+    from shared import jobs
     from shared.auth import tenant_for_key
     from shared.db import make_engine
-    from workers.submit import ScriptLine, create_synthesis_jobs
+    from shared.submit import ScriptLine, synthesis_jobs
 
     # A committed job that never got its queue message, as after a crash between the two.
     with Session(make_engine(sqlite_stack.env["VOXQ_DATABASE_URL"])) as session:
         tenant = tenant_for_key(session, sqlite_stack.key)
-        [job_id], _ = create_synthesis_jobs(session, tenant, [ScriptLine(1, "这条消息丢了，再发一次。")], "cmn")
+        [job_id] = jobs.insert_jobs(
+            session, tenant, synthesis_jobs(session, tenant, [ScriptLine(1, "这条消息丢了，再发一次。")], "cmn")
+        )
         session.commit()
     with sqlite_stack.client() as api:
         time.sleep(1)
@@ -124,15 +134,16 @@ def test_requeue_leaves_alone_a_job_whose_message_is_still_waiting(sqlite_stack:
     from celery import Celery
     from sqlalchemy.orm import Session
 
+    from shared import jobs
     from shared.auth import tenant_for_key
     from shared.db import make_engine
     from shared.schemas import GenerateRequest
-    from workers.submit import create_generation_jobs
+    from shared.submit import generation_jobs
 
     # This stack runs no LLM worker: a generation job's message waits on the llm list.
     with Session(make_engine(sqlite_stack.env["VOXQ_DATABASE_URL"])) as session:
         tenant = tenant_for_key(session, sqlite_stack.key)
-        [job_id] = create_generation_jobs(session, tenant, [GenerateRequest(input="排队等着")])
+        [job_id] = jobs.insert_jobs(session, tenant, generation_jobs([GenerateRequest(input="排队等着")]))
         session.commit()
     Celery(broker=sqlite_stack.env["VOXQ_REDIS_URL"]).send_task("voxq.llm.generate", args=[[job_id]], queue="llm")
     broker = redis.Redis.from_url(sqlite_stack.env["VOXQ_REDIS_URL"])

@@ -4,13 +4,15 @@ from typing import Any
 
 import httpx
 
+from cli.exit_codes import ExitCode
 from shared.config import Settings
 
 
 class ApiError(Exception):
-    """Raised when the API answers with an error; `exit_code` is 2 for the caller's mistakes."""
+    """Raised when the API answers with an error or cannot be reached; `exit_code` says whose
+    fault it is (USAGE for a request the API refused, FAILED otherwise)."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -33,13 +35,14 @@ class Client:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise ApiError(f"cannot reach the API at {self.http.base_url} ({exc}); is `voxq api` running?", 1) from None
+            raise ApiError(f"cannot reach the API at {self.http.base_url} ({exc}); is `voxq api` running?", ExitCode.FAILED) from None
         if response.is_error:
             try:
                 message = response.json()["error"]["message"]
             except (ValueError, KeyError, TypeError):
                 message = response.text[:500]
-            raise ApiError(f"{response.status_code}: {message}", 2 if response.status_code < 500 else 1)
+            code = ExitCode.USAGE if response.status_code < 500 else ExitCode.FAILED
+            raise ApiError(f"{response.status_code}: {message}", code)
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from api.client import ApiError, Client
-from api.progress import follow_batch
+from cli.client import ApiError, Client
+from cli.exit_codes import ExitCode
+from cli.progress import follow_batch
 from shared.config import get_settings
 from shared.local import ensure_local_key
 from shared.migrate import upgrade
@@ -24,12 +25,12 @@ def _wait_for_api(url: str, timeout_s: float = 30) -> None:
                 return
         except httpx.TransportError:
             time.sleep(0.3)
-    raise ApiError(f"the API did not answer at {url} within {timeout_s:.0f}s", 1)
+    raise ApiError(f"the API did not answer at {url} within {timeout_s:.0f}s", ExitCode.FAILED)
 
 
 def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
     if not script.is_file():
-        raise ApiError(f"no such script: {script}", 2)
+        raise ApiError(f"no such script: {script}", ExitCode.USAGE)
     settings = get_settings()
     console.print(f"[bold]1/5[/bold] migrating {settings.sqlalchemy_url}")
     upgrade()
@@ -41,9 +42,9 @@ def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
     logs = settings.data_dir.expanduser()
     console.print(f"[bold]2/5[/bold] starting a TTS worker (espeak-ng) and the API on {api_url}; logs in {logs}")
     procs = [
-        subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "tts"], env=env,
+        subprocess.Popen([sys.executable, "-m", "cli", "worker", "tts"], env=env,
                          stdout=open(logs / "demo-worker.log", "w"), stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "-m", "api.cli", "api", "--port", str(port)], env=env,
+        subprocess.Popen([sys.executable, "-m", "cli", "api", "--port", str(port)], env=env,
                          stdout=open(logs / "demo-api.log", "w"), stderr=subprocess.STDOUT),
     ]
     try:
@@ -55,7 +56,7 @@ def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
         console.print(f"[bold]4/5[/bold] batch {batch['id']}: {batch['lines']} lines")
         batch = follow_batch(client, batch, console)
         if batch["counts"]["failed"]:
-            raise ApiError(f"{batch['counts']['failed']} lines failed; see {logs / 'demo-worker.log'}", 1)
+            raise ApiError(f"{batch['counts']['failed']} lines failed; see {logs / 'demo-worker.log'}", ExitCode.FAILED)
         audio = client.request("GET", f"/v1/batches/{batch['id']}/audio", params={"format": "wav"}, timeout=300)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(audio.content)

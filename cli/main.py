@@ -1,22 +1,27 @@
-"""`voxq`: the command line. Talks to the HTTP API, or starts VoxQueue's processes."""
+"""`voxq`: the command line. Talks to the HTTP API, or starts VoxQueue's processes.
+
+Exit codes (cli/exit_codes.py): 0 ok, 1 the work failed, 2 bad usage or input.
+"""
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.client import ApiError, Client
-from api.progress import follow_batch
+from cli.client import ApiError, Client
+from cli.exit_codes import ExitCode
+from cli.progress import follow_batch
 from shared.config import get_settings
 
 EPILOG = """\
+\b
 Examples (copy and paste):
-
   voxq migrate                                   # create or upgrade the database, print the local key
   voxq api --port 8000                           # the HTTP API
   voxq worker tts                                # a TTS worker (espeak-ng by default)
@@ -38,7 +43,7 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
 
@@ -83,13 +88,14 @@ def worker(
     pool: Annotated[str, typer.Argument(help="tts or llm")],
     concurrency: Annotated[int | None, typer.Option(help="Slots of this worker.")] = None,
 ) -> None:
-    """Run a Celery worker of the tts or the llm pool."""
-    from workers.app import celery_app
-    from workers.pools import worker_argv
-
+    """Run a Celery worker of the tts or the llm pool (`python -m workers POOL`)."""
     if pool not in ("tts", "llm"):
         _fail(f"unknown pool {pool!r}: use tts or llm")
-    celery_app.worker_main(worker_argv(pool, concurrency))
+    if concurrency is not None and concurrency < 1:
+        _fail("--concurrency must be 1 or more")
+    extra = [] if concurrency is None else ["--concurrency", str(concurrency)]
+    # exec: the worker is this process, so a supervisor's signals reach Celery itself.
+    os.execv(sys.executable, [sys.executable, "-m", "workers", pool, *extra])
 
 
 @app.command()
@@ -98,9 +104,9 @@ def flower(port: Annotated[int, typer.Option(help="Port of the Flower web UI.")]
     settings = get_settings()
     if not settings.flower_password:
         _fail("set VOXQ_FLOWER_PASSWORD: Flower is never started without basic auth")
-    from workers.app import celery_app
-
-    celery_app.start(["flower", f"--port={port}", f"--basic-auth={settings.flower_user}:{settings.flower_password}"])
+    # Flower reads --basic-auth from FLOWER_BASIC_AUTH: the password stays out of the process list.
+    env = os.environ | {"FLOWER_BASIC_AUTH": f"{settings.flower_user}:{settings.flower_password}"}
+    os.execve(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.app", "flower", f"--port={port}"], env)
 
 
 @app.command()
@@ -128,7 +134,7 @@ def submit(
             return
         batch = follow_batch(client, batch, console)
         if batch["counts"]["failed"]:
-            _fail(f"{batch['counts']['failed']} lines failed; see `voxq status {batch['id']}`", 1)
+            _fail(f"{batch['counts']['failed']} lines failed; see `voxq status {batch['id']}`", ExitCode.FAILED)
         if out:
             params = {"output": "zip" if zip_lines else "chapter", "format": fmt}
             response = client.request("GET", f"/v1/batches/{batch['id']}/audio", params=params, timeout=600)
@@ -145,7 +151,6 @@ def status(batch: Annotated[str, typer.Argument(help="Batch id.")]) -> None:
         info = _client().json("GET", f"/v1/batches/{batch}")
     except ApiError as exc:
         _fail(str(exc), exc.exit_code)
-        return
     table = Table(title=f"batch {info['id']} ({info['kind']}, {info['lines']} lines)")
     for name in info["counts"]:
         table.add_column(name, justify="right")
@@ -156,14 +161,14 @@ def status(batch: Annotated[str, typer.Argument(help="Batch id.")]) -> None:
         console.print(f"audio: {info['audio_url']}")
 
 
-@app.command(epilog="voxq dialect \"侬今朝夜饭吃啥？\"\nvoxq dialect eval ../shared/data/dialect-dev.tsv")
+@app.command(epilog="\b\nvoxq dialect \"侬今朝夜饭吃啥？\"\nvoxq dialect eval ../shared/data/dialect-dev.tsv")
 def dialect(
     args: Annotated[list[str], typer.Argument(help="TEXT to identify, or: eval FILE.tsv (columns text, label).")],
     region: Annotated[str | None, typer.Option(help="The speaker's region, passed to the LLM as context.")] = None,
     via_api: Annotated[bool, typer.Option(help="eval: send the texts through the API (hybrid when an LLM is set).")] = False,
 ) -> None:
     """Which variety a text is in (through the API), or evaluate the detector on a labelled file."""
-    from api import dialect_cli
+    from cli import dialect as dialect_cli
 
     try:
         if args[0] == "eval":
@@ -184,7 +189,7 @@ def requeue(
     """Enqueue again the jobs still queued after a while whose messages were lost (a job
     whose message is still on the broker is left alone, so this is safe to schedule)."""
     from shared.db import session_scope
-    from workers.submit import requeue_stale
+    from shared.submit import requeue_stale
 
     if older_than < 0:
         _fail("--older-than must be 0 or more seconds")
@@ -219,7 +224,7 @@ def demo(
     port: Annotated[int, typer.Option(help="Port for the demo API.")] = 8000,
 ) -> None:
     """Run the embedded default end to end: migrate, start a TTS worker and the API, speak a chapter."""
-    from api.demo import run_demo
+    from cli.demo import run_demo
 
     try:
         run_demo(script, out, port, console)

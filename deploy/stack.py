@@ -1,0 +1,171 @@
+"""Whole VoxQueue stacks on one machine, for tests and benchmarks: fresh databases (SQLite
+and Postgres), private Redis databases, and the API and Celery workers as real processes."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+
+PG_ADMIN = os.environ.get("VOXQ_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres")
+PG_URL = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/{name}"
+REDIS = "redis://127.0.0.1:6379/{db}"
+REPO = Path(__file__).resolve().parents[1]
+
+# Every stack gets a Redis database of its own, so that two stacks' workers never take
+# each other's jobs (every stack's queues are named `tts` and `llm`). Claims live in
+# database 0 so that concurrent test sessions and benchmarks on one machine agree;
+# 15 is the in-process API's of the test session (tests/conftest.py).
+_CLAIMABLE = range(1, 15)
+_CLAIM = "voxq:test-claim:{db}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_redis_db() -> str:
+    """A Redis database no other live process on this machine is using, emptied."""
+    claims = redis.Redis.from_url(REDIS.format(db=0))
+    for db in _CLAIMABLE:
+        key = _CLAIM.format(db=db)
+        owner = claims.get(key)
+        if owner is not None and _alive(int(owner)):
+            continue
+        if owner is not None:
+            claims.delete(key)  # its owner died without releasing it
+        if claims.set(key, os.getpid(), nx=True, ex=6 * 3600):
+            url = REDIS.format(db=db)
+            redis.Redis.from_url(url).flushdb()
+            return url
+    raise RuntimeError("every Redis test database (1-14) is claimed by a live process")
+
+
+def release_redis_db(url: str) -> None:
+    db = int(url.rsplit("/", 1)[1])
+    claims = redis.Redis.from_url(REDIS.format(db=0))
+    if claims.get(_CLAIM.format(db=db)) == str(os.getpid()).encode():
+        claims.delete(_CLAIM.format(db=db))
+
+
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A new, empty Postgres database, dropped at the end."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.format(name=name)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'voxqueue.db'}"
+
+
+def migrated(url: str) -> str:
+    from shared.migrate import upgrade
+
+    upgrade(url)
+    return url
+
+
+@dataclass
+class Stack:
+    """A running VoxQueue: the API and workers as real processes on real Redis and a real database."""
+
+    api_url: str
+    key: str
+    env: dict[str, str]
+    data_dir: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)  # type: ignore[type-arg]
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api_url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=60
+        )
+
+    def new_key(self, tenant: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", "keys", "create", "--tenant", tenant],
+            env=self.env, cwd=REPO, capture_output=True, text=True, check=True,
+        )
+        return done.stdout.strip()
+
+    def start_worker(self, pool: str, concurrency: int = 1, **extra_env: str) -> subprocess.Popen:  # type: ignore[type-arg]
+        log = open(self.data_dir / f"worker-{pool}-{len(self.processes)}.log", "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker", pool, "--concurrency", str(concurrency)],
+            env=self.env | extra_env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.processes.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        release_redis_db(self.env["VOXQ_REDIS_URL"])
+
+
+def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra_env: str) -> Stack:
+    """Migrate, create a key, start the API and (optionally) a TTS worker; wait until it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "VOXQ_DATA_DIR": str(data_dir),
+        "VOXQ_DATABASE_URL": database_url,
+        "VOXQ_REDIS_URL": claim_redis_db(),
+        "VOXQ_API_URL": f"http://127.0.0.1:{port}",
+        **extra_env,
+    }
+    env.pop("VOXQ_API_KEY", None)
+    subprocess.run([sys.executable, "-m", "cli", "migrate"], env=env, cwd=REPO, check=True, capture_output=True)
+    stack = Stack(f"http://127.0.0.1:{port}", "", env, data_dir)
+    stack.key = stack.new_key("tenant-a")
+    api_log = open(data_dir / "api.log", "w")
+    stack.processes.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "cli", "api", "--port", str(port)],
+            env=env, cwd=REPO, stdout=api_log, stderr=subprocess.STDOUT,
+        )
+    )
+    if tts_workers:
+        stack.start_worker("tts", tts_workers)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{stack.api_url}/health", timeout=1).status_code == 200:
+                return stack
+        except httpx.TransportError:
+            time.sleep(0.2)
+    stack.stop()
+    raise RuntimeError(f"the API did not start; log:\n{(data_dir / 'api.log').read_text()[-3000:]}")

@@ -1,0 +1,170 @@
+"""The queue client: task names, the Celery app's configuration, bulk enqueue, and what is on
+the broker. Both sides meet here: the API and the CLI publish through it, and the workers'
+Celery app (`workers/app.py`) is the same app with the task modules loaded.
+
+A bulk script of 10,000 lines must be accepted in well under a second, and Celery's
+`send_task` costs ~120 us a message even pipelined (routing, declaring, retry wrappers).
+So `enqueue_jobs` builds Celery's own task message once, with `amqp.as_task_v2`, and
+stamps each job id into a copy of it: the messages are exactly what `send_task` would
+publish (protocol 2, JSON body; a test compares them) and are pushed with one LPUSH per
+thousand jobs.
+"""
+
+import base64
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+from redis import Redis
+
+from shared.config import Settings, get_settings
+from shared.models import JobKind
+
+logger = logging.getLogger(__name__)
+
+SYNTHESIZE_TASK = "voxq.tts.synthesize"
+GENERATE_TASK = "voxq.llm.generate"
+DIALECT_TASK = "voxq.llm.dialect"
+
+TASK_FOR_KIND: dict[JobKind, str] = {
+    JobKind.synthesis: SYNTHESIZE_TASK,
+    JobKind.generation: GENERATE_TASK,
+    JobKind.dialect: DIALECT_TASK,
+}
+# One queue per worker pool; the length of its Redis list is the pool's backlog.
+QUEUE_FOR_TASK: dict[str, str] = {SYNTHESIZE_TASK: "tts", GENERATE_TASK: "llm", DIALECT_TASK: "llm"}
+QUEUES: tuple[str, ...] = ("tts", "llm")
+# LLM jobs travel in groups, which the LLM worker sends to vLLM as batch requests; a
+# synthesis message carries one job (its Celery task id is the job id, as Flower shows it).
+GROUPED_TASKS: frozenset[str] = frozenset({GENERATE_TASK, DIALECT_TASK})
+
+# Messages pushed per LPUSH command when enqueuing many jobs, and read per LRANGE.
+_PUSH_SIZE = 1000
+_SCAN_SIZE = 5000
+_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+
+
+def make_celery_app(settings: Settings) -> Celery:
+    """The Celery app every VoxQueue process uses, without its tasks (workers load those)."""
+    app = Celery("voxqueue", broker=settings.redis_url)
+    app.conf.update(
+        # Only typed JSON crosses the queue: task arguments are job ids.
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        # Job state lives in the database; Celery keeps no results.
+        task_ignore_result=True,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="tts",
+        task_routes={name: {"queue": queue} for name, queue in QUEUE_FOR_TASK.items()},
+        # A job is acknowledged only after it ran; a killed worker gives it back to the queue.
+        # Tasks are idempotent: a job already finished in the database is skipped.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # Model pools take one message per slot, so the queue's list length shows the real
+        # backlog to an autoscaler and a slow GPU host does not sit on work another could do.
+        worker_prefetch_multiplier=1,
+        # One visibility timeout everywhere: a task still unacknowledged after it is redelivered.
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        visibility_timeout=settings.visibility_timeout_s,
+        broker_connection_retry_on_startup=True,
+        # Events for Flower.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+@lru_cache
+def publisher() -> Celery:
+    """The app the API and CLI publish with (built on first use, from the settings)."""
+    return make_celery_app(get_settings())
+
+
+def enqueue(task_name: str, job_ids: Sequence[str]) -> None:
+    """Put jobs on their pool's queue: one message per job, or one per group of up to
+    `llm_group_size` jobs for the grouped LLM tasks."""
+    per_message = get_settings().llm_group_size if task_name in GROUPED_TASKS else None
+    enqueue_jobs(task_name, job_ids, per_message)
+
+
+def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None = None) -> None:
+    """Send one task message per job, whose Celery task id is the job id; or, with
+    `per_message`, one message per group of up to that many jobs, for a task that takes a
+    list of job ids (a group of several gets a new task id)."""
+    if not job_ids:
+        return
+    messages: list[tuple[str, list[Any]]]
+    if per_message is None:
+        messages = [(job_id, [job_id]) for job_id in job_ids]
+    else:
+        groups = [list(job_ids[i : i + per_message]) for i in range(0, len(job_ids), per_message)]
+        messages = [(group[0] if len(group) == 1 else str(uuid.uuid4()), [group]) for group in groups]
+    app = publisher()
+    if len(messages) == 1:
+        task_id, args = messages[0]
+        app.send_task(task_name, args=args, task_id=task_id)
+        return
+    queue = QUEUE_FOR_TASK[task_name]
+    template = app.amqp.as_task_v2("-", task_name, args=["-"]).headers
+    redis = Redis.from_url(app.conf.broker_url)
+    try:
+        for start in range(0, len(messages), _PUSH_SIZE):
+            chunk = messages[start : start + _PUSH_SIZE]
+            # Workers BRPOP from the right, so LPUSH of a list keeps submission order.
+            redis.lpush(queue, *(message(template, task_id, args, queue) for task_id, args in chunk))
+    finally:
+        redis.close()
+    logger.info("enqueued %d %s jobs in %d messages on %s", len(job_ids), task_name, len(messages), queue)
+
+
+def message(headers: dict[str, Any], task_id: str, args: list[Any], queue: str) -> str:
+    """One task message as kombu's Redis transport stores it, from the task's header template."""
+    body = json.dumps([args, {}, _EMBED]).encode()
+    return json.dumps(
+        {
+            "body": base64.b64encode(body).decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": dict(headers, id=task_id, root_id=task_id, argsrepr=repr(args)),
+            "properties": {
+                "correlation_id": task_id,
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": "", "routing_key": queue},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+    )
+
+
+def job_ids_on_broker(queues: Sequence[str] = QUEUES) -> set[str]:
+    """The jobs that have a message on the broker: waiting on one of `queues`, or delivered
+    to a worker and not yet acknowledged (kombu keeps those in the ``unacked`` hash, as
+    [message, exchange, routing key])."""
+    redis = Redis.from_url(publisher().conf.broker_url)
+    try:
+        raw: list[bytes] = []
+        for queue in queues:
+            for start in range(0, redis.llen(queue), _SCAN_SIZE):
+                raw.extend(redis.lrange(queue, start, start + _SCAN_SIZE - 1))
+        raw.extend(redis.hvals("unacked"))
+    finally:
+        redis.close()
+    found: set[str] = set()
+    for item in raw:
+        decoded = json.loads(item)
+        if isinstance(decoded, list):
+            decoded = decoded[0]
+        args = json.loads(base64.b64decode(decoded["body"]))[0]
+        if args:  # a job task's first argument: one job id, or a group's list of them
+            found.update(args[0] if isinstance(args[0], list) else [args[0]])
+    return found

@@ -1,0 +1,172 @@
+"""Creating jobs and batches: build the rows (nothing is written until they are all valid),
+insert them in one statement, commit, then enqueue.
+
+Used by the API's routes and by the worker runner, which creates the child job of a reply
+that is to be spoken. Cache hits (synthesis) and CPU answers (dialect, with no LLM) are
+stored as succeeded at once and never queued.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shared import jobs, queue
+from shared.config import get_settings
+from shared.dialect.answer import cpu_answer
+from shared.dialect.detector import detect
+from shared.errors import BadInput, EngineUnavailable
+from shared.jobs import NewJob
+from shared.models import Batch, JobKind
+from shared.schemas import DialectInput, DialectText, GenerateRequest, SynthesisInput, SynthesisResult
+from shared.snippets import cached_durations, key_prefix, snippet_key
+from shared.text import clean
+from shared.text_normalize import normalize_zh
+from shared.voices import dialect_voices, resolve_voice
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    number: int  # 1-based line (or record) number in the upload, for error messages
+    text: str
+    voice: str | None = None
+    id: str | None = None
+    dialect: str | None = None  # set when the line's dialect chose its voice
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What a submission stored: every job's id in order, and those that went on the queue."""
+
+    job_ids: list[str]
+    queued: list[str]
+
+
+def speech_text(text: str) -> str:
+    """The text an engine is given (and the cache key is made of): cleaned, and digits,
+    dates, money and units written as words, since no engine reads them reliably."""
+    return normalize_zh(clean(text))
+
+
+def cleaned(text: str, field: str = "text") -> str:
+    """A text cleaned of invisible and control characters; BadInput if nothing is left."""
+    text = clean(text)
+    if not text:
+        raise BadInput(f"{field} is empty")
+    return text
+
+
+def follow_dialect(
+    session: Session, tenant_id: str, lines: Sequence[ScriptLine], overrides: dict[str, str]
+) -> list[ScriptLine]:
+    """Let each line's dialect choose its voice: the CPU detector names the dialect, then the
+    voice mapped to it speaks (`overrides`, else `dialect_voices`); a dialect with no voice
+    of its own keeps the line's voice."""
+    mapping = dialect_voices(session, tenant_id, get_settings().tts_engine) | overrides
+    chosen = []
+    for line in lines:
+        label = detect(line.text).label
+        chosen.append(replace(line, voice=mapping.get(label, line.voice), dialect=label))
+    return chosen
+
+
+def synthesis_jobs(
+    session: Session,
+    tenant_id: str,
+    lines: Sequence[ScriptLine],
+    default_voice: str | None,
+    speed: float = 1.0,
+    fmt: str = "wav",
+) -> list[NewJob]:
+    """One synthesis job per line, keyed in the snippet cache; a line already cached is a
+    succeeded job. Raises BadInput (an unknown voice, ...); reads, never writes."""
+    settings = get_settings()
+    engine = settings.tts_engine
+    model = settings.fish_speech_model if engine == "fish_speech" else None
+    prefixes: dict[str | None, bytes] = {}
+    for name in {line.voice or default_voice for line in lines}:
+        prefixes[name] = key_prefix(resolve_voice(session, tenant_id, name, engine, speed), engine, model)
+    new_jobs = []
+    for line in lines:
+        voice = line.voice or default_voice
+        text = speech_text(line.text)
+        spec = SynthesisInput(text=text, voice=voice, speed=speed, format=fmt, dialect=line.dialect)  # type: ignore[arg-type]
+        key = snippet_key(prefixes[voice], text)
+        new_jobs.append(NewJob(JobKind.synthesis, spec, line.number, line.id, key))
+    durations = cached_durations(session, tenant_id, (job.snippet_key for job in new_jobs if job.snippet_key))
+    return [
+        replace(job, result=SynthesisResult(duration_s=durations[job.snippet_key], cached=True))
+        if job.snippet_key in durations
+        else job
+        for job in new_jobs
+    ]
+
+
+def dialect_jobs(items: Sequence[DialectText]) -> list[NewJob]:
+    """One job per text, answered at once by the CPU detector when there is no LLM to ask."""
+    use_llm = bool(get_settings().llm_url)
+    new_jobs = []
+    for number, item in enumerate(items, start=1):
+        text = cleaned(item.text, f"item {number}: text")
+        answer = None if use_llm else cpu_answer(detect(text))
+        new_jobs.append(NewJob(JobKind.dialect, DialectInput(text=text, context=item.context), number, item.id,
+                               result=answer))
+    return new_jobs
+
+
+def generation_jobs(items: Sequence[GenerateRequest]) -> list[NewJob]:
+    """One queued job per request; the request is the job's input."""
+    return [NewJob(JobKind.generation, item, number) for number, item in enumerate(items, start=1)]
+
+
+def submit(session: Session, tenant_id: str, new_jobs: Sequence[NewJob], batch_id: str | None = None) -> Submitted:
+    """Insert the jobs (all of one kind), commit, then put the queued ones on their queue."""
+    queued = jobs.insert_jobs(session, tenant_id, new_jobs, batch_id=batch_id)
+    if new_jobs:
+        commit_and_enqueue(session, queue.TASK_FOR_KIND[new_jobs[0].kind], queued)
+    return Submitted([job.id for job in new_jobs], queued)
+
+
+def create_batch(
+    session: Session, tenant_id: str, kind: JobKind, new_jobs: Sequence[NewJob], options: dict[str, Any]
+) -> Batch:
+    """A batch of one job per line, stored and queued as one submission."""
+    batch = Batch(tenant_id=tenant_id, kind=kind, lines=len(new_jobs), options=options)
+    session.add(batch)
+    session.flush()
+    submit(session, tenant_id, new_jobs, batch_id=batch.id)
+    return batch
+
+
+def commit_and_enqueue(session: Session, task_name: str, job_ids: list[str]) -> None:
+    """Commit, so that no worker can take a job before its row exists, then enqueue. If the
+    broker is down, fail the jobs rather than leave them queued forever, and say so."""
+    session.commit()
+    if not job_ids:
+        return
+    try:
+        queue.enqueue(task_name, job_ids)
+    except Exception as exc:  # redis-py raises several unrelated classes for a dead broker
+        jobs.fail_unqueued(session, job_ids, f"could not reach the queue: {exc}")
+        session.commit()
+        raise EngineUnavailable(f"the job queue (Redis) is unreachable: {exc}") from None
+
+
+def requeue_stale(session: Session, older_than_s: float) -> dict[str, int]:
+    """Enqueue again every job still queued after `older_than_s` seconds that has no message
+    on the broker: its message was lost (the broker was flushed, or a process died between
+    committing a job and enqueuing it). A job waiting its turn in a long backlog still has
+    its message and is left alone, so this is safe to run on a schedule.
+    """
+    stale = jobs.queued_before(session, older_than_s)
+    on_broker = queue.job_ids_on_broker() if stale else set()
+    counts: dict[str, int] = {}
+    for kind, task in queue.TASK_FOR_KIND.items():
+        ids = [job_id for job_kind, job_id in stale if job_kind == kind and job_id not in on_broker]
+        queue.enqueue(task, ids)
+        counts[kind.value] = len(ids)
+    return counts
