@@ -2,16 +2,24 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+CODE   := api cli workers shared tests bench deploy
 
-.PHONY: demo test services venv vllm bench clean
+.PHONY: demo test test-fast lint services venv vllm bench clean
 
 demo: venv  ## the embedded default end to end: writes out/chapter.wav (needs no Postgres)
 	VOXQ_NEED_POSTGRES=0 bash deploy/dev-services.sh
 	$(BIN)/voxq demo
 
-test: services venv vllm  ## lint, then the whole test suite (real Redis, SQLite, Postgres, Celery, espeak-ng, vLLM)
-	$(BIN)/ruff check api workers shared tests bench
+test: services venv vllm lint  ## the gates, then the whole test suite (real Redis, SQLite, Postgres, Celery, espeak-ng, vLLM)
 	$(BIN)/python -m pytest
+
+test-fast: services venv lint  ## the gates, then the tests that start no server or worker (no vLLM install needed)
+	$(BIN)/python -m pytest -m "not slow and not vllm"
+
+lint: venv  ## ruff (rules and formatting) and mypy
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/python -m mypy
 
 services:  ## install and start espeak-ng, Redis and PostgreSQL where missing
 	bash deploy/dev-services.sh

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from shared.auth import tenant_for_key
 from shared.db import session_scope
 from shared.errors import NotFound, Unauthorized
-from shared.models import Base
+from shared.models import Batch, Job, Snippet, Voice
 
 
 def get_session() -> Iterator[Session]:
@@ -36,7 +36,8 @@ def get_tenant(session: SessionDep, authorization: Annotated[str | None, Header(
 
 TenantDep = Annotated[str, Depends(get_tenant)]
 
-M = TypeVar("M", bound=Base)
+# The tables whose rows belong to a tenant.
+M = TypeVar("M", Job, Batch, Voice, Snippet)
 # What an id names, for "no batch 'x'": the owned tables' rows in the singular.
 _NOUNS = {"jobs": "job", "batches": "batch", "voices": "voice", "snippets": "snippet"}
 

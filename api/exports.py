@@ -23,10 +23,11 @@ def _snippet_audio(session: Session, tenant_id: str, jobs: Sequence[Job]) -> Ite
         chunk = jobs[start : start + 200]
         snippets = get_snippets(session, tenant_id, (job.snippet_key for job in chunk if job.snippet_key))
         for job in chunk:
-            yield job, snippets[job.snippet_key].audio  # type: ignore[index]
+            assert job.snippet_key is not None, "synthesis jobs get their snippet key at submission"
+            yield job, snippets[job.snippet_key].audio
 
 
-def chapter(session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str, pause_ms: int) -> tempfile.SpooledTemporaryFile:  # type: ignore[type-arg]
+def chapter(session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str, pause_ms: int) -> tempfile.SpooledTemporaryFile[bytes]:
     """Every line in order, with a pause between lines, as one file."""
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
     container, subtype = FORMATS[fmt]
@@ -47,7 +48,7 @@ def chapter(session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str, pau
     return out
 
 
-def zip_of_lines(session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str) -> tempfile.SpooledTemporaryFile:  # type: ignore[type-arg]
+def zip_of_lines(session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str) -> tempfile.SpooledTemporaryFile[bytes]:
     """A zip with one file per line, named by line number and the line's own id."""
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
     width = max(4, len(str(max((job.line or 0) for job in jobs))))

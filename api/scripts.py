@@ -10,13 +10,14 @@ from shared.submit import ScriptLine
 from shared.text import clean
 
 ScriptFormat = Literal["text", "csv", "jsonl"]
+_FORMATS: dict[str, ScriptFormat] = {"text": "text", "csv": "csv", "jsonl": "jsonl"}
 
 
 def detect_format(filename: str | None, explicit: str | None) -> ScriptFormat:
     if explicit:
-        if explicit not in ("text", "csv", "jsonl"):
+        if explicit not in _FORMATS:
             raise BadInput(f"unknown script format {explicit!r}; use text, csv or jsonl")
-        return explicit  # type: ignore[return-value]
+        return _FORMATS[explicit]
     name = (filename or "").lower()
     if name.endswith(".csv"):
         return "csv"

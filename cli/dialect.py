@@ -1,6 +1,7 @@
 """`voxq dialect`: identify one text through the API, or evaluate on a labelled TSV file."""
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def evaluate_file(path: Path, via_api: bool, console: Console) -> None:
     console.print(report.format())
 
 
-def _api_predictions(pairs: list[tuple[str, str]], console: Console):  # type: ignore[no-untyped-def]
+def _api_predictions(pairs: list[tuple[str, str]], console: Console) -> Callable[[str], str]:
     """Send every text as one dialect batch, wait for it, and answer from its jobs' results."""
     client = Client(get_settings())
     items = [{"text": text} for text, _ in pairs]

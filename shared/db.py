@@ -5,7 +5,9 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from shared.config import get_settings
 
@@ -15,7 +17,7 @@ def make_engine(url: str, busy_timeout_ms: int = 30_000, pool_size: int = 5) -> 
         engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             # WAL lets the API read while a worker writes; the busy timeout makes writers
             # wait for each other instead of failing at once with "database is locked".
             cur = dbapi_conn.cursor()

@@ -7,7 +7,7 @@ its limit is answered 413 wherever it is sent (``api/errors.py``).
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -19,7 +19,7 @@ _limits = get_settings()
 
 AudioFormat = Literal["wav", "flac", "ogg", "mp3"]
 DialectLabel = Literal["普通话", "四川话", "粤语", "上海话", "东北话", "河南话", "湖南话", "陕西话"]
-assert set(DialectLabel.__args__) == set(LABELS), "DialectLabel must list shared.dialect.labels.LABELS"  # type: ignore[attr-defined]
+assert set(get_args(DialectLabel)) == set(LABELS), "DialectLabel must list shared.dialect.labels.LABELS"
 
 # A text that becomes one job; longer work goes in a batch, a line at a time.
 JobText = Annotated[str, StringConstraints(min_length=1, max_length=_limits.max_text_chars)]

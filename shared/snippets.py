@@ -5,7 +5,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 
 from shared.models import Snippet
@@ -77,9 +77,14 @@ class NewSnippet:
 def store_snippet(session: Session, snippet: NewSnippet) -> None:
     """Insert a snippet unless the same key is already stored (two workers may race on it)."""
     fields = asdict(snippet)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+    unique = ["tenant_id", "key"]
+    statement: Insert
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        statement = postgresql.insert(Snippet).values(**fields).on_conflict_do_nothing(index_elements=unique)
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(Snippet).values(**fields).on_conflict_do_nothing(index_elements=["tenant_id", "key"]))
+        from sqlalchemy.dialects import sqlite
+
+        statement = sqlite.insert(Snippet).values(**fields).on_conflict_do_nothing(index_elements=unique)
+    session.execute(statement)

@@ -94,6 +94,7 @@ def synthesis_jobs(
     for line in lines:
         voice = line.voice or default_voice
         text = speech_text(line.text)
+        # fmt and line.dialect are typed str; pydantic validates them as AudioFormat and DialectLabel.
         spec = SynthesisInput(text=text, voice=voice, speed=speed, format=fmt, dialect=line.dialect)  # type: ignore[arg-type]
         key = snippet_key(prefixes[voice], text)
         new_jobs.append(NewJob(JobKind.synthesis, spec, line.number, line.id, key))

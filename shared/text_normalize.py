@@ -44,7 +44,8 @@ def digits_to_zh(digits: str, *, phone: bool = False) -> str:
 
 def _four(n: int) -> str:
     """0 < n < 10000, with 零 for inner gaps (1005 → 一千零五)."""
-    out, zero = [], False
+    out: list[str] = []
+    zero = False
     for power in (3, 2, 1, 0):
         d = n // 10**power % 10
         if d == 0:
@@ -69,7 +70,8 @@ def int_to_zh(n: int) -> str:
     while n:
         groups.append(n % 10_000)
         n //= 10_000
-    out, gap = [], False
+    out: list[str] = []
+    gap = False
     for i in range(len(groups) - 1, -1, -1):
         g = groups[i]
         if g == 0:

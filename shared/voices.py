@@ -97,7 +97,7 @@ def dialect_voices(session: Session, tenant_id: str, engine: str) -> dict[str, s
             .where(Voice.tenant_id == tenant_id, Voice.dialect.is_not(None))
             .order_by(Voice.created_at)
         )
-        mapping.update({dialect: voice_id for dialect, voice_id in marked})
+        mapping.update({dialect: voice_id for dialect, voice_id in marked if dialect is not None})
     return mapping
 
 

@@ -32,3 +32,15 @@ def create_voice(api: httpx.Client, clip: bytes | None = None, transcript: str =
     response = api.post("/v1/voices", files=files, data=data)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def spoken_length(text: str, voice: str) -> float:
+    """How long espeak-ng's `voice` takes to say `text`, spoken here as a TTS worker would."""
+    from shared.config import get_settings
+    from shared.voices import VoiceSpec
+    from workers.tts.engines.espeak import EspeakEngine
+    from workers.tts.speak import speak
+
+    settings = get_settings()
+    engine = EspeakEngine()
+    return speak(engine, text, VoiceSpec(name=voice), settings.max_chunk_chars, settings.pause_between_chunks_ms).duration_s

@@ -13,7 +13,7 @@ enqueued after its commit. No database transaction is held open while an engine 
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypedDict, TypeVar
 
 from celery import Task
 from celery.utils.time import get_exponential_backoff_interval
@@ -33,11 +33,24 @@ from shared.submit import ScriptLine, commit_and_enqueue, synthesis_jobs
 logger = logging.getLogger(__name__)
 _settings = get_settings()
 
+
+class TaskPolicy(TypedDict):
+    """The options of `JOB_TASK_POLICY`, typed for `celery_app.task(**JOB_TASK_POLICY)`."""
+
+    bind: Literal[True]
+    acks_late: bool
+    reject_on_worker_lost: bool
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+    max_retries: int
+
+
 # What every job task declares, besides its name, queue and time limits: acknowledged
 # after it ran, given back if its worker dies (safe: a finished job is skipped), and retried
 # (by `run_jobs`, which reads these) with capped, jittered exponential backoff only for
 # failures that may pass.
-JOB_TASK_POLICY: dict[str, Any] = {
+JOB_TASK_POLICY: TaskPolicy = {
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
@@ -78,7 +91,7 @@ Outcomes = list[Outcome | VoxQueueError]
 
 
 def run_jobs(
-    task: Task,  # type: ignore[type-arg]
+    task: Task[Any, Any],
     job_ids: Sequence[str],
     input_model: type[I],
     work: Callable[[list[Work[I]]], Outcomes],
@@ -125,7 +138,7 @@ def _validated(group: list[Job], input_model: type[I]) -> tuple[list[Work[I]], l
     return valid, invalid
 
 
-def _retry(task: Task, group: list[Job], retry: dict[str, RetryableEngineError]) -> None:  # type: ignore[type-arg]
+def _retry(task: Task[Any, Any], group: list[Job], retry: dict[str, RetryableEngineError]) -> None:
     """Send the jobs in `retry` round again with capped, jittered exponential backoff (as
     the task's declared policy), or fail them once the task has used up its retries."""
     if task.request.retries >= (task.max_retries or 0):
@@ -135,12 +148,16 @@ def _retry(task: Task, group: list[Job], retry: dict[str, RetryableEngineError])
         return
     first = next(iter(retry.values()))
     logger.warning("jobs %s: will retry: %s", ", ".join(retry), first)
+    # celery sets the retry_* options as attributes of the task class; celery-types does not declare them.
     countdown = get_exponential_backoff_interval(
-        task.retry_backoff, task.request.retries, task.retry_backoff_max, full_jitter=task.retry_jitter
+        task.retry_backoff,  # type: ignore[attr-defined]
+        task.request.retries,
+        task.retry_backoff_max,  # type: ignore[attr-defined]
+        full_jitter=task.retry_jitter,  # type: ignore[attr-defined]
     )
     if len(retry) == len(group):  # the message as it came (a single-job task takes one id, not a list)
         raise task.retry(exc=first, countdown=countdown)
-    raise task.retry(args=[list(retry)], exc=first, countdown=countdown)
+    raise task.retry(args=(list(retry),), exc=first, countdown=countdown)
 
 
 def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:

@@ -1,7 +1,7 @@
 """Bulk scripts: POST /v1/batches, progress, and the whole script's audio."""
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
@@ -52,7 +52,7 @@ async def create_batch(
     lines = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
     if kind == "dialect":
         items = [DialectText(text=line.text, id=line.id) for line in lines]
-        options = {"filename": file.filename}
+        options: dict[str, Any] = {"filename": file.filename}
         batch = submit.create_batch(session, tenant, JobKind.dialect, submit.dialect_jobs(items), options)
         return batch_out(session, batch, request)
     if follow_dialect:

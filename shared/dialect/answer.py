@@ -27,6 +27,7 @@ def hybrid_answer(result: HybridResult, model: str, usage: TokenUsage | None = N
 
 
 def _answer(result: DialectResult, reason: str) -> DialectAnswer:
+    # The detector's labels are typed str (one of LABELS); pydantic validates them as DialectLabel.
     return DialectAnswer(
         label=result.label,  # type: ignore[arg-type]
         confidence=round(result.confidence, 4),

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from deploy.stack import Stack
 from tests.plugins.services import wait_for
 from tests.voice_factory import create_voice
-
-pytestmark = pytest.mark.slow
 
 PHRASES = ["欢迎光临。", "请稍等。", "您的订单已发货。", "价格¥12.50。"]
 

@@ -12,8 +12,6 @@ import soundfile as sf
 from deploy.stack import Stack
 from tests.voice_factory import create_voice
 
-pytestmark = pytest.mark.slow
-
 LINE = "您好，这里是语音合成服务，很高兴为您服务。"
 
 
@@ -57,7 +55,7 @@ def test_errors_reach_the_client_as_openai_errors(setup: tuple[openai.OpenAI, st
     client, voice = setup
     with pytest.raises(openai.BadRequestError, match="unknown voice"):
         client.audio.speech.create(model="tts-1", voice="alloy", input=LINE)
-    with pytest.raises(openai.BadRequestError, match="aac"):
+    with pytest.raises(openai.UnprocessableEntityError, match="response_format"):  # the schema lists what is served
         client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format="aac")
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=str(client.base_url), api_key="wrong", max_retries=0).audio.speech.create(

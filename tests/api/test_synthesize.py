@@ -1,9 +1,11 @@
 import io
 
+import pytest
 import soundfile as sf
 
 from deploy.stack import Stack
 from tests.plugins.services import wait_for
+from tests.voice_factory import spoken_length
 
 
 def finished(client, job_id: str):  # type: ignore[no-untyped-def]
@@ -27,19 +29,26 @@ def test_a_cached_text_is_answered_at_once_without_a_worker(stack: Stack) -> Non
     body = {"text": "缓存里的这句话只合成一次。", "voice": "cmn", "format": "flac"}
     with stack.client() as api:
         first = api.post("/v1/synthesize", json=body).json()
-        wait_for(lambda: finished(api, first["id"]))
+        first_done = wait_for(lambda: finished(api, first["id"]))
         second = api.post("/v1/synthesize", json=body)
         assert second.status_code == 200
-        assert second.json()["status"] == "succeeded" and second.json()["result"] == {"cached": True}
+        assert second.json()["status"] == "succeeded"
+        assert second.json()["result"] == {"cached": True, "duration_s": first_done["result"]["duration_s"]}
         assert second.json()["attempts"] == 0  # never went through the queue
         flac = api.get(f"/v1/jobs/{second.json()['id']}/audio")
         assert flac.headers["content-type"] == "audio/flac" and flac.content[:4] == b"fLaC"
 
 
-def test_cantonese_uses_the_yue_voice(stack: Stack) -> None:
+def test_cantonese_is_spoken_with_the_yue_voice(stack: Stack) -> None:
+    text = "佢今日去咗街市買餸。"
     with stack.client() as api:
-        r = api.post("/v1/synthesize", json={"text": "佢今日去咗街市買餸。", "voice": "yue"})
-        assert wait_for(lambda: finished(api, r.json()["id"]))["status"] == "succeeded"
+        r = api.post("/v1/synthesize", json={"text": text, "voice": "yue"})
+        job = wait_for(lambda: finished(api, r.json()["id"]))
+
+    assert job["status"] == "succeeded"
+    # yue reads these characters as Cantonese syllables, cmn as (many more) Mandarin ones.
+    assert job["result"]["duration_s"] == pytest.approx(spoken_length(text, "yue"), rel=0.05)
+    assert job["result"]["duration_s"] < 0.8 * spoken_length(text, "cmn")
 
 
 def test_another_tenant_sees_404_for_my_job(stack: Stack) -> None:

@@ -40,6 +40,15 @@ def postgres_stack(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -
     stack.stop()
 
 
+@pytest.fixture(scope="session")
+def idle_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The API with no worker: whatever is queued stays queued."""
+    folder = tmp_path_factory.mktemp("stack-idle")
+    stack = start_stack(folder, sqlite_url(folder), tts_workers=0)
+    yield stack
+    stack.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def stack(request: pytest.FixtureRequest) -> Stack:
     """The whole system on each database."""

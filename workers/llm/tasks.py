@@ -28,8 +28,9 @@ same budget for a worker started with another pool.
 """
 
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
+from celery import Task
 from celery.signals import worker_ready
 
 from shared.config import get_settings
@@ -52,16 +53,23 @@ settings = get_settings()
 
 # One task's worst case: every in-client attempt times out, plus backoff between them.
 _TIME_BUDGET_S = int(settings.llm_timeout_s * 4 + 30)
-_LIMITS = {"soft_time_limit": _TIME_BUDGET_S, "time_limit": _TIME_BUDGET_S + 30}
+
+
+class _TimeLimits(TypedDict):
+    soft_time_limit: int
+    time_limit: int
+
+
+_LIMITS: _TimeLimits = {"soft_time_limit": _TIME_BUDGET_S, "time_limit": _TIME_BUDGET_S + 30}
 
 
 @celery_app.task(name=GENERATE_TASK, queue=QUEUE_FOR_TASK[GENERATE_TASK], **_LIMITS, **JOB_TASK_POLICY)
-def generate(self, job_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+def generate(self: Task[Any, Any], job_ids: list[str]) -> None:
     run_jobs(self, job_ids, GenerationInput, generate_jobs)
 
 
 @celery_app.task(name=DIALECT_TASK, queue=QUEUE_FOR_TASK[DIALECT_TASK], **_LIMITS, **JOB_TASK_POLICY)
-def dialect(self, job_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+def dialect(self: Task[Any, Any], job_ids: list[str]) -> None:
     run_jobs(self, job_ids, DialectInput, dialect_jobs)
 
 
@@ -95,7 +103,7 @@ def generate_jobs(group: list[Work[GenerationInput]]) -> Outcomes:
 
 def _chat_request(request: GenerationInput) -> ChatRequest:
     return ChatRequest(
-        messages=generation_messages(request.persona, [t.model_dump() for t in request.history], request.input),
+        messages=generation_messages(request.persona, request.history, request.input),
         enable_thinking=request.thinking,
         temperature=request.temperature,
         top_p=request.top_p,

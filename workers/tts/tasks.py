@@ -1,6 +1,9 @@
 """TTS pool tasks (queue `tts`)."""
 
 import logging
+from typing import Any
+
+from celery import Task
 
 from shared.audio import encode
 from shared.config import get_settings
@@ -21,7 +24,7 @@ settings = get_settings()
 @celery_app.task(
     name=SYNTHESIZE_TASK, queue=QUEUE_FOR_TASK[SYNTHESIZE_TASK], soft_time_limit=900, time_limit=960, **JOB_TASK_POLICY
 )
-def synthesize(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
+def synthesize(self: Task[Any, Any], job_id: str) -> None:
     run_jobs(self, [job_id], SynthesisInput, lambda group: [synthesize_job(work) for work in group])
 
 

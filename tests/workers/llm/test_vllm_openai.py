@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,7 +33,6 @@ def _run_all(engine: VLLMOpenAIEngine, requests: list[ChatRequest], threads: int
         return list(pool.map(engine.chat, requests))
 
 
-@pytest.mark.vllm
 def test_every_constrained_answer_is_one_of_the_eight_labels(engine: VLLMOpenAIEngine) -> None:
     requests = [_ask(p, choices=LABELS, temperature=1.0, max_tokens=16) for p in PROMPTS]
 
@@ -46,7 +44,6 @@ def test_every_constrained_answer_is_one_of_the_eight_labels(engine: VLLMOpenAIE
     assert len(set(answers)) > 1
 
 
-@pytest.mark.vllm
 def test_the_same_prompts_without_the_constraint_do_not_always_give_a_label(engine: VLLMOpenAIEngine) -> None:
     requests = [_ask(p, temperature=1.0, max_tokens=16) for p in PROMPTS]
 
@@ -55,7 +52,6 @@ def test_the_same_prompts_without_the_constraint_do_not_always_give_a_label(engi
     assert sum(a not in LABELS for a in answers) > len(answers) // 2
 
 
-@pytest.mark.vllm
 def test_thinking_off_opens_the_reply_with_an_empty_think_block(engine: VLLMOpenAIEngine) -> None:
     thinking = engine.chat(_ask("你好", enable_thinking=True, max_tokens=24, temperature=0.0))
     direct = engine.chat(_ask("你好", enable_thinking=False, max_tokens=24, temperature=0.0))
@@ -68,7 +64,6 @@ def test_thinking_off_opens_the_reply_with_an_empty_think_block(engine: VLLMOpen
     assert thinking.text == ""
 
 
-@pytest.mark.vllm
 def test_thinking_output_stays_out_of_the_answer_with_a_constraint(engine: VLLMOpenAIEngine) -> None:
     result = engine.chat(_ask("哪种方言？", enable_thinking=False, choices=LABELS, max_tokens=16))
 
@@ -77,7 +72,6 @@ def test_thinking_output_stays_out_of_the_answer_with_a_constraint(engine: VLLMO
     assert result.finish_reason == "stop"
 
 
-@pytest.mark.vllm
 def test_a_request_the_server_rejects_is_permanent_and_carries_its_message(engine: VLLMOpenAIEngine) -> None:
     with pytest.raises(PermanentEngineError) as caught:
         engine.chat(_ask("你好", max_tokens=100_000))
@@ -86,25 +80,20 @@ def test_a_request_the_server_rejects_is_permanent_and_carries_its_message(engin
     assert "max_model_len" in str(caught.value)
 
 
-@pytest.mark.vllm
 def test_an_unknown_model_name_is_permanent(vllm_server: VLLMServer) -> None:
     with VLLMOpenAIEngine(vllm_server.base_url, "no-such-model") as engine:
         with pytest.raises(PermanentEngineError, match="no-such-model"):
             engine.chat(_ask("你好", max_tokens=4))
 
 
-@pytest.mark.vllm
 def test_many_concurrent_requests_all_complete(engine: VLLMOpenAIEngine) -> None:
     requests = [_ask(f"请随便说几句话，编号{i}", max_tokens=32, temperature=1.0) for i in range(256)]
 
-    started = time.monotonic()
     results = _run_all(engine, requests, threads=32)
-    elapsed = time.monotonic() - started
 
     assert len(results) == 256
     assert all(r.finish_reason in {"stop", "length"} for r in results)
     assert all(r.usage.completion_tokens > 0 for r in results)
-    assert elapsed < 120
 
 
 def _free_port() -> int:
@@ -130,7 +119,6 @@ def test_a_5xx_is_retried_a_few_times_then_raised_as_retryable() -> None:
     assert len(server.requests) == 4
 
 
-@pytest.mark.vllm
 def test_chats_with_the_same_settings_go_as_one_batch_and_come_back_in_order(engine: VLLMOpenAIEngine) -> None:
     constrained = [_ask(p, choices=LABELS, temperature=0.0, max_tokens=16) for p in PROMPTS[:12]]
     free = [_ask(p, temperature=1.0, max_tokens=16) for p in PROMPTS[12:24]]
@@ -146,14 +134,12 @@ def test_chats_with_the_same_settings_go_as_one_batch_and_come_back_in_order(eng
     assert all(r.usage is None for r in results)  # type: ignore[union-attr]
 
 
-@pytest.mark.vllm
 def test_without_batching_each_chat_keeps_its_token_usage(engine: VLLMOpenAIEngine) -> None:
     results = engine.chat_many([_ask(p, max_tokens=8, temperature=1.0) for p in PROMPTS[:6]], batch=False)
 
     assert all(isinstance(r, ChatResult) and r.usage and r.usage.completion_tokens > 0 for r in results)
 
 
-@pytest.mark.vllm
 def test_a_chat_the_server_refuses_gets_its_error_and_the_rest_their_answers(engine: VLLMOpenAIEngine) -> None:
     too_long = "".join(f"第{i}句话很长。" for i in range(3000))
     requests = [_ask(p, choices=LABELS, temperature=0.0, max_tokens=16) for p in (*PROMPTS[:2], too_long, PROMPTS[2])]
@@ -164,7 +150,6 @@ def test_a_chat_the_server_refuses_gets_its_error_and_the_rest_their_answers(eng
     assert all(isinstance(results[i], ChatResult) and results[i].text in LABELS for i in (0, 1, 3))  # type: ignore[union-attr]
 
 
-@pytest.mark.vllm
 def test_a_server_without_the_batch_endpoint_is_asked_one_chat_at_a_time(vllm_server: VLLMServer) -> None:
     with VLLMProxy(vllm_server.base_url, without_batch_route) as proxy:
         with VLLMOpenAIEngine(proxy.url, vllm_server.model, concurrency=4) as engine:
@@ -177,7 +162,6 @@ def test_a_server_without_the_batch_endpoint_is_asked_one_chat_at_a_time(vllm_se
     assert proxy.paths().count("/v1/chat/completions") == 6
 
 
-@pytest.mark.vllm
 def test_a_chat_that_cannot_get_through_gets_a_retryable_error_and_the_rest_their_answers(
     vllm_server: VLLMServer,
 ) -> None:

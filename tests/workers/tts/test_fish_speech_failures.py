@@ -12,8 +12,6 @@ from tests.plugins.fish_standin import FishServer, _free_port, run_fish_standin
 from tests.plugins.services import wait_for
 from tests.voice_factory import create_voice
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def bare_stack(tmp_path: Path, private_redis: str, fish_server: FishServer) -> Iterator[Stack]:

@@ -1,0 +1,95 @@
+"""The messages `enqueue_jobs` builds by hand for the bulk path are the ones Celery's own
+`send_task` publishes, and a worker reads from them the task, the job ids and its policy."""
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+import redis
+from celery.worker.request import Request
+from kombu.serialization import prepare_accept_content
+from kombu.transport.virtual import Channel, Message
+
+from deploy.stack import claim_redis_db, release_redis_db
+from shared.models import new_id
+from shared.queue import QUEUE_FOR_TASK, enqueue_jobs, publisher
+from workers.app import celery_app
+
+celery_app.loader.import_default_modules()  # the worker side: the tasks a message names
+
+# Differ between any two publications of one task: kombu's random tag for the delivery, and
+# the publishing app's own id, where an rpc:// result backend would reply (VoxQueue keeps no
+# results, so bulk messages carry none).
+_PER_PUBLICATION = ("delivery_tag", "reply_to")
+
+
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
+    url = claim_redis_db()
+    monkeypatch.setitem(publisher().conf, "broker_url", url)
+    yield redis.Redis.from_url(url)
+    release_redis_db(url)
+
+
+def _take_all(broker: redis.Redis, queue: str) -> list[dict[str, Any]]:
+    """Every message on the queue's list, oldest first (workers pop from the right), removed."""
+    raw = broker.lrange(queue, 0, -1)
+    broker.delete(queue)
+    return [json.loads(item) for item in reversed(raw)]
+
+
+def _comparable(message: dict[str, Any]) -> dict[str, Any]:
+    """The message with its body decoded and what differs per publication left out."""
+    properties = {k: v for k, v in message["properties"].items() if k not in _PER_PUBLICATION}
+    return dict(message, body=json.loads(base64.b64decode(message["body"])), properties=properties)
+
+
+def _args(message: dict[str, Any]) -> list[Any]:
+    return json.loads(base64.b64decode(message["body"]))[0]
+
+
+@pytest.mark.parametrize(
+    ("task_name", "jobs", "per_message"),
+    [
+        ("voxq.llm.dialect", 5, 2),
+        ("voxq.llm.dialect", 60, 30),  # a group whose argsrepr is longer than Celery lets it be
+        ("voxq.tts.synthesize", 5, None),
+    ],
+    ids=["groups", "long-groups", "one-job-each"],
+)
+def test_bulk_messages_are_exactly_what_send_task_publishes(
+    broker: redis.Redis, task_name: str, jobs: int, per_message: int | None
+) -> None:
+    queue = QUEUE_FOR_TASK[task_name]
+    enqueue_jobs(task_name, [new_id("job") for _ in range(jobs)], per_message)
+    bulk = _take_all(broker, queue)
+
+    for message in bulk:
+        publisher().send_task(task_name, args=_args(message), task_id=message["headers"]["id"])
+    sent = _take_all(broker, queue)
+
+    assert len(bulk) > 1  # the hand-built path (a single message goes through send_task)
+    assert [_comparable(m) for m in bulk] == [_comparable(m) for m in sent]
+
+
+def test_a_worker_reads_the_task_the_job_ids_and_the_apps_policy_from_a_bulk_message(broker: redis.Redis) -> None:
+    enqueue_jobs("voxq.llm.dialect", ["job_1", "job_2", "job_3"], per_message=2)
+    raw = _take_all(broker, "llm")[0]  # the first group, which a worker takes first
+
+    with publisher().connection_for_read() as connection:
+        # What kombu's Redis channel makes of a popped message, checked against the workers' accept list.
+        accept = prepare_accept_content(celery_app.conf.accept_content)
+        channel = cast(Channel, connection.default_channel)  # the Redis transport's, a virtual channel
+        message = Message(raw, channel=channel, accept=accept)
+        request = Request(message, app=celery_app)
+
+    assert (request.task_name, request.id, request.args, request.kwargs) == (
+        "voxq.llm.dialect",
+        raw["headers"]["id"],
+        [["job_1", "job_2"]],
+        {},
+    )
+    assert request.delivery_info["routing_key"] == "llm"
+    assert request.ignore_result is True  # as the app says: job state lives in the database

@@ -1,0 +1,48 @@
+"""Every job task states its policy where it is declared: its queue, its time limits, its
+retries, and that its message is acknowledged only after it ran."""
+
+import pytest
+from celery import Task
+
+from shared.queue import QUEUE_FOR_TASK
+from workers.app import celery_app
+
+# The task modules, as a worker loads them (importing them needs no engine server).
+celery_app.loader.import_default_modules()
+
+
+def _task(name: str) -> Task:
+    return celery_app.tasks[name]
+
+
+def test_the_job_tasks_registered_are_exactly_those_the_queue_client_routes() -> None:
+    registered = {name for name in celery_app.tasks if name.startswith("voxq.")}
+
+    assert registered == set(QUEUE_FOR_TASK)
+
+
+@pytest.mark.parametrize("name", sorted(QUEUE_FOR_TASK))
+def test_a_job_task_declares_its_pools_queue_and_is_routed_there(name: str) -> None:
+    assert _task(name).queue == QUEUE_FOR_TASK[name]  # type: ignore[attr-defined]  # deprecated, so not in the stubs
+    assert celery_app.amqp.router.route({}, name)["queue"].name == QUEUE_FOR_TASK[name]
+
+
+@pytest.mark.parametrize("name", sorted(QUEUE_FOR_TASK))
+def test_a_job_task_has_a_soft_time_limit_below_its_hard_one(name: str) -> None:
+    task = _task(name)
+
+    assert task.soft_time_limit is not None and task.time_limit is not None
+    assert 0 < task.soft_time_limit < task.time_limit
+
+
+@pytest.mark.parametrize("name", sorted(QUEUE_FOR_TASK))
+def test_a_job_task_retries_a_bounded_number_of_times(name: str) -> None:
+    assert _task(name).max_retries is not None
+
+
+@pytest.mark.parametrize("name", sorted(QUEUE_FOR_TASK))
+def test_a_job_task_is_acknowledged_after_it_ran_and_given_back_if_its_worker_dies(name: str) -> None:
+    task = _task(name)
+
+    assert task.acks_late is True
+    assert task.reject_on_worker_lost is True
