@@ -107,13 +107,13 @@ def start_worker(stack: Stack, setup: WorkerSetup) -> None:
 
 def _start_one_worker(stack: Stack, setup: WorkerSetup) -> Path:
     log_path = stack.data_dir / f"worker-{len(stack.processes)}.log"
-    log = open(log_path, "w")
-    stack.processes.append(
-        subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", *setup.argv, f"--hostname=llm{len(stack.processes)}@%h"],
-            env=stack.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    with log_path.open("w") as log:
+        stack.processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "workers.app", *setup.argv, f"--hostname=llm{len(stack.processes)}@%h"],
+                env=stack.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            )
         )
-    )
     deadline = time.monotonic() + 60
     while "ready." not in log_path.read_text():
         if time.monotonic() > deadline:

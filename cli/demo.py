@@ -28,6 +28,11 @@ def _wait_for_api(url: str, timeout_s: float = 30) -> None:
     raise ApiError(f"the API did not answer at {url} within {timeout_s:.0f}s", ExitCode.FAILED)
 
 
+def _spawn(voxq_args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("w") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "cli", *voxq_args], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
 def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
     if not script.is_file():
         raise ApiError(f"no such script: {script}", ExitCode.USAGE)
@@ -41,12 +46,8 @@ def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
     env = os.environ | {"VOXQ_API_URL": api_url}
     logs = settings.data_dir.expanduser()
     console.print(f"[bold]2/5[/bold] starting a TTS worker (espeak-ng) and the API on {api_url}; logs in {logs}")
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "cli", "worker", "tts"], env=env,
-                         stdout=open(logs / "demo-worker.log", "w"), stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "-m", "cli", "api", "--port", str(port)], env=env,
-                         stdout=open(logs / "demo-api.log", "w"), stderr=subprocess.STDOUT),
-    ]
+    procs = [_spawn(["worker", "tts"], env, logs / "demo-worker.log"),
+             _spawn(["api", "--port", str(port)], env, logs / "demo-api.log")]
     try:
         _wait_for_api(api_url)
         console.print(f"[bold]3/5[/bold] submitting {script}")

@@ -49,15 +49,16 @@ def evaluate_file(path: Path, via_api: bool, console: Console) -> None:
         pairs = load_labelled_tsv(path)
     except (BadInput, OSError) as exc:
         raise ApiError(str(exc), ExitCode.USAGE) from None
-    if via_api:
-        predict = _api_predictions(pairs, console)
-    else:
-        predict = lambda text: detect(text).label  # noqa: E731
+    predict = _api_predictions(pairs, console) if via_api else _detected_label
     columns = (TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("eval", total=len(pairs))
         report = evaluate(pairs, predict, progress=lambda n: progress.update(task, completed=n))
     console.print(report.format())
+
+
+def _detected_label(text: str) -> str:
+    return detect(text).label
 
 
 def _api_predictions(pairs: list[tuple[str, str]], console: Console) -> Callable[[str], str]:

@@ -93,6 +93,13 @@ def migrated(url: str) -> str:
     return url
 
 
+def spawn(voxq_args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`voxq ARGS` as a process of its own, its output in `log`."""
+    with log.open("w") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "cli", *voxq_args], env=env, cwd=REPO, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
 @dataclass
 class Stack:
     """A running VoxQueue: the API and workers as real processes on real Redis and a real database."""
@@ -115,12 +122,9 @@ class Stack:
         )
         return done.stdout.strip()
 
-    def start_worker(self, pool: str, concurrency: int = 1, **extra_env: str) -> subprocess.Popen:  # type: ignore[type-arg]
-        log = open(self.data_dir / f"worker-{pool}-{len(self.processes)}.log", "w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker", pool, "--concurrency", str(concurrency)],
-            env=self.env | extra_env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        )
+    def start_worker(self, pool: str, concurrency: int = 1, **extra_env: str) -> subprocess.Popen[bytes]:
+        log = self.data_dir / f"worker-{pool}-{len(self.processes)}.log"
+        proc = spawn(["worker", pool, "--concurrency", str(concurrency)], self.env | extra_env, log)
         self.processes.append(proc)
         return proc
 
@@ -151,13 +155,7 @@ def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra
     subprocess.run([sys.executable, "-m", "cli", "migrate"], env=env, cwd=REPO, check=True, capture_output=True)
     stack = Stack(f"http://127.0.0.1:{port}", "", env, data_dir)
     stack.key = stack.new_key("tenant-a")
-    api_log = open(data_dir / "api.log", "w")
-    stack.processes.append(
-        subprocess.Popen(
-            [sys.executable, "-m", "cli", "api", "--port", str(port)],
-            env=env, cwd=REPO, stdout=api_log, stderr=subprocess.STDOUT,
-        )
-    )
+    stack.processes.append(spawn(["api", "--port", str(port)], env, data_dir / "api.log"))
     if tts_workers:
         stack.start_worker("tts", tts_workers)
     deadline = time.monotonic() + 30

@@ -111,7 +111,7 @@ def start_many(session: Session, job_ids: Sequence[str]) -> list[Job]:
 
 
 def _log_skipped(session: Session, job_ids: list[str]) -> None:
-    known = {job_id: status for job_id, status in session.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids)))}
+    known = dict(session.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids))).all())
     for job_id in job_ids:
         if job_id in known:
             logger.info("job %s: already %s, skipped", job_id, known[job_id].value)

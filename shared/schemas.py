@@ -44,7 +44,8 @@ class SynthesisInput(BaseModel):
 
 
 class SynthesisResult(BaseModel):
-    duration_s: float = Field(description="Length of the line's audio.")
+    # None only on cache hits stored before this field was recorded with them.
+    duration_s: float | None = Field(description="Length of the line's audio.")
     cached: bool = Field(description="The audio was already in the snippet cache; no engine ran.")
 
 

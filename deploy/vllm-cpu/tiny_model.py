@@ -46,7 +46,7 @@ _CHINESE = (
     "今天明天昨天早上晚上吃饭喝水睡觉工作学习朋友家人老师学生城市地方声音语言方言"
     "请问一下谢谢对不起没关系为什么怎么什么哪里谁多少时候因为所以但是如果虽然已经"
 )
-_ENGLISH = "the a is of to and in that it for you with on as are this be at have from or one had by word".split()
+_ENGLISH = ["the", "a", "is", "of", "to", "and", "in", "that", "it", "for", "you", "with", "on", "as", "are", "this", "be", "at", "have", "from", "or", "one", "had", "by", "word"]
 _FRAMES = [
     "这段话听起来像{label}。",
     "说话人的口音是{label}。",

@@ -38,7 +38,7 @@ def test_a_label_only_predicted_lowers_precision_but_not_the_macro_average_size(
 def test_perfect_predictions_and_progress_calls():
     pairs = [("x", "普通话"), ("y", "粤语"), ("z", "粤语")]
     seen: list[int] = []
-    report = evaluate(pairs, dict(x="普通话", y="粤语", z="粤语").__getitem__, progress=seen.append)
+    report = evaluate(pairs, {"x": "普通话", "y": "粤语", "z": "粤语"}.__getitem__, progress=seen.append)
     assert report.accuracy == report.macro_f1 == 1.0
     assert seen == [1, 2, 3]
 

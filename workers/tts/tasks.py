@@ -8,7 +8,7 @@ from celery import Task
 from shared.audio import encode
 from shared.config import get_settings
 from shared.db import session_scope
-from shared.queue import QUEUE_FOR_TASK, SYNTHESIZE_TASK
+from shared.queue import SYNTHESIZE_TASK
 from shared.schemas import SynthesisInput, SynthesisResult
 from shared.snippets import NewSnippet, get_snippet
 from shared.voices import resolve_voice
@@ -21,9 +21,8 @@ logger = logging.getLogger(__name__)
 settings = get_settings()
 
 
-@celery_app.task(
-    name=SYNTHESIZE_TASK, queue=QUEUE_FOR_TASK[SYNTHESIZE_TASK], soft_time_limit=900, time_limit=960, **JOB_TASK_POLICY
-)
+# Its queue: shared.queue.QUEUE_FOR_TASK, as task_routes (Celery deprecates `queue=` on a task).
+@celery_app.task(name=SYNTHESIZE_TASK, soft_time_limit=900, time_limit=960, **JOB_TASK_POLICY)
 def synthesize(self: Task[Any, Any], job_id: str) -> None:
     run_jobs(self, [job_id], SynthesisInput, lambda group: [synthesize_job(work) for work in group])
 

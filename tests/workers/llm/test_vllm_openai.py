@@ -81,9 +81,8 @@ def test_a_request_the_server_rejects_is_permanent_and_carries_its_message(engin
 
 
 def test_an_unknown_model_name_is_permanent(vllm_server: VLLMServer) -> None:
-    with VLLMOpenAIEngine(vllm_server.base_url, "no-such-model") as engine:
-        with pytest.raises(PermanentEngineError, match="no-such-model"):
-            engine.chat(_ask("你好", max_tokens=4))
+    with VLLMOpenAIEngine(vllm_server.base_url, "no-such-model") as engine, pytest.raises(PermanentEngineError, match="no-such-model"):
+        engine.chat(_ask("你好", max_tokens=4))
 
 
 def test_many_concurrent_requests_all_complete(engine: VLLMOpenAIEngine) -> None:
@@ -151,10 +150,12 @@ def test_a_chat_the_server_refuses_gets_its_error_and_the_rest_their_answers(eng
 
 
 def test_a_server_without_the_batch_endpoint_is_asked_one_chat_at_a_time(vllm_server: VLLMServer) -> None:
-    with VLLMProxy(vllm_server.base_url, without_batch_route) as proxy:
-        with VLLMOpenAIEngine(proxy.url, vllm_server.model, concurrency=4) as engine:
-            first = engine.chat_many([_ask(p, choices=LABELS, max_tokens=16) for p in PROMPTS[:3]])
-            second = engine.chat_many([_ask(p, choices=LABELS, max_tokens=16) for p in PROMPTS[3:6]])
+    with (
+        VLLMProxy(vllm_server.base_url, without_batch_route) as proxy,
+        VLLMOpenAIEngine(proxy.url, vllm_server.model, concurrency=4) as engine,
+    ):
+        first = engine.chat_many([_ask(p, choices=LABELS, max_tokens=16) for p in PROMPTS[:3]])
+        second = engine.chat_many([_ask(p, choices=LABELS, max_tokens=16) for p in PROMPTS[3:6]])
 
     assert all(isinstance(r, ChatResult) and r.text in LABELS for r in [*first, *second])  # type: ignore[union-attr]
     # Asked for the batch route once, then remembered that the server has none.
@@ -165,9 +166,11 @@ def test_a_server_without_the_batch_endpoint_is_asked_one_chat_at_a_time(vllm_se
 def test_a_chat_that_cannot_get_through_gets_a_retryable_error_and_the_rest_their_answers(
     vllm_server: VLLMServer,
 ) -> None:
-    with VLLMProxy(vllm_server.base_url, overloaded_when("过载")) as proxy:
-        with VLLMOpenAIEngine(proxy.url, vllm_server.model, max_attempts=2, backoff_s=0.01) as engine:
-            results = engine.chat_many([_ask(p, max_tokens=4) for p in ("你好", "过载了", "早上好")], batch=False)
+    with (
+        VLLMProxy(vllm_server.base_url, overloaded_when("过载")) as proxy,
+        VLLMOpenAIEngine(proxy.url, vllm_server.model, max_attempts=2, backoff_s=0.01) as engine,
+    ):
+        results = engine.chat_many([_ask(p, max_tokens=4) for p in ("你好", "过载了", "早上好")], batch=False)
 
     assert isinstance(results[0], ChatResult) and isinstance(results[2], ChatResult)
     assert isinstance(results[1], RetryableEngineError) and "503" in str(results[1])

@@ -1,0 +1,70 @@
+"""The OpenAPI schema says what the API enforces, and the same condition has the same status everywhere."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import app
+from shared.config import get_settings
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    return app.openapi()
+
+
+def test_every_route_is_described(spec: dict[str, Any]) -> None:
+    undescribed = [f"{method.upper()} {path}" for path, ops in spec["paths"].items() for method, op in ops.items()
+                   if not op.get("description")]
+    assert undescribed == []
+
+
+def test_a_job_shows_the_input_and_result_of_its_kind(spec: dict[str, Any]) -> None:
+    job = spec["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    schemas = spec["components"]["schemas"]
+
+    assert job["discriminator"]["propertyName"] == "kind"
+    mapping = {kind: ref.rsplit("/", 1)[1] for kind, ref in job["discriminator"]["mapping"].items()}
+    assert mapping == {"synthesis": "SynthesisJobOut", "generation": "GenerationJobOut", "dialect": "DialectJobOut"}
+    results = {kind: str(schemas[name]["properties"]["result"]) for kind, name in mapping.items()}
+    assert "SynthesisResult" in results["synthesis"] and "GenerationResult" in results["generation"]
+    assert "DialectAnswer" in results["dialect"]
+    assert set(schemas["DialectAnswer"]["properties"]["label"]["enum"]) == {
+        "普通话", "四川话", "粤语", "上海话", "东北话", "河南话", "湖南话", "陕西话"}
+
+
+def test_the_schema_states_the_limits_and_choices_the_api_enforces(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    limit = get_settings().max_text_chars
+
+    for name, field in [("SynthesizeRequest", "text"), ("DialectText", "text"), ("SpeechRequest", "input")]:
+        assert schemas[name]["properties"][field]["maxLength"] == limit, name
+    assert schemas["SpeechRequest"]["properties"]["response_format"]["enum"] == ["mp3", "opus", "flac", "wav", "pcm"]
+    assert schemas["SpeechRequest"]["properties"]["voice"]["minLength"] == 1
+    speed = schemas["SynthesizeRequest"]["properties"]["speed"]
+    assert (speed["minimum"], speed["maximum"]) == (0.25, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/synthesize", {"text": "好" * 6000}),
+        ("/v1/dialect", {"text": "好" * 6000}),
+        ("/v1/audio/speech", {"model": "tts-1", "voice": "cmn", "input": "好" * 6000}),
+        ("/v1/snippets/precompute", {"phrases": ["好" * 6000]}),
+        ("/v1/dialect/batch", {"items": [{"text": "好" * 6000}]}),
+    ],
+)
+def test_a_text_over_the_limit_is_413_on_every_route(client: TestClient, path: str, body: dict[str, Any]) -> None:
+    r = client.post(path, json=body)
+
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["type"] == "too_large"
+    assert "6000 characters; the limit is 5000" in r.json()["error"]["message"]
+
+
+def test_an_unknown_id_is_named_with_its_kind(client: TestClient) -> None:
+    assert client.get("/v1/batches/batch_x").json()["error"]["message"] == "no batch 'batch_x'"
+    assert client.get("/v1/jobs/job_x").json()["error"]["message"] == "no job 'job_x'"
+    assert client.get("/v1/voices/voice_x").json()["error"]["message"] == "no voice 'voice_x'"
