@@ -27,7 +27,9 @@ def _snippet_audio(session: Session, tenant_id: str, jobs: Sequence[Job]) -> Ite
             yield job, snippets[job.snippet_key].audio
 
 
-def chapter(session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str, pause_ms: int) -> tempfile.SpooledTemporaryFile[bytes]:
+def chapter(
+    session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str, pause_ms: int
+) -> tempfile.SpooledTemporaryFile[bytes]:
     """Every line in order, with a pause between lines, as one file."""
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (the caller streams and closes it)
     container, subtype = FORMATS[fmt]
@@ -48,7 +50,9 @@ def chapter(session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str, pau
     return out
 
 
-def zip_of_lines(session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str) -> tempfile.SpooledTemporaryFile[bytes]:
+def zip_of_lines(
+    session: Session, tenant_id: str, jobs: Sequence[Job], fmt: str
+) -> tempfile.SpooledTemporaryFile[bytes]:
     """A zip with one file per line, named by line number and the line's own id."""
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (the caller streams and closes it)
     width = max(4, len(str(max((job.line or 0) for job in jobs))))

@@ -36,8 +36,10 @@ def main() -> None:
     with fresh_pg_database("voxq_bench") as pg_url:
         for database, url_for in [("sqlite", sqlite_url), ("postgres", lambda _folder: pg_url)]:
             times = measure(database, url_for)
-            print(f"accept {LINES:,}-line script, {database:8s}: median {statistics.median(times):.3f} s, "
-                  f"best {min(times):.3f} s, worst {max(times):.3f} s over {RUNS} runs (target < 1 s)")
+            print(
+                f"accept {LINES:,}-line script, {database:8s}: median {statistics.median(times):.3f} s, "
+                f"best {min(times):.3f} s, worst {max(times):.3f} s over {RUNS} runs (target < 1 s)"
+            )
 
 
 if __name__ == "__main__":

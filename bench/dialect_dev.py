@@ -34,7 +34,7 @@ def main() -> None:
 
     pairs = load_labelled_tsv(args.tsv)
     if args.half:
-        pairs = pairs[HALVES[args.half]::2]
+        pairs = pairs[HALVES[args.half] :: 2]
     report = evaluate(pairs, lambda text: detect(text).label)
     print(report.format())
 

@@ -71,7 +71,9 @@ def setups(concurrency: int, group: int) -> dict[str, WorkerSetup]:
         # Two processes, as two `voxq worker llm` on one host: two GILs.
         "grouped-2x": WorkerSetup(
             f"2 workers × groups of {group}, threads -c {max(1, concurrency // group // 2)}",
-            group, threads(max(1, concurrency // group // 2)), processes=2,
+            group,
+            threads(max(1, concurrency // group // 2)),
+            processes=2,
         ),
     }
 
@@ -110,8 +112,19 @@ def _start_one_worker(stack: Stack, setup: WorkerSetup) -> Path:
     with log_path.open("w") as log:
         stack.processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "workers.app", *setup.argv, f"--hostname=llm{len(stack.processes)}@%h"],
-                env=stack.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers.app",
+                    *setup.argv,
+                    f"--hostname=llm{len(stack.processes)}@%h",
+                ],
+                env=stack.env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         )
     deadline = time.monotonic() + 60
@@ -149,8 +162,12 @@ def voxqueue(
     with fresh_pg_database("voxq_bench") as database:
         folder = scratch_dir("voxq-bench-llm-")
         stack = start_stack(
-            folder, database, tts_workers=0,
-            VOXQ_LLM_URL=url, VOXQ_LLM_MODEL=model, VOXQ_LLM_GROUP_SIZE=str(setup.group),
+            folder,
+            database,
+            tts_workers=0,
+            VOXQ_LLM_URL=url,
+            VOXQ_LLM_MODEL=model,
+            VOXQ_LLM_GROUP_SIZE=str(setup.group),
         )
         try:
             start_worker(stack, setup)

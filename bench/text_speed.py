@@ -32,7 +32,9 @@ def main() -> None:
     detect_s = best_of(3, lambda: [detect(text) for text in sentences])
     print(f"dialect detector: {len(sentences) / detect_s:,.0f} dev-set sentences/s")
     long_text = "今天天气不错，我们去公园散步吧。" * 2000 + "佢"
-    print(f"dialect detector on a {len(long_text):,}-character text: {best_of(3, lambda: detect(long_text)) * 1000:.0f} ms")
+    print(
+        f"dialect detector on a {len(long_text):,}-character text: {best_of(3, lambda: detect(long_text)) * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,9 @@ class Client:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise ApiError(f"cannot reach the API at {self.http.base_url} ({exc}); is `voxq api` running?", ExitCode.FAILED) from None
+            raise ApiError(
+                f"cannot reach the API at {self.http.base_url} ({exc}); is `voxq api` running?", ExitCode.FAILED
+            ) from None
         if response.is_error:
             try:
                 message = response.json()["error"]["message"]

@@ -30,7 +30,9 @@ def _wait_for_api(url: str, timeout_s: float = 30) -> None:
 
 def _spawn(voxq_args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("w") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([sys.executable, "-m", "cli", *voxq_args], env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "cli", *voxq_args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
@@ -46,8 +48,10 @@ def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
     env = os.environ | {"VOXQ_API_URL": api_url}
     logs = settings.data_dir.expanduser()
     console.print(f"[bold]2/5[/bold] starting a TTS worker (espeak-ng) and the API on {api_url}; logs in {logs}")
-    procs = [_spawn(["worker", "tts"], env, logs / "demo-worker.log"),
-             _spawn(["api", "--port", str(port)], env, logs / "demo-api.log")]
+    procs = [
+        _spawn(["worker", "tts"], env, logs / "demo-worker.log"),
+        _spawn(["api", "--port", str(port)], env, logs / "demo-api.log"),
+    ]
     try:
         _wait_for_api(api_url)
         console.print(f"[bold]3/5[/bold] submitting {script}")

@@ -34,8 +34,9 @@ def identify(text: str, context: dict[str, str], console: Console) -> None:
     if job["status"] == "failed":
         raise ApiError(f"job {job['id']} failed: {job['error']}", ExitCode.FAILED)
     answer = job["result"]
-    console.print(f"[bold]{answer['label']}[/bold]  confidence {answer['confidence']:.2f}  "
-                  f"(decided by {answer['decided_by']})")
+    console.print(
+        f"[bold]{answer['label']}[/bold]  confidence {answer['confidence']:.2f}  (decided by {answer['decided_by']})"
+    )
     console.print(answer["reason"])
     if answer["evidence"]:
         table = Table("marker", "variety", "weight")

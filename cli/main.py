@@ -35,8 +35,13 @@ Examples (copy and paste):
   voxq demo                                      # everything above, on this machine
 """
 
-app = typer.Typer(help="VoxQueue: jobs for Chinese speech work.", epilog=EPILOG, no_args_is_help=True,
-                  rich_markup_mode=None, add_completion=False)
+app = typer.Typer(
+    help="VoxQueue: jobs for Chinese speech work.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    add_completion=False,
+)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 console = Console()
@@ -161,11 +166,13 @@ def status(batch: Annotated[str, typer.Argument(help="Batch id.")]) -> None:
         console.print(f"audio: {info['audio_url']}")
 
 
-@app.command(epilog="\b\nvoxq dialect \"侬今朝夜饭吃啥？\"\nvoxq dialect eval ../shared/data/dialect-dev.tsv")
+@app.command(epilog='\b\nvoxq dialect "侬今朝夜饭吃啥？"\nvoxq dialect eval ../shared/data/dialect-dev.tsv')
 def dialect(
     args: Annotated[list[str], typer.Argument(help="TEXT to identify, or: eval FILE.tsv (columns text, label).")],
     region: Annotated[str | None, typer.Option(help="The speaker's region, passed to the LLM as context.")] = None,
-    via_api: Annotated[bool, typer.Option(help="eval: send the texts through the API (hybrid when an LLM is set).")] = False,
+    via_api: Annotated[
+        bool, typer.Option(help="eval: send the texts through the API (hybrid when an LLM is set).")
+    ] = False,
 ) -> None:
     """Which variety a text is in (through the API), or evaluate the detector on a labelled file."""
     from cli import dialect as dialect_cli

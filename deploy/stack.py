@@ -16,7 +16,9 @@ import httpx
 import psycopg
 import redis
 
-PG_ADMIN = os.environ.get("VOXQ_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres")
+PG_ADMIN = os.environ.get(
+    "VOXQ_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres"
+)
 PG_URL = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/{name}"
 REDIS = "redis://127.0.0.1:6379/{db}"
 REPO = Path(__file__).resolve().parents[1]
@@ -96,8 +98,9 @@ def migrated(url: str) -> str:
 def spawn(voxq_args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """`voxq ARGS` as a process of its own, its output in `log`."""
     with log.open("w") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([sys.executable, "-m", "cli", *voxq_args], env=env, cwd=REPO, stdout=out,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "cli", *voxq_args], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 @dataclass
@@ -111,14 +114,16 @@ class Stack:
     processes: list[subprocess.Popen] = field(default_factory=list)  # type: ignore[type-arg]
 
     def client(self, key: str | None = None) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.api_url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=60
-        )
+        return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=60)
 
     def new_key(self, tenant: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "cli", "keys", "create", "--tenant", tenant],
-            env=self.env, cwd=REPO, capture_output=True, text=True, check=True,
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return done.stdout.strip()
 

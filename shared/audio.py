@@ -99,6 +99,5 @@ def check_speech(text: str, audio: Audio) -> None:
     high = 2.0 + spoken * _MAX_S_PER_CHAR
     if not low <= audio.duration_s <= high:
         raise PermanentEngineError(
-            f"implausible duration {audio.duration_s:.2f}s for {spoken} characters "
-            f"(expected {low:.2f}-{high:.2f}s)"
+            f"implausible duration {audio.duration_s:.2f}s for {spoken} characters (expected {low:.2f}-{high:.2f}s)"
         )

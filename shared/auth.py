@@ -32,9 +32,7 @@ def tenant_for_key(session: Session, key: str | None) -> str:
     """The tenant id a key belongs to. Raises Unauthorized for a missing, unknown or revoked key."""
     if not key:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-    row = session.scalars(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-    ).first()
+    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))).first()
     if row is None:
         raise Unauthorized("invalid API key")
     return row.tenant_id

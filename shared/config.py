@@ -23,8 +23,7 @@ class Settings(BaseSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker (Redis).")
     database_url: str | None = Field(
         None,
-        description="SQLAlchemy URL; default is a SQLite file in data_dir. "
-        "Postgres: postgresql+psycopg://user@host/db",
+        description="SQLAlchemy URL; default is a SQLite file in data_dir. Postgres: postgresql+psycopg://user@host/db",
     )
     sqlite_busy_timeout_ms: int = Field(30_000, description="How long SQLite waits on a locked database.")
 
@@ -79,8 +78,12 @@ class Settings(BaseSettings):
     max_chunk_chars: int = Field(120, description="Longest sentence chunk sent to a TTS engine at once.")
     pause_between_chunks_ms: int = Field(250, description="Silence joined between chunks and lines.")
     voice_clip_max_bytes: int = Field(20 * 1024 * 1024, description="Largest reference clip upload of a library voice.")
-    voice_clip_min_s: float = Field(3.0, description="Shortest reference clip: less gives the cloning engine too little voice.")
-    voice_clip_max_s: float = Field(90.0, description="Longest reference clip (Fish Speech: at most 90 s; 10-30 s works best).")
+    voice_clip_min_s: float = Field(
+        3.0, description="Shortest reference clip: less gives the cloning engine too little voice."
+    )
+    voice_clip_max_s: float = Field(
+        90.0, description="Longest reference clip (Fish Speech: at most 90 s; 10-30 s works best)."
+    )
     speech_wait_s: float = Field(
         300.0, description="How long POST /v1/audio/speech waits for its synthesis job before answering 503."
     )

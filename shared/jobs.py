@@ -180,9 +180,7 @@ def _finish(session: Session, statement: Update, rows: list[dict[str, Any]]) -> 
 
 
 def status_counts(session: Session, batch_id: str) -> dict[str, int]:
-    rows = session.execute(
-        select(Job.status, func.count()).where(Job.batch_id == batch_id).group_by(Job.status)
-    )
+    rows = session.execute(select(Job.status, func.count()).where(Job.batch_id == batch_id).group_by(Job.status))
     counts = {status.value: 0 for status in JobStatus}
     counts.update({status.value: n for status, n in rows})
     return counts

@@ -118,9 +118,7 @@ class Job(Base):
     line_id: Mapped[str | None] = mapped_column(String(200), default=None)  # caller's id of the line
     parent_id: Mapped[str | None] = mapped_column(String(40), default=None)  # job that created this one
     kind: Mapped[JobKind] = mapped_column(Enum(JobKind, native_enum=False, length=20))
-    status: Mapped[JobStatus] = mapped_column(
-        Enum(JobStatus, native_enum=False, length=20), default=JobStatus.queued
-    )
+    status: Mapped[JobStatus] = mapped_column(Enum(JobStatus, native_enum=False, length=20), default=JobStatus.queued)
     input: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)

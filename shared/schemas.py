@@ -68,7 +68,9 @@ class GenerateRequest(BaseModel):
     input: Annotated[PromptText, StringConstraints(min_length=1)] = Field(description="The user's new message.")
     persona: PromptText | None = Field(None, description="System prompt: who answers, and how.")
     history: list[ChatTurn] = Field(default_factory=list, max_length=200, description="Earlier turns, oldest first.")
-    thinking: bool = Field(False, description="Reason before answering; the reasoning is kept apart in result.reasoning.")
+    thinking: bool = Field(
+        False, description="Reason before answering; the reasoning is kept apart in result.reasoning."
+    )
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     max_tokens: int = Field(512, ge=1, le=32_768, description="Tokens of reasoning and reply together.")

@@ -53,9 +53,7 @@ def get_snippets(session: Session, tenant_id: str, keys: Iterable[str]) -> dict[
     out: dict[str, Snippet] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
         chunk = wanted[start : start + _IN_CHUNK]
-        for snippet in session.scalars(
-            select(Snippet).where(Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk))
-        ):
+        for snippet in session.scalars(select(Snippet).where(Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk))):
             out[snippet.key] = snippet
     return out
 

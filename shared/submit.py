@@ -94,8 +94,9 @@ def synthesis_jobs(
     for line in lines:
         voice = line.voice or default_voice
         text = speech_text(line.text)
-        # fmt and line.dialect are typed str; pydantic validates them as AudioFormat and DialectLabel.
-        spec = SynthesisInput(text=text, voice=voice, speed=speed, format=fmt, dialect=line.dialect)  # type: ignore[arg-type]
+        # Validated, not constructed: the format and the line's dialect arrive as plain str.
+        fields = {"text": text, "voice": voice, "speed": speed, "format": fmt, "dialect": line.dialect}
+        spec = SynthesisInput.model_validate(fields)
         key = snippet_key(prefixes[voice], text)
         new_jobs.append(NewJob(JobKind.synthesis, spec, line.number, line.id, key))
     durations = cached_durations(session, tenant_id, (job.snippet_key for job in new_jobs if job.snippet_key))
@@ -114,8 +115,9 @@ def dialect_jobs(items: Sequence[DialectText]) -> list[NewJob]:
     for number, item in enumerate(items, start=1):
         text = cleaned(item.text, f"item {number}: text")
         answer = None if use_llm else cpu_answer(detect(text))
-        new_jobs.append(NewJob(JobKind.dialect, DialectInput(text=text, context=item.context), number, item.id,
-                               result=answer))
+        new_jobs.append(
+            NewJob(JobKind.dialect, DialectInput(text=text, context=item.context), number, item.id, result=answer)
+        )
     return new_jobs
 
 

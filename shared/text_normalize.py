@@ -269,7 +269,9 @@ def _fraction(m: re.Match[str]) -> str:
 
 def _dotted(m: re.Match[str]) -> str:
     """Versions and addresses, 1.2.3 → 一点二点三."""
-    return "点".join(digits_to_zh(p) if len(p) > 1 and p.startswith("0") else int_to_zh(int(p)) for p in m.group(0).split("."))
+    return "点".join(
+        digits_to_zh(p) if len(p) > 1 and p.startswith("0") else int_to_zh(int(p)) for p in m.group(0).split(".")
+    )
 
 
 def _quantity(m: re.Match[str]) -> str:
@@ -296,9 +298,7 @@ Rule = tuple["re.Pattern[str]", "str | Callable[[re.Match[str]], str]"]
 _RULES: list[Rule] = [
     # Identifiers first: phone numbers and digits after words like 电话 or 验证码.
     (
-        re.compile(
-            r"(?<![0-9])(?:\+(?P<cc>86)[-\s]?)?(?P<num>1[3-9]\d(?:[-\s]?\d{4}){2})(?![0-9])"
-        ),
+        re.compile(r"(?<![0-9])(?:\+(?P<cc>86)[-\s]?)?(?P<num>1[3-9]\d(?:[-\s]?\d{4}){2})(?![0-9])"),
         _phone,
     ),
     (re.compile(r"(?<![0-9])(?P<cc>)(?P<num>0\d{2,3}-\d{7,8}|[48]00-?\d{3}-?\d{4})(?![0-9])"), _phone),
@@ -327,7 +327,10 @@ _RULES: list[Rule] = [
     # Dotted numbers with more than one point: versions, addresses.
     (re.compile(rf"{_START}\d+(?:\.\d+){{2,}}{_END}"), _dotted),
     # Very long digit runs are identifiers (ID cards, bank cards): digit by digit.
-    (re.compile(rf"(?<![0-9.{_CLOSE}])\d{{{_MAX_GROUPED_DIGITS + 1},}}[Xx]?{_END}"), lambda m: digits_to_zh(m.group(0)) + ("X" if m.group(0)[-1] in "Xx" else "")),
+    (
+        re.compile(rf"(?<![0-9.{_CLOSE}])\d{{{_MAX_GROUPED_DIGITS + 1},}}[Xx]?{_END}"),
+        lambda m: digits_to_zh(m.group(0)) + ("X" if m.group(0)[-1] in "Xx" else ""),
+    ),
     # Any other number, with its sign and an optional unit symbol.
     (
         re.compile(rf"{_START}([{_MINUS}](?=\d))?{_NUM}(?:\s?({_UNIT_RE})(?![A-Za-z]))?"),

@@ -101,9 +101,7 @@ def dialect_voices(session: Session, tenant_id: str, engine: str) -> dict[str, s
     return mapping
 
 
-def resolve_voice(
-    session: Session, tenant_id: str, name: str | None, engine: str, speed: float = 1.0
-) -> VoiceSpec:
+def resolve_voice(session: Session, tenant_id: str, name: str | None, engine: str, speed: float = 1.0) -> VoiceSpec:
     """Find `name` among the tenant's library voices (by id or name), then the engine's built-ins.
 
     Raises BadInput for an unknown voice, and for a cloned voice on an engine that cannot

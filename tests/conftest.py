@@ -16,10 +16,23 @@ pytest_plugins = ["tests.plugins.services", "tests.plugins.vllm_server", "tests.
 # the slow tier by what it uses, never by hand: a fixture that starts servers or worker
 # processes, or a module that starts them itself with one of the launchers below.
 _VLLM_FIXTURES = frozenset({"vllm_server"})
-_SERVER_FIXTURES = frozenset(
-    {"sqlite_stack", "postgres_stack", "stack", "idle_stack", "fish_server", "private_redis", "fish_stack", "fish_sqlite_stack",
-     "fish_postgres_stack", "llm_stack"}
-) | _VLLM_FIXTURES
+_SERVER_FIXTURES = (
+    frozenset(
+        {
+            "sqlite_stack",
+            "postgres_stack",
+            "stack",
+            "idle_stack",
+            "fish_server",
+            "private_redis",
+            "fish_stack",
+            "fish_sqlite_stack",
+            "fish_postgres_stack",
+            "llm_stack",
+        }
+    )
+    | _VLLM_FIXTURES
+)
 _LAUNCHERS = frozenset({"start_stack", "run_fish_standin", "running_vllm_server"})
 
 

@@ -20,8 +20,9 @@ print(' '.join(sorted(name for name in sys.modules if name == 'workers' or name.
 
 @pytest.mark.parametrize("module", ["api.main", "cli.main"])
 def test_importing_the_api_or_the_cli_loads_no_worker_module(module: str) -> None:
-    done = subprocess.run([sys.executable, "-c", LOADED.format(module=module)], capture_output=True, text=True,
-                          check=True, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED.format(module=module)], capture_output=True, text=True, check=True, cwd=REPO
+    )
 
     assert done.stdout.split() == []
 
@@ -41,11 +42,14 @@ def test_no_module_of_the_api_cli_or_shared_names_the_worker_side(package: str) 
 
 def test_the_project_environment_has_no_model_library() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", f"import importlib.util as u; print([m for m in {MODEL_LIBRARIES!r} if u.find_spec(m)])"],
+        [
+            sys.executable,
+            "-c",
+            f"import importlib.util as u; print([m for m in {MODEL_LIBRARIES!r} if u.find_spec(m)])",
+        ],
         capture_output=True,
         text=True,
         check=True,
     )
 
     assert done.stdout.strip() == "[]"
-

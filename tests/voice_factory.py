@@ -25,7 +25,9 @@ def speech_clip(text: str = TRANSCRIPT, fmt: str = "WAV", channels: int = 1, var
     return buf.getvalue()
 
 
-def create_voice(api: httpx.Client, clip: bytes | None = None, transcript: str = TRANSCRIPT, **fields: object) -> dict[str, Any]:
+def create_voice(
+    api: httpx.Client, clip: bytes | None = None, transcript: str = TRANSCRIPT, **fields: object
+) -> dict[str, Any]:
     """POST /v1/voices and return the created voice; fails loudly on anything but 201."""
     data = {"transcript": transcript, **{k: str(v) for k, v in fields.items()}}
     files = {"audio": ("reference.wav", clip or speech_clip(), "audio/wav")}
@@ -43,4 +45,6 @@ def spoken_length(text: str, voice: str) -> float:
 
     settings = get_settings()
     engine = EspeakEngine()
-    return speak(engine, text, VoiceSpec(name=voice), settings.max_chunk_chars, settings.pause_between_chunks_ms).duration_s
+    return speak(
+        engine, text, VoiceSpec(name=voice), settings.max_chunk_chars, settings.pause_between_chunks_ms
+    ).duration_s

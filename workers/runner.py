@@ -144,7 +144,9 @@ def _retry(task: Task[Any, Any], group: list[Job], retry: dict[str, RetryableEng
     if task.request.retries >= (task.max_retries or 0):
         attempts = {job.id: job.attempts for job in group}
         with session_scope() as session:
-            jobs.fail_many(session, {job_id: f"gave up after {attempts[job_id]} attempts: {exc}" for job_id, exc in retry.items()})
+            jobs.fail_many(
+                session, {job_id: f"gave up after {attempts[job_id]} attempts: {exc}" for job_id, exc in retry.items()}
+            )
         return
     first = next(iter(retry.values()))
     logger.warning("jobs %s: will retry: %s", ", ".join(retry), first)

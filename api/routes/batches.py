@@ -58,8 +58,13 @@ async def create_batch(
     if follow_dialect:
         lines = submit.follow_dialect(session, tenant, lines, parse_dialect_voices(dialect_voices))
     new_jobs = submit.synthesis_jobs(session, tenant, lines, voice, speed, format)
-    options = {"voice": voice, "format": format, "speed": speed, "filename": file.filename,
-               "follow_dialect": follow_dialect}
+    options = {
+        "voice": voice,
+        "format": format,
+        "speed": speed,
+        "filename": file.filename,
+        "follow_dialect": follow_dialect,
+    }
     batch = submit.create_batch(session, tenant, JobKind.synthesis, new_jobs, options)
     return batch_out(session, batch, request)
 
@@ -108,7 +113,9 @@ def batch_audio(
     batch_id: str,
     session: SessionDep,
     tenant: TenantDep,
-    output: Annotated[Literal["chapter", "zip"], Query(description="One file, or a zip of one file per line.")] = "chapter",
+    output: Annotated[
+        Literal["chapter", "zip"], Query(description="One file, or a zip of one file per line.")
+    ] = "chapter",
     format: AudioFormat | None = None,
 ) -> StreamingResponse:
     """The finished batch's audio: one chapter file, or a zip of one file per line."""
@@ -119,7 +126,9 @@ def batch_audio(
     if counts["queued"] or counts["running"]:
         raise NotReady(f"batch {batch_id} is not finished: {counts['queued'] + counts['running']} jobs to go")
     if counts["failed"]:
-        raise NotReady(f"{counts['failed']} lines of batch {batch_id} failed; see /v1/batches/{batch_id}/jobs?status=failed")
+        raise NotReady(
+            f"{counts['failed']} lines of batch {batch_id} failed; see /v1/batches/{batch_id}/jobs?status=failed"
+        )
     fmt = format or batch.options.get("format", "wav")
     line_jobs = list(session.scalars(select(Job).where(Job.batch_id == batch_id).order_by(Job.line)))
     if output == "zip":

@@ -46,7 +46,33 @@ _CHINESE = (
     "今天明天昨天早上晚上吃饭喝水睡觉工作学习朋友家人老师学生城市地方声音语言方言"
     "请问一下谢谢对不起没关系为什么怎么什么哪里谁多少时候因为所以但是如果虽然已经"
 )
-_ENGLISH = ["the", "a", "is", "of", "to", "and", "in", "that", "it", "for", "you", "with", "on", "as", "are", "this", "be", "at", "have", "from", "or", "one", "had", "by", "word"]
+_ENGLISH = [
+    "the",
+    "a",
+    "is",
+    "of",
+    "to",
+    "and",
+    "in",
+    "that",
+    "it",
+    "for",
+    "you",
+    "with",
+    "on",
+    "as",
+    "are",
+    "this",
+    "be",
+    "at",
+    "have",
+    "from",
+    "or",
+    "one",
+    "had",
+    "by",
+    "word",
+]
 _FRAMES = [
     "这段话听起来像{label}。",
     "说话人的口音是{label}。",
@@ -74,7 +100,9 @@ def training_lines(seed: int = 0, count: int = TRAINING_LINES) -> list[str]:
         elif kind == 1:
             lines.append(_chinese(rng, rng.randint(5, 30)))
         elif kind == 2:
-            lines.append(" ".join(rng.choice(_ENGLISH) for _ in range(rng.randint(3, 12))) + f" {rng.randint(0, 9999)}.")
+            lines.append(
+                " ".join(rng.choice(_ENGLISH) for _ in range(rng.randint(3, 12))) + f" {rng.randint(0, 9999)}."
+            )
         else:
             role = rng.choice(["system", "user", "assistant"])
             lines.append(f"{role}\n{_chinese(rng, rng.randint(4, 16))}\n")

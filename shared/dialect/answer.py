@@ -2,7 +2,7 @@
 
 from shared.dialect.detector import DialectResult
 from shared.dialect.hybrid import HybridResult
-from shared.schemas import DialectAnswer, DialectEvidence, TokenUsage
+from shared.schemas import DialectAnswer, TokenUsage
 
 
 def cpu_answer(result: DialectResult) -> DialectAnswer:
@@ -27,18 +27,26 @@ def hybrid_answer(result: HybridResult, model: str, usage: TokenUsage | None = N
 
 
 def _answer(result: DialectResult, reason: str) -> DialectAnswer:
-    # The detector's labels are typed str (one of LABELS); pydantic validates them as DialectLabel.
-    return DialectAnswer(
-        label=result.label,  # type: ignore[arg-type]
-        confidence=round(result.confidence, 4),
-        decided_by="cpu",
-        reason=reason,
-        evidence=[
-            DialectEvidence(marker=e.marker, matched=e.matched, label=e.label, weight=e.weight, start=e.start,  # type: ignore[arg-type]
-                            end=e.end)
-            for e in result.evidence
-        ],
-        scores={label: round(p, 4) for label, p in result.scores.items()},
+    # Validated, not constructed: the detector holds its labels as plain str (one of LABELS).
+    return DialectAnswer.model_validate(
+        {
+            "label": result.label,
+            "confidence": round(result.confidence, 4),
+            "decided_by": "cpu",
+            "reason": reason,
+            "evidence": [
+                {
+                    "marker": e.marker,
+                    "matched": e.matched,
+                    "label": e.label,
+                    "weight": e.weight,
+                    "start": e.start,
+                    "end": e.end,
+                }
+                for e in result.evidence
+            ],
+            "scores": {label: round(p, 4) for label, p in result.scores.items()},
+        }
     )
 
 

@@ -53,11 +53,17 @@ RARITY_FULL_CHARS = 8
 """Han characters from which rarity counts in full; between the two it grows linearly."""
 SOUTHWESTERN = "四川话"
 UNLISTED_MARKERS = {
-    "reduplication": Marker("AA (unlisted reduplication)", 1.5,
-                            "reduplicated syllable that is no standard word, as in Southwestern 盆盆, 缝缝儿"),
+    "reduplication": Marker(
+        "AA (unlisted reduplication)",
+        1.5,
+        "reduplicated syllable that is no standard word, as in Southwestern 盆盆, 缝缝儿",
+    ),
     "er": Marker("X儿 (unlisted 儿 word)", 1.0, "儿 word that is no standard word, common in Southwestern Mandarin"),
-    "intensified": Marker("prefix+adjective (unlisted)", 2.0,
-                          "state adjective with an intensifying prefix that is no standard word, as in 梆硬, 溜酸"),
+    "intensified": Marker(
+        "prefix+adjective (unlisted)",
+        2.0,
+        "state adjective with an intensifying prefix that is no standard word, as in 梆硬, 溜酸",
+    ),
 }
 """Southwestern evidence found with the lexicon, by the kind ``unlisted_forms`` reports. An
 intensified adjective is a clear shape, so it weighs as much as a MEDIUM marker."""
@@ -131,8 +137,15 @@ def detect(text: str, matcher: MarkerMatcher = DEFAULT_MATCHER) -> DialectResult
     label = max(LABELS, key=lambda name: (raw[name], -LABELS.index(name)))
 
     evidence = [
-        Evidence(hit.marker.text, normalized[hit.start:hit.end], hit.label, hit.marker.weight, hit.start, hit.end,
-                 hit.marker.note)
+        Evidence(
+            hit.marker.text,
+            normalized[hit.start : hit.end],
+            hit.label,
+            hit.marker.weight,
+            hit.start,
+            hit.end,
+            hit.marker.note,
+        )
         for hit in hits
     ]
     logger.debug("dialect %s (%.2f) from %d markers", label, probabilities[label], len(evidence))

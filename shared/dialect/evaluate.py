@@ -55,7 +55,11 @@ class EvalReport:
             lines.append(
                 f"{_pad(row.label, 6)}  {row.precision:>9.3f}  {row.recall:>6.3f}  {row.f1:>5.3f}  {row.support:>7d}"
             )
-        lines += ["", "confusion (rows gold, columns predicted)", _pad("", 6) + "".join(_pad(p, 8, right=True) for p in labels)]
+        lines += [
+            "",
+            "confusion (rows gold, columns predicted)",
+            _pad("", 6) + "".join(_pad(p, 8, right=True) for p in labels),
+        ]
         for gold in labels:
             counts = "".join(f"{self.confusion[gold][predicted]:>8d}" for predicted in labels)
             lines.append(_pad(gold, 6) + counts)

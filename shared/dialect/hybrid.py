@@ -42,12 +42,26 @@ def combine(cpu: DialectResult, llm_label: str | None, llm_error: str | None = N
 
     if llm_error or not llm:
         problem = f"failed ({llm_error})" if llm_error else "gave no label"
-        return HybridResult(cpu.label, cpu.confidence, "cpu", f"The LLM {problem}, so the CPU detector's answer stands.",
-                            cpu, llm_label, llm_error)
+        return HybridResult(
+            cpu.label,
+            cpu.confidence,
+            "cpu",
+            f"The LLM {problem}, so the CPU detector's answer stands.",
+            cpu,
+            llm_label,
+            llm_error,
+        )
     if llm not in LABELS:
         problem = f"answered {llm!r}, which is not one of the eight labels"
-        return HybridResult(cpu.label, cpu.confidence, "cpu", f"The LLM {problem}, so the CPU detector's answer stands.",
-                            cpu, llm_label, problem)
+        return HybridResult(
+            cpu.label,
+            cpu.confidence,
+            "cpu",
+            f"The LLM {problem}, so the CPU detector's answer stands.",
+            cpu,
+            llm_label,
+            problem,
+        )
 
     if llm == cpu.label:
         # Two partly independent readings agree: the chance both are wrong shrinks.
@@ -56,8 +70,14 @@ def combine(cpu: DialectResult, llm_label: str | None, llm_error: str | None = N
 
     if cpu.label != MANDARIN and cpu.strength >= STRONG_EVIDENCE:
         markers = "、".join(dict.fromkeys(e.matched for e in cpu.evidence if e.label == cpu.label))
-        return HybridResult(cpu.label, cpu.confidence, "cpu",
-                            f"Strong {cpu.label} markers ({markers}) outweigh the LLM's {llm}.", cpu, llm_label)
+        return HybridResult(
+            cpu.label,
+            cpu.confidence,
+            "cpu",
+            f"Strong {cpu.label} markers ({markers}) outweigh the LLM's {llm}.",
+            cpu,
+            llm_label,
+        )
 
     # The LLM decides; it is less sure when the CPU saw some evidence against it.
     against = cpu.strength if cpu.label != MANDARIN else 0.0

@@ -75,7 +75,7 @@ class Lexicon:
         words: list[str] = []
         end = n
         while end:
-            words.append(run[back[end]:end])
+            words.append(run[back[end] : end])
             end = back[end]
         return words[::-1]
 
@@ -128,7 +128,7 @@ class Lexicon:
         characters: 妈妈, 慢吞吞, 吞吞吐吐, 一点儿."""
         for length in range(end - start, 5):
             for first in range(max(0, end - length), min(start, len(text) - length) + 1):
-                if self.is_standard(text[first:first + length]):
+                if self.is_standard(text[first : first + length]):
                     return True
         return False
 
@@ -156,5 +156,7 @@ def _load_lexicon() -> Lexicon:
                 counts[word] = counts.get(word, 0) + int(count)
     total = math.log(sum(counts.values()))
     logger.info("loaded %d Mandarin words for the lexical rarity measure", len(counts))
-    return Lexicon({word: total - math.log(count or UNLISTED_COUNT) for word, count in counts.items()},
-                   total - math.log(UNLISTED_COUNT))
+    return Lexicon(
+        {word: total - math.log(count or UNLISTED_COUNT) for word, count in counts.items()},
+        total - math.log(UNLISTED_COUNT),
+    )

@@ -99,9 +99,7 @@ def _resolve(candidates: list[_Candidate]) -> list[Hit]:
             if label not in best or marker.weight > best[label].weight:
                 best[label] = marker
     return [
-        Hit(label, marker, start, end)
-        for (start, end), best in sorted(kept.items())
-        for label, marker in best.items()
+        Hit(label, marker, start, end) for (start, end), best in sorted(kept.items()) for label, marker in best.items()
     ]
 
 

@@ -40,8 +40,10 @@ def test_csv_and_jsonl_scripts_with_ids_and_voices_give_a_zip(stack: Stack) -> N
         json.dumps(r, ensure_ascii=False) for r in [{"text": "请稍等。", "id": "w1"}, {"text": "再见。"}]
     ).encode()
     with stack.client() as api:
-        for name, data, expected in [("s.csv", csv_script, ["0002_intro.flac", "0003_hk.flac"]),
-                                     ("s.jsonl", jsonl_script, ["0001_w1.flac", "0002.flac"])]:
+        for name, data, expected in [
+            ("s.csv", csv_script, ["0002_intro.flac", "0003_hk.flac"]),
+            ("s.jsonl", jsonl_script, ["0001_w1.flac", "0002.flac"]),
+        ]:
             batch = api.post("/v1/batches", files={"file": (name, data)}, data={"format": "flac"}).json()
             wait_for(lambda batch=batch: done(api, batch["id"]), timeout=120)
             z = api.get(f"/v1/batches/{batch['id']}/audio", params={"output": "zip"})
@@ -64,19 +66,26 @@ def test_batch_audio_before_the_end_is_409(idle_stack: Stack) -> None:
 def test_a_batch_can_let_each_lines_dialect_choose_its_voice(stack: Stack) -> None:
     script = "佢哋今日去咗街市。\n我们明天上午开会。\n".encode()
     with stack.client() as api:
-        batch = api.post("/v1/batches", files={"file": ("mixed.txt", script)},
-                         data={"voice": "cmn", "follow_dialect": "true"}).json()
+        batch = api.post(
+            "/v1/batches", files={"file": ("mixed.txt", script)}, data={"voice": "cmn", "follow_dialect": "true"}
+        ).json()
         batch = wait_for(lambda: done(api, batch["id"]), timeout=120)
         assert batch["counts"]["succeeded"] == 2, batch
         lines = api.get(f"/v1/batches/{batch['id']}/jobs").json()
         assert [(j["input"]["dialect"], j["input"]["voice"]) for j in lines] == [("粤语", "yue"), ("普通话", "cmn")]
         assert lines[0]["result"]["duration_s"] == pytest.approx(spoken_length("佢哋今日去咗街市。", "yue"), rel=0.05)
         # An explicit mapping overrides the built-in one; unknown dialects are refused.
-        batch = api.post("/v1/batches", files={"file": ("m.txt", script)},
-                         data={"follow_dialect": "true", "dialect_voices": '{"粤语": "cmn"}'}).json()
+        batch = api.post(
+            "/v1/batches",
+            files={"file": ("m.txt", script)},
+            data={"follow_dialect": "true", "dialect_voices": '{"粤语": "cmn"}'},
+        ).json()
         lines = api.get(f"/v1/batches/{batch['id']}/jobs").json()
         assert lines[0]["input"]["voice"] == "cmn"
-        bad = api.post("/v1/batches", files={"file": ("m.txt", script)},
-                       data={"follow_dialect": "true", "dialect_voices": '{"火星话": "cmn"}'})
+        bad = api.post(
+            "/v1/batches",
+            files={"file": ("m.txt", script)},
+            data={"follow_dialect": "true", "dialect_voices": '{"火星话": "cmn"}'},
+        )
         assert bad.status_code == 400 and "火星话" in bad.json()["error"]["message"]
         wait_for(lambda: done(api, batch["id"]), timeout=120)

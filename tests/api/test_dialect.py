@@ -33,7 +33,11 @@ def test_bad_dialect_input_is_a_clear_4xx(client: TestClient) -> None:
 
 
 def test_a_dialect_batch_gives_one_answer_per_text_in_order(client: TestClient) -> None:
-    items = [{"text": "侬今朝夜饭吃啥？", "id": "a"}, {"text": "你晓得不嘛，这个东西巴适得很！"}, {"text": "今天天气很好。"}]
+    items = [
+        {"text": "侬今朝夜饭吃啥？", "id": "a"},
+        {"text": "你晓得不嘛，这个东西巴适得很！"},
+        {"text": "今天天气很好。"},
+    ]
     batch = client.post("/v1/dialect/batch", json={"items": items}).json()
     assert batch["kind"] == "dialect" and batch["done"] and batch["counts"]["succeeded"] == 3
     jobs = client.get(f"/v1/batches/{batch['id']}/jobs").json()

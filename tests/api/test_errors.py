@@ -9,8 +9,10 @@ from shared.models import Batch, Job
 
 def stored() -> tuple[int, int]:
     with session_scope() as session:
-        return (session.scalar(select(func.count()).select_from(Job)) or 0,
-                session.scalar(select(func.count()).select_from(Batch)) or 0)
+        return (
+            session.scalar(select(func.count()).select_from(Job)) or 0,
+            session.scalar(select(func.count()).select_from(Batch)) or 0,
+        )
 
 
 def error_of(response) -> str:  # type: ignore[no-untyped-def]

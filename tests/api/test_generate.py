@@ -36,7 +36,9 @@ def test_a_reply_to_be_spoken_in_an_unknown_voice_is_refused_before_any_job_exis
     before = (jobs_stored(), messages_waiting())
 
     single = client.post("/v1/generate", json={"input": "你好", "speak": {"voice": "nobody"}})
-    many = client.post("/v1/generate/batch", json={"items": [{"input": "一"}, {"input": "二", "speak": {"voice": "nobody"}}]})
+    many = client.post(
+        "/v1/generate/batch", json={"items": [{"input": "一"}, {"input": "二", "speak": {"voice": "nobody"}}]}
+    )
 
     assert single.status_code == 400 and "unknown voice 'nobody'" in single.json()["error"]["message"]
     assert many.status_code == 400

@@ -15,8 +15,12 @@ def spec() -> dict[str, Any]:
 
 
 def test_every_route_is_described(spec: dict[str, Any]) -> None:
-    undescribed = [f"{method.upper()} {path}" for path, ops in spec["paths"].items() for method, op in ops.items()
-                   if not op.get("description")]
+    undescribed = [
+        f"{method.upper()} {path}"
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if not op.get("description")
+    ]
     assert undescribed == []
 
 
@@ -31,7 +35,15 @@ def test_a_job_shows_the_input_and_result_of_its_kind(spec: dict[str, Any]) -> N
     assert "SynthesisResult" in results["synthesis"] and "GenerationResult" in results["generation"]
     assert "DialectAnswer" in results["dialect"]
     assert set(schemas["DialectAnswer"]["properties"]["label"]["enum"]) == {
-        "普通话", "四川话", "粤语", "上海话", "东北话", "河南话", "湖南话", "陕西话"}
+        "普通话",
+        "四川话",
+        "粤语",
+        "上海话",
+        "东北话",
+        "河南话",
+        "湖南话",
+        "陕西话",
+    }
 
 
 def test_the_schema_states_the_limits_and_choices_the_api_enforces(spec: dict[str, Any]) -> None:

@@ -44,6 +44,8 @@ def test_duplicate_spellings_are_one_recording(fish_stack: Stack) -> None:
 def test_bad_phrases_store_nothing(fish_stack: Stack) -> None:
     with fish_stack.client() as api:
         voice = create_voice(api)["id"]
-        assert api.post("/v1/snippets/precompute", json={"phrases": ["好的", "。。。"], "voice": voice}).status_code == 400
+        assert (
+            api.post("/v1/snippets/precompute", json={"phrases": ["好的", "。。。"], "voice": voice}).status_code == 400
+        )
         assert api.post("/v1/snippets/precompute", json={"phrases": [], "voice": voice}).status_code == 422
         assert api.post("/v1/snippets/precompute", json={"phrases": ["好的"], "voice": "nobody"}).status_code == 400

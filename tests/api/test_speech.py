@@ -46,8 +46,14 @@ def test_pcm_is_raw_24k_s16le(setup: tuple[openai.OpenAI, str]) -> None:
 
 def test_speed_changes_the_duration(setup: tuple[openai.OpenAI, str]) -> None:
     client, voice = setup
-    normal = sf.info(io.BytesIO(client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format="wav").content))
-    fast = sf.info(io.BytesIO(client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format="wav", speed=2.0).content))
+    normal = sf.info(
+        io.BytesIO(client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format="wav").content)
+    )
+    fast = sf.info(
+        io.BytesIO(
+            client.audio.speech.create(model="tts-1", voice=voice, input=LINE, response_format="wav", speed=2.0).content
+        )
+    )
     assert fast.duration < normal.duration * 0.7
 
 

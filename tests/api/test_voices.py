@@ -50,7 +50,9 @@ def test_a_voice_is_created_with_fixed_parameters_and_a_chosen_seed(client: Test
     assert isinstance(voice["seed"], int) and voice["temperature"] == 0.6 and voice["top_p"] == 0.8
     assert 3 <= voice["duration_s"] <= 90
     fetched = client.get(f"/v1/voices/{voice['id']}").json()
-    assert {k: v for k, v in fetched.items() if k != "created_at"} == {k: v for k, v in voice.items() if k != "created_at"}
+    assert {k: v for k, v in fetched.items() if k != "created_at"} == {
+        k: v for k, v in voice.items() if k != "created_at"
+    }
     assert voice["id"] in [v["id"] for v in client.get("/v1/voices").json()]
     clip_back = client.get(f"/v1/voices/{voice['id']}/audio")
     assert clip_back.headers["content-type"] == "audio/flac" and clip_back.content[:4] == b"fLaC"
@@ -85,7 +87,11 @@ def test_digits_in_the_transcript_are_normalised(client: TestClient, clip: bytes
     ],
 )
 def test_bad_uploads_are_refused_and_nothing_is_stored(
-    client: TestClient, make_clip, fields: dict, status: int, words: str  # type: ignore[no-untyped-def]
+    client: TestClient,
+    make_clip,
+    fields: dict,
+    status: int,
+    words: str,  # type: ignore[no-untyped-def]
 ) -> None:
     before = len(client.get("/v1/voices").json())
     transcript = fields.pop("transcript", TRANSCRIPT)

@@ -15,8 +15,9 @@ from tests.plugins.services import wait_for
 
 def voxq(stack: Stack, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
     env = stack.env | {"VOXQ_API_KEY": key or stack.key, "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_submit_shows_progress_and_writes_the_chapter(sqlite_stack: Stack, tmp_path: Path) -> None:
@@ -58,11 +59,22 @@ def test_help_prints_its_examples_as_copy_paste_lines(sqlite_stack: Stack) -> No
 def test_flower_starts_on_the_broker_behind_basic_auth(sqlite_stack: Stack) -> None:
     port = free_port()
     env = sqlite_stack.env | {"VOXQ_FLOWER_PASSWORD": "s3cret"}
-    refused = subprocess.run([sys.executable, "-m", "cli", "flower"], env=sqlite_stack.env | {"VOXQ_FLOWER_PASSWORD": ""},
-                             cwd=REPO, capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [sys.executable, "-m", "cli", "flower"],
+        env=sqlite_stack.env | {"VOXQ_FLOWER_PASSWORD": ""},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 2 and "VOXQ_FLOWER_PASSWORD" in refused.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "flower", "--port", str(port)], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "flower", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -122,8 +134,11 @@ def test_requeue_sends_again_a_job_whose_message_was_lost(sqlite_stack: Stack) -
         moved = voxq(sqlite_stack, "requeue", "--older-than", "0")
         assert moved.returncode == 0, moved.stderr
         assert re.search(r"\b[1-9]\d* synthesis", moved.stdout), moved.stdout
-        done = wait_for(lambda: (lambda j: j if j["status"] in ("succeeded", "failed") else None)(
-            api.get(f"/v1/jobs/{job_id}").json()))
+        done = wait_for(
+            lambda: (lambda j: j if j["status"] in ("succeeded", "failed") else None)(
+                api.get(f"/v1/jobs/{job_id}").json()
+            )
+        )
     assert done["status"] == "succeeded"
     assert voxq(sqlite_stack, "requeue", "--older-than", "-1").returncode == 2
     assert voxq(sqlite_stack, "requeue", "--every", "0").returncode == 2

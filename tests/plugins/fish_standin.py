@@ -85,7 +85,9 @@ def run_fish_standin(
     try:
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"Fish Speech stand-in exited with {proc.returncode}:\n{_log_tail(log_path)}", pytrace=False)
+                pytest.fail(
+                    f"Fish Speech stand-in exited with {proc.returncode}:\n{_log_tail(log_path)}", pytrace=False
+                )
             try:
                 if httpx.get(f"{base_url}/v1/health", headers=headers, timeout=2).status_code == 200:
                     break

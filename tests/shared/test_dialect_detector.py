@@ -1,6 +1,5 @@
 """The CPU dialect detector on hand-written sentences in all eight varieties."""
 
-
 import pytest
 
 from shared.dialect.detector import DialectResult, detect
@@ -113,7 +112,9 @@ def test_everyday_mandarin_raises_no_dialect_evidence():
     assert {text: hits for text, hits in wrong.items() if hits} == {}
 
 
-@pytest.mark.parametrize("text", ["我今天很忙。", "這本書寫得很好。", "请问去火车站怎么走？", "我明天要去北京开会，你有什么事吗？"])
+@pytest.mark.parametrize(
+    "text", ["我今天很忙。", "這本書寫得很好。", "请问去火车站怎么走？", "我明天要去北京开会，你有什么事吗？"]
+)
 def test_plain_mandarin_has_no_evidence(text):
     result = detect(text)
     assert result.label == MANDARIN
@@ -169,7 +170,7 @@ def test_evidence_names_marker_label_weight_and_span():
     nong = by_text["侬"]
     assert (nong.label, nong.start, nong.end) == ("上海话", 0, 1)
     assert nong.weight > 0
-    assert result.text[nong.start:nong.end] == "侬"
+    assert result.text[nong.start : nong.end] == "侬"
 
 
 def test_a_marker_inside_a_longer_one_counts_once():
@@ -278,7 +279,15 @@ def test_southwestern_constructions_from_grammars(text, marker):
 
 @pytest.mark.parametrize(
     "text",
-    ["一切买卖都要公平。", "你舍得不？", "飞机起飞干嘛要等？", "他们不得不离开。", "游客不得入内。", "双方不得来往。", "大家都向他靠拢了。"],
+    [
+        "一切买卖都要公平。",
+        "你舍得不？",
+        "飞机起飞干嘛要等？",
+        "他们不得不离开。",
+        "游客不得入内。",
+        "双方不得来往。",
+        "大家都向他靠拢了。",
+    ],
 )
 def test_mandarin_lookalikes_of_southwestern_constructions(text):
     assert [e.matched for e in detect(text).evidence if e.label == "四川话"] == []

@@ -43,7 +43,11 @@ def test_a_job_moves_queued_running_succeeded_and_then_never_again(database_url:
         s.commit()
         s.expire_all()
         stored = s.get(Job, job.id)
-        assert stored.status == JobStatus.succeeded and stored.result == {"duration_s": 1.5, "cached": False} and stored.attempts == 1
+        assert (
+            stored.status == JobStatus.succeeded
+            and stored.result == {"duration_s": 1.5, "cached": False}
+            and stored.attempts == 1
+        )
 
 
 def _answer(label: str) -> DialectAnswer:
@@ -70,7 +74,12 @@ def test_a_group_of_jobs_starts_and_finishes_together_skipping_finished_and_unkn
         s.expire_all()
         stored = {job_id: s.get(Job, job_id) for job_id in ids}
 
-    assert [stored[i].status for i in ids] == [JobStatus.succeeded, JobStatus.succeeded, JobStatus.failed, JobStatus.failed]
+    assert [stored[i].status for i in ids] == [
+        JobStatus.succeeded,
+        JobStatus.succeeded,
+        JobStatus.failed,
+        JobStatus.failed,
+    ]
     assert stored[ids[0]].result["label"] == "普通话" and stored[ids[1]].result["label"] == "粤语"
     assert stored[ids[3]].error == "bad too" and stored[ids[3]].result is None
     assert [stored[i].attempts for i in ids] == [1, 0, 1, 1]
@@ -90,8 +99,16 @@ def test_snippets_are_content_addressed_and_stored_once(database_url: str) -> No
     assert on_s1 != snippet_key(key_prefix(cloned, "fish_speech", "fish-speech-1.5"), "你好")
     with session_for(database_url) as s:
         tenant = tenant_for_key(s, create_key(s, "t2"))
-        snippet = NewSnippet(tenant_id=tenant, key=key, text="你好", voice="cmn", engine="espeak",
-                             audio=b"fLaC...", sample_rate=22050, duration_s=1.0)
+        snippet = NewSnippet(
+            tenant_id=tenant,
+            key=key,
+            text="你好",
+            voice="cmn",
+            engine="espeak",
+            audio=b"fLaC...",
+            sample_rate=22050,
+            duration_s=1.0,
+        )
         store_snippet(s, snippet)
         store_snippet(s, snippet)  # a second worker racing on the same line
         s.commit()
@@ -109,7 +126,11 @@ def test_status_counts_cover_every_state(database_url: str) -> None:
         batch = Batch(tenant_id=tenant, kind=JobKind.synthesis, lines=3)
         s.add(batch)
         s.flush()
-        s.add_all([Job(tenant_id=tenant, batch_id=batch.id, kind=JobKind.synthesis, status=st)
-                   for st in (JobStatus.queued, JobStatus.failed, JobStatus.failed)])
+        s.add_all(
+            [
+                Job(tenant_id=tenant, batch_id=batch.id, kind=JobKind.synthesis, status=st)
+                for st in (JobStatus.queued, JobStatus.failed, JobStatus.failed)
+            ]
+        )
         s.commit()
         assert jobs.status_counts(s, batch.id) == {"queued": 1, "running": 0, "succeeded": 0, "failed": 2}

@@ -268,7 +268,9 @@ def create_app(
             return StreamingResponse(iter(blocks), media_type="audio/wav")
         body = _encode(segments, req.format)
         media = {"wav": "audio/wav", "mp3": "audio/mpeg"}[req.format]
-        return Response(body, media_type=media, headers={"Content-Disposition": f"attachment; filename=audio.{req.format}"})
+        return Response(
+            body, media_type=media, headers={"Content-Disposition": f"attachment; filename=audio.{req.format}"}
+        )
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPError)
@@ -299,7 +301,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--espeak-binary", default="espeak-ng")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.api_key, max_text_length=args.max_text_length, delay_s=args.delay_s, espeak_binary=args.espeak_binary)
+    app = create_app(
+        args.api_key, max_text_length=args.max_text_length, delay_s=args.delay_s, espeak_binary=args.espeak_binary
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -25,11 +25,15 @@ def client() -> TestClient:
 
 @pytest.fixture(scope="module")
 def clip() -> bytes:
-    return subprocess.run(["espeak-ng", "-v", "cmn", "--stdout"], input="参考录音".encode(), capture_output=True, check=True).stdout
+    return subprocess.run(
+        ["espeak-ng", "-v", "cmn", "--stdout"], input="参考录音".encode(), capture_output=True, check=True
+    ).stdout
 
 
 def _tts(client: TestClient, body: dict, **headers: str):  # type: ignore[no-untyped-def]
-    return client.post("/v1/tts", content=msgpack.packb(body), headers={**AUTH, "Content-Type": "application/msgpack", **headers})
+    return client.post(
+        "/v1/tts", content=msgpack.packb(body), headers={**AUTH, "Content-Type": "application/msgpack", **headers}
+    )
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

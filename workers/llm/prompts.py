@@ -9,9 +9,7 @@ from shared.schemas import ChatTurn
 from workers.llm.engines.base import ChatMessage
 
 
-def generation_messages(
-    persona: str | None, history: Sequence[ChatTurn], user_input: str
-) -> tuple[ChatMessage, ...]:
+def generation_messages(persona: str | None, history: Sequence[ChatTurn], user_input: str) -> tuple[ChatMessage, ...]:
     """Persona as the system prompt, then the conversation so far, then the new user turn."""
     messages: list[ChatMessage] = []
     if persona:

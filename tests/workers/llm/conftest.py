@@ -7,9 +7,7 @@ from deploy.vllm_server import VLLMServer
 
 
 @pytest.fixture(scope="session")
-def llm_stack(
-    tmp_path_factory: pytest.TempPathFactory, pg_database: str, vllm_server: VLLMServer
-) -> Iterator[Stack]:
+def llm_stack(tmp_path_factory: pytest.TempPathFactory, pg_database: str, vllm_server: VLLMServer) -> Iterator[Stack]:
     """API, an espeak TTS worker and an LLM worker on Postgres and real vLLM: 4 threads, each
     running a message of up to 4 jobs (small groups, so that small batches test grouping)."""
     stack = start_stack(

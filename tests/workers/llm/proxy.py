@@ -44,8 +44,10 @@ class VLLMProxy:
                 answer = rule(self.path, body)
                 if answer is None:
                     forwarded = httpx.post(
-                        upstream + self.path.removeprefix("/v1"), content=raw,
-                        headers={"content-type": "application/json"}, timeout=60,
+                        upstream + self.path.removeprefix("/v1"),
+                        content=raw,
+                        headers={"content-type": "application/json"},
+                        timeout=60,
                     )
                     status, payload = forwarded.status_code, forwarded.content
                 else:

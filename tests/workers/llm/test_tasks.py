@@ -24,7 +24,9 @@ def batch_done(api: httpx.Client, batch_id: str) -> dict | None:  # type: ignore
 
 
 def test_dialect_jobs_all_get_one_of_the_eight_labels(llm_stack: Stack) -> None:
-    items = [{"text": f"第{i}句：你今天吃饭了没得？", "context": {"region": "成都"}, "id": f"line-{i}"} for i in range(64)]
+    items = [
+        {"text": f"第{i}句：你今天吃饭了没得？", "context": {"region": "成都"}, "id": f"line-{i}"} for i in range(64)
+    ]
     with llm_stack.client() as api:
         r = api.post("/v1/dialect/batch", json={"items": items})
         assert r.status_code == 202, r.text
@@ -43,9 +45,13 @@ def test_dialect_jobs_all_get_one_of_the_eight_labels(llm_stack: Stack) -> None:
 
 def test_a_reply_with_thinking_keeps_the_reasoning_apart(llm_stack: Stack) -> None:
     with llm_stack.client() as api:
-        body = {"persona": "你是一个说四川话的导游。", "history": [
-            {"role": "user", "content": "你好"}, {"role": "assistant", "content": "你好噻"}],
-            "input": "成都有啥子好耍的？", "thinking": True, "max_tokens": 24}
+        body = {
+            "persona": "你是一个说四川话的导游。",
+            "history": [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "你好噻"}],
+            "input": "成都有啥子好耍的？",
+            "thinking": True,
+            "max_tokens": 24,
+        }
         thinking = api.post("/v1/generate", json=body).json()
         direct = api.post("/v1/generate", json=body | {"thinking": False}).json()
         thinking = wait_for(lambda: finished(api, thinking["id"]))
@@ -116,9 +122,13 @@ def test_an_unreachable_model_server_is_retried_then_the_job_fails(
 ) -> None:
     dead = "http://127.0.0.1:9/v1"  # discard port: connection refused
     stack = start_stack(
-        tmp_path_factory.mktemp("stack-llm-dead"), pg_database, tts_workers=0,
-        VOXQ_LLM_URL=dead, VOXQ_LLM_MODEL=vllm_server.model,
-        VOXQ_TASK_MAX_RETRIES="1", VOXQ_TASK_RETRY_BACKOFF_MAX_S="1",
+        tmp_path_factory.mktemp("stack-llm-dead"),
+        pg_database,
+        tts_workers=0,
+        VOXQ_LLM_URL=dead,
+        VOXQ_LLM_MODEL=vllm_server.model,
+        VOXQ_TASK_MAX_RETRIES="1",
+        VOXQ_TASK_RETRY_BACKOFF_MAX_S="1",
     )
     job = _one_dialect_job(stack, "你好", timeout=90)
 
@@ -131,8 +141,11 @@ def test_when_the_model_server_rejects_a_dialect_request_the_cpu_answer_stands(
     tmp_path_factory: pytest.TempPathFactory, pg_database: str, vllm_server: VLLMServer
 ) -> None:
     stack = start_stack(
-        tmp_path_factory.mktemp("stack-llm-wrong-model"), pg_database, tts_workers=0,
-        VOXQ_LLM_URL=vllm_server.base_url, VOXQ_LLM_MODEL="no-such-model",
+        tmp_path_factory.mktemp("stack-llm-wrong-model"),
+        pg_database,
+        tts_workers=0,
+        VOXQ_LLM_URL=vllm_server.base_url,
+        VOXQ_LLM_MODEL="no-such-model",
     )
     job = _one_dialect_job(stack, "佢哋而家喺邊度食緊飯？", timeout=60)
 
@@ -173,7 +186,9 @@ def test_the_worker_holds_no_more_messages_than_it_runs_so_the_list_shows_the_ba
 def test_a_reply_with_nothing_to_say_records_why_it_was_not_spoken(llm_stack: Stack) -> None:
     # With thinking on, the random tiny model never closes its think block: the reply is empty.
     with llm_stack.client() as api:
-        r = api.post("/v1/generate", json={"input": "你好", "thinking": True, "max_tokens": 8, "speak": {"voice": "cmn"}})
+        r = api.post(
+            "/v1/generate", json={"input": "你好", "thinking": True, "max_tokens": 8, "speak": {"voice": "cmn"}}
+        )
         parent = wait_for(lambda: finished(api, r.json()["id"]))
 
     assert parent["status"] == "succeeded" and parent["result"]["text"] == ""
@@ -191,7 +206,12 @@ def test_one_message_carries_a_group_whose_jobs_end_each_on_their_own(llm_stack:
     from shared.db import make_engine
     from shared.models import Job, JobKind
 
-    inputs = [{"text": "佢哋喺度食紧饭"}, {"text": 42}, {"text": "".join(f"侬今朝去哪能{i}？" for i in range(450))}, {"text": "今天天气很好。"}]
+    inputs = [
+        {"text": "佢哋喺度食紧饭"},
+        {"text": 42},
+        {"text": "".join(f"侬今朝去哪能{i}？" for i in range(450))},
+        {"text": "今天天气很好。"},
+    ]
     with Session(make_engine(llm_stack.env["VOXQ_DATABASE_URL"]), expire_on_commit=False) as s:
         tenant = tenant_for_key(s, llm_stack.key)
         group = [Job(tenant_id=tenant, kind=JobKind.dialect, input=data) for data in inputs]
@@ -202,12 +222,17 @@ def test_one_message_carries_a_group_whose_jobs_end_each_on_their_own(llm_stack:
     sender.send_task("voxq.llm.dialect", args=[ids], queue="llm")
     shanghainese, invalid_id, too_long, mandarin = ids
     with llm_stack.client() as api:
-        done = {job_id: wait_for(lambda job_id=job_id: finished(api, job_id), timeout=60)
-                for job_id in (shanghainese, too_long, mandarin)}
+        done = {
+            job_id: wait_for(lambda job_id=job_id: finished(api, job_id), timeout=60)
+            for job_id in (shanghainese, too_long, mandarin)
+        }
     # The API only ever stores typed input, so it does not show this row: read it directly.
     with Session(make_engine(llm_stack.env["VOXQ_DATABASE_URL"])) as s:
-        invalid = wait_for(lambda: (lambda j: j if j.status not in ("queued", "running") else None)(
-            s.get(Job, invalid_id, populate_existing=True)))
+        invalid = wait_for(
+            lambda: (lambda j: j if j.status not in ("queued", "running") else None)(
+                s.get(Job, invalid_id, populate_existing=True)
+            )
+        )
 
     assert all(job["status"] == "succeeded" and job["attempts"] == 1 for job in done.values())
     assert invalid.status == "failed" and invalid.attempts == 1 and "invalid dialect input" in (invalid.error or "")
@@ -221,9 +246,14 @@ def test_in_a_group_only_the_job_that_could_not_get_through_goes_round_again(
 ) -> None:
     with VLLMProxy(vllm_server.base_url, overloaded_when("过载")) as proxy:
         stack = start_stack(
-            tmp_path_factory.mktemp("stack-llm-partial"), pg_database, tts_workers=0,
-            VOXQ_LLM_URL=proxy.url, VOXQ_LLM_MODEL=vllm_server.model, VOXQ_LLM_GROUP_SIZE="4",
-            VOXQ_TASK_MAX_RETRIES="1", VOXQ_TASK_RETRY_BACKOFF_MAX_S="1",
+            tmp_path_factory.mktemp("stack-llm-partial"),
+            pg_database,
+            tts_workers=0,
+            VOXQ_LLM_URL=proxy.url,
+            VOXQ_LLM_MODEL=vllm_server.model,
+            VOXQ_LLM_GROUP_SIZE="4",
+            VOXQ_TASK_MAX_RETRIES="1",
+            VOXQ_TASK_RETRY_BACKOFF_MAX_S="1",
         )
         try:
             stack.start_worker("llm", 1)

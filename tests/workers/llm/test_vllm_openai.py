@@ -81,7 +81,10 @@ def test_a_request_the_server_rejects_is_permanent_and_carries_its_message(engin
 
 
 def test_an_unknown_model_name_is_permanent(vllm_server: VLLMServer) -> None:
-    with VLLMOpenAIEngine(vllm_server.base_url, "no-such-model") as engine, pytest.raises(PermanentEngineError, match="no-such-model"):
+    with (
+        VLLMOpenAIEngine(vllm_server.base_url, "no-such-model") as engine,
+        pytest.raises(PermanentEngineError, match="no-such-model"),
+    ):
         engine.chat(_ask("你好", max_tokens=4))
 
 

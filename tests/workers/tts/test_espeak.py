@@ -39,7 +39,11 @@ def test_espeak_speaks_mandarin_and_cantonese_plausibly() -> None:
 
 def test_the_library_speaks_like_the_command_line() -> None:
     engine = EspeakEngine()
-    for voice, text, speed, wpm in [("cmn", MANDARIN, 1.0, 175), ("yue", CANTONESE, 1.0, 175), ("cmn", MANDARIN, 1.5, 262)]:
+    for voice, text, speed, wpm in [
+        ("cmn", MANDARIN, 1.0, 175),
+        ("yue", CANTONESE, 1.0, 175),
+        ("cmn", MANDARIN, 1.5, 262),
+    ]:
         assert_close_to(engine.synthesize(text, VoiceSpec(name=voice, speed=speed)), cli(text, voice, wpm))
 
 

@@ -22,7 +22,9 @@ REFERENCE_TEXT = "这是一段用来克隆声音的参考录音，说话要清�
 
 
 def _espeak_clip(text: str, variant: str) -> bytes:
-    wav = subprocess.run(["espeak-ng", "-v", f"cmn+{variant}", "--stdout"], input=text.encode(), capture_output=True, check=True).stdout
+    wav = subprocess.run(
+        ["espeak-ng", "-v", f"cmn+{variant}", "--stdout"], input=text.encode(), capture_output=True, check=True
+    ).stdout
     return encode(decode(wav), "flac")
 
 
@@ -43,7 +45,9 @@ def _cloned(clip: bytes, seed: int | None = 1234, **kw: float) -> VoiceSpec:
 
 def _is_speech(audio: Audio, text: str) -> bool:
     peak = float(np.max(np.abs(audio.samples)))
-    return audio.sample_rate == 44_100 and audio.samples.ndim == 1 and peak > 0.05 and 0.5 < audio.duration_s < len(text)
+    return (
+        audio.sample_rate == 44_100 and audio.samples.ndim == 1 and peak > 0.05 and 0.5 < audio.duration_s < len(text)
+    )
 
 
 @pytest.mark.parametrize("encoding", ["msgpack", "json"])
@@ -107,7 +111,10 @@ def test_speed_stretches_the_answer(engine: FishSpeechEngine, reference_clip: by
 
 
 def test_a_wrong_key_is_permanent_with_the_servers_message(fish_server: FishServer, reference_clip: bytes) -> None:
-    with FishSpeechEngine(fish_server.base_url, "not-the-key") as e, pytest.raises(PermanentEngineError, match="401.*Invalid token"):
+    with (
+        FishSpeechEngine(fish_server.base_url, "not-the-key") as e,
+        pytest.raises(PermanentEngineError, match="401.*Invalid token"),
+    ):
         e.synthesize(LINE, _cloned(reference_clip))
 
 
@@ -126,10 +133,20 @@ def _raw_post(server: FishServer, content: bytes, content_type: str) -> httpx.Re
     [
         (b'{"text": "hi", "top_p": "0.5"}', "application/json", PermanentEngineError, r"422.*top_p"),
         (b'{"text": "hi", "format": "flac"}', "application/json", PermanentEngineError, r"422.*format"),
-        (b'{"text": "hi", "streaming": true, "format": "mp3"}', "application/json", PermanentEngineError, r"400.*Streaming only supports WAV"),
+        (
+            b'{"text": "hi", "streaming": true, "format": "mp3"}',
+            "application/json",
+            PermanentEngineError,
+            r"400.*Streaming only supports WAV",
+        ),
         (b"text=hi", "text/plain", PermanentEngineError, r"415"),
         # The server's own encoder fails on pcm: a 500 like a crashed model, so it is retried.
-        (b'{"text": "hi", "format": "pcm"}', "application/json", RetryableEngineError, r"500.*Failed to generate speech"),
+        (
+            b'{"text": "hi", "format": "pcm"}',
+            "application/json",
+            RetryableEngineError,
+            r"500.*Failed to generate speech",
+        ),
     ],
 )
 def test_each_error_shape_maps_to_retryable_or_permanent(
@@ -141,7 +158,10 @@ def test_each_error_shape_maps_to_retryable_or_permanent(
 
 
 def test_a_server_that_is_down_is_retryable(reference_clip: bytes) -> None:
-    with FishSpeechEngine(f"http://127.0.0.1:{_free_port()}", timeout_s=2) as e, pytest.raises(RetryableEngineError, match="unreachable"):
+    with (
+        FishSpeechEngine(f"http://127.0.0.1:{_free_port()}", timeout_s=2) as e,
+        pytest.raises(RetryableEngineError, match="unreachable"),
+    ):
         e.synthesize(LINE, _cloned(reference_clip))
 
 
@@ -153,7 +173,10 @@ def slow_server() -> Iterator[FishServer]:
 
 
 def test_a_timeout_is_retryable(slow_server: FishServer, reference_clip: bytes) -> None:
-    with FishSpeechEngine(slow_server.base_url, slow_server.api_key, timeout_s=0.2) as e, pytest.raises(RetryableEngineError, match="timed out"):
+    with (
+        FishSpeechEngine(slow_server.base_url, slow_server.api_key, timeout_s=0.2) as e,
+        pytest.raises(RetryableEngineError, match="timed out"),
+    ):
         e.synthesize(LINE, _cloned(reference_clip))
     time.sleep(0.6)  # let the abandoned request finish before the next test queues behind it
 
@@ -181,7 +204,10 @@ def test_the_server_serves_one_request_at_a_time(slow_server: FishServer, refere
 
 
 def test_health_stalls_while_the_server_synthesises(slow_server: FishServer, reference_clip: bytes) -> None:
-    with FishSpeechEngine(slow_server.base_url, slow_server.api_key) as busy, FishSpeechEngine(slow_server.base_url, slow_server.api_key) as probe:
+    with (
+        FishSpeechEngine(slow_server.base_url, slow_server.api_key) as busy,
+        FishSpeechEngine(slow_server.base_url, slow_server.api_key) as probe,
+    ):
         assert probe.health()
         worker = threading.Thread(target=busy.synthesize, args=(LINE, _cloned(reference_clip)))
         worker.start()

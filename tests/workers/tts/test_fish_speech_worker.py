@@ -51,7 +51,9 @@ def test_digits_are_normalised_before_synthesis_and_in_the_cache_key(fish_stack:
         voice = create_voice(api)["id"]
         job, _, _ = spoken(api, "会议在2024年3月5日10:30开始，门票¥12.50。", voice)
         assert job["input"]["text"] == "会议在二零二四年三月五日十点三十分开始，门票十二元五角。"
-        again = api.post("/v1/synthesize", json={"text": "会议在二零二四年三月五日十点三十分开始，门票十二元五角。", "voice": voice})
+        again = api.post(
+            "/v1/synthesize", json={"text": "会议在二零二四年三月五日十点三十分开始，门票十二元五角。", "voice": voice}
+        )
         assert again.status_code == 200 and again.json()["result"]["cached"] is True
 
 
@@ -73,8 +75,11 @@ def test_a_library_voice_marked_with_a_dialect_speaks_that_dialects_lines(fish_s
         default = create_voice(api, name="narrator-default")
         cantonese = create_voice(api, name="narrator-yue", dialect="粤语")
         script = "佢哋今日去咗街市。\n我们明天上午开会。\n".encode()
-        r = api.post("/v1/batches", files={"file": ("mixed.txt", script)},
-                     data={"voice": default["name"], "follow_dialect": "true"})
+        r = api.post(
+            "/v1/batches",
+            files={"file": ("mixed.txt", script)},
+            data={"voice": default["name"], "follow_dialect": "true"},
+        )
         assert r.status_code == 202, r.text
         lines = api.get(f"/v1/batches/{r.json()['id']}/jobs").json()
         assert [j["input"]["voice"] for j in lines] == [cantonese["id"], default["name"]]

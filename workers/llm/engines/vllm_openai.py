@@ -181,13 +181,17 @@ class VLLMOpenAIEngine:
                 if response.status_code in (404, 405) and not _is_api_error(response):
                     raise _NoSuchEndpoint(f"LLM server has no {path} (HTTP {response.status_code})")
                 if response.status_code not in _RETRYABLE_STATUS:
-                    raise PermanentEngineError(f"LLM server rejected the request (HTTP {response.status_code}): {message}")
+                    raise PermanentEngineError(
+                        f"LLM server rejected the request (HTTP {response.status_code}): {message}"
+                    )
                 last = f"HTTP {response.status_code}: {message}"
                 retry_after = _retry_after(response)
             if attempt == self.max_attempts:
                 break
             delay = self._delay(attempt, retry_after)
-            logger.warning("LLM request failed (%s); attempt %d/%d, retrying in %.2fs", last, attempt, self.max_attempts, delay)
+            logger.warning(
+                "LLM request failed (%s); attempt %d/%d, retrying in %.2fs", last, attempt, self.max_attempts, delay
+            )
             time.sleep(delay)
         raise RetryableEngineError(f"LLM server unavailable after {self.max_attempts} attempts: {last}")
 

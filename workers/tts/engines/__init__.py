@@ -12,9 +12,7 @@ def get_engine() -> TTSEngine:
     if settings.tts_engine == "fish_speech":
         from workers.tts.engines.fish_speech import FishSpeechEngine
 
-        return FishSpeechEngine(
-            settings.fish_speech_url, settings.fish_speech_api_key, settings.fish_speech_timeout_s
-        )
+        return FishSpeechEngine(settings.fish_speech_url, settings.fish_speech_api_key, settings.fish_speech_timeout_s)
     from workers.tts.engines.espeak import EspeakEngine
 
     return EspeakEngine(settings.espeak_library)

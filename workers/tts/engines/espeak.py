@@ -53,8 +53,7 @@ class _Library:
             lib = ctypes.CDLL(path)
         except OSError as exc:
             raise PermanentEngineError(
-                f"libespeak-ng is not installed or not loadable from {path!r} "
-                f"(apt-get install libespeak-ng1): {exc}"
+                f"libespeak-ng is not installed or not loadable from {path!r} (apt-get install libespeak-ng1): {exc}"
             ) from None
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_Initialize.restype = ctypes.c_int

@@ -144,7 +144,9 @@ class FishSpeechEngine:
         except httpx.TimeoutException as exc:
             # The server keeps generating after we hang up; an immediate retry would only
             # queue behind it, so the caller's backoff decides when to come back.
-            raise RetryableEngineError(f"Fish Speech server at {self.base_url} timed out ({type(exc).__name__})") from exc
+            raise RetryableEngineError(
+                f"Fish Speech server at {self.base_url} timed out ({type(exc).__name__})"
+            ) from exc
         except httpx.TransportError as exc:  # refused, reset, DNS
             raise RetryableEngineError(f"Fish Speech server at {self.base_url} unreachable: {exc}") from exc
         check_response(response)
