@@ -9,7 +9,7 @@ its limit is answered 413 wherever it is sent (``api/errors.py``).
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from shared.config import get_settings
 from shared.dialect.labels import LABELS
@@ -45,8 +45,13 @@ class SynthesisInput(BaseModel):
 
 class SynthesisResult(BaseModel):
     # None only on cache hits stored before this field was recorded with them.
-    duration_s: float | None = Field(description="Length of the line's audio.")
+    duration_s: float | None = Field(description="Length of the line's audio, to the millisecond.")
     cached: bool = Field(description="The audio was already in the snippet cache; no engine ran.")
+
+    @field_validator("duration_s")
+    @classmethod
+    def _to_the_millisecond(cls, value: float | None) -> float | None:
+        return None if value is None else round(value, 3)
 
 
 class ChatTurn(BaseModel):

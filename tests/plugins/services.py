@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
-from deploy.stack import Stack, fresh_pg_database, migrated, sqlite_url, start_stack
+from deploy.stack import Stack, claim_redis_db, fresh_pg_database, migrated, release_redis_db, sqlite_url, start_stack
+from shared.queue import publisher
 
 
 @pytest.fixture(scope="session")
@@ -25,12 +27,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return migrated(request.getfixturevalue("pg_database"))
 
 
-@pytest.fixture(scope="session")
-def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    folder = tmp_path_factory.mktemp("stack-sqlite")
-    stack = start_stack(folder, sqlite_url(folder), tts_workers=2)
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
+    """A Redis database of this test's own, which the queue client publishes to."""
+    url = claim_redis_db()
+    monkeypatch.setitem(publisher().conf, "broker_url", url)
+    yield redis.Redis.from_url(url)
+    release_redis_db(url)
+
+
+def _sqlite_stack(tmp_path_factory: pytest.TempPathFactory, name: str, tts_workers: int) -> Iterator[Stack]:
+    folder = tmp_path_factory.mktemp(name)
+    stack = start_stack(folder, sqlite_url(folder), tts_workers=tts_workers)
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from _sqlite_stack(tmp_path_factory, "stack-sqlite", tts_workers=2)
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +58,7 @@ def postgres_stack(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -
 @pytest.fixture(scope="session")
 def idle_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The API with no worker: whatever is queued stays queued."""
-    folder = tmp_path_factory.mktemp("stack-idle")
-    stack = start_stack(folder, sqlite_url(folder), tts_workers=0)
-    yield stack
-    stack.stop()
+    yield from _sqlite_stack(tmp_path_factory, "stack-idle", tts_workers=0)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -2,21 +2,10 @@
 
 import base64
 import json
-from collections.abc import Iterator
 
-import pytest
 import redis
 
-from deploy.stack import claim_redis_db, release_redis_db
-from shared.queue import enqueue_jobs, job_ids_on_broker, publisher
-
-
-@pytest.fixture
-def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
-    url = claim_redis_db()
-    monkeypatch.setitem(publisher().conf, "broker_url", url)
-    yield redis.Redis.from_url(url)
-    release_redis_db(url)
+from shared.queue import enqueue_jobs, job_ids_on_broker
 
 
 def _queued(broker: redis.Redis, queue: str) -> list[tuple[str, list]]:  # type: ignore[type-arg]

@@ -3,7 +3,6 @@
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
@@ -12,7 +11,6 @@ from celery.worker.request import Request
 from kombu.serialization import prepare_accept_content
 from kombu.transport.virtual import Channel, Message
 
-from deploy.stack import claim_redis_db, release_redis_db
 from shared.models import new_id
 from shared.queue import QUEUE_FOR_TASK, enqueue_jobs, publisher
 from workers.app import celery_app
@@ -23,14 +21,6 @@ celery_app.loader.import_default_modules()  # the worker side: the tasks a messa
 # the publishing app's own id, where an rpc:// result backend would reply (VoxQueue keeps no
 # results, so bulk messages carry none).
 _PER_PUBLICATION = ("delivery_tag", "reply_to")
-
-
-@pytest.fixture
-def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
-    url = claim_redis_db()
-    monkeypatch.setitem(publisher().conf, "broker_url", url)
-    yield redis.Redis.from_url(url)
-    release_redis_db(url)
 
 
 def _take_all(broker: redis.Redis, queue: str) -> list[dict[str, Any]]:

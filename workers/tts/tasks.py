@@ -49,4 +49,4 @@ def synthesize_job(work: Work[SynthesisInput]) -> Outcome:
         sample_rate=audio.sample_rate,
         duration_s=audio.duration_s,
     )
-    return Outcome(SynthesisResult(duration_s=round(audio.duration_s, 3), cached=False), snippet=snippet)
+    return Outcome(SynthesisResult(duration_s=audio.duration_s, cached=False), snippet=snippet)
