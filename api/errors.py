@@ -55,10 +55,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        # Over a size limit is 413 however it is found (by the schema here, or by the
-        # checks that read uploads): the same condition has the same status everywhere.
+        # The same condition has the same status however it is found, by the schema here or
+        # by the checks behind it: over a limit is 413, an empty text 400 (as one holding
+        # only invisible characters), anything else about the body's shape 422.
         if all(err.get("type") in _TOO_LONG for err in errors):
             return JSONResponse(error_body("too_large", "; ".join(map(_too_long, errors))), status_code=413)
+        if all(err.get("type") == "string_too_short" and err["ctx"]["min_length"] == 1 for err in errors):
+            return JSONResponse(
+                error_body("bad_input", "; ".join(f"{_where(e)} is empty" for e in errors)), status_code=400
+            )
         problems = [f"{_where(err)}: {err['msg']}" for err in errors]
         return JSONResponse(error_body("bad_input", "; ".join(problems), details=jsonable(errors)), status_code=422)
 

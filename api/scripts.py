@@ -6,6 +6,7 @@ import json
 from typing import Literal
 
 from shared.errors import BadInput, TooLarge
+from shared.models import NAME_CHARS
 from shared.submit import ScriptLine
 from shared.text import clean
 
@@ -85,9 +86,9 @@ def _jsonl_lines(text: str) -> list[ScriptLine]:
 def _line(number: int, text: object, voice: object, ident: object) -> ScriptLine:
     if not isinstance(text, str) or not clean(text):
         raise BadInput(f"line {number}: empty or missing text")
-    return ScriptLine(
-        number,
-        clean(text),
-        (voice or "").strip() or None if isinstance(voice, str) else None,
-        str(ident).strip() or None if ident is not None else None,
-    )
+    line_id = str(ident).strip() or None if ident is not None else None
+    voice_name = (voice or "").strip() or None if isinstance(voice, str) else None
+    for field, value in (("id", line_id), ("voice", voice_name)):
+        if value is not None and len(value) > NAME_CHARS:
+            raise TooLarge(f"line {number}: the {field} has {len(value)} characters; the limit is {NAME_CHARS}")
+    return ScriptLine(number, clean(text), voice_name, line_id)

@@ -1,4 +1,4 @@
-"""What the benchmarks share: the dev-set sentences and a throwaway VoxQueue stack."""
+"""What the benchmarks share: the dev-set sentences and scratch folders (stacks: deploy/stack.py)."""
 
 import csv
 import sys

@@ -26,7 +26,7 @@ Examples (copy and paste):
   voxq api --port 8000                           # the HTTP API
   voxq worker tts                                # a TTS worker (espeak-ng by default)
   voxq submit examples/chapter.txt --voice cmn --out chapter.wav
-  voxq status batch_0123abcd...
+  voxq status BATCH_ID                           # the id `voxq submit` printed
   voxq dialect "侬今朝夜饭吃啥？"                 # which variety, with evidence
   voxq dialect eval labelled.tsv                 # accuracy, macro-F1, confusion matrix
   voxq keys create --tenant acme                 # a new API key for tenant acme
@@ -237,10 +237,6 @@ def demo(
         run_demo(script, out, port, console)
     except ApiError as exc:
         _fail(str(exc), exc.exit_code)
-
-
-def main() -> None:  # pragma: no cover - console script entry point
-    app()
 
 
 if __name__ == "__main__":

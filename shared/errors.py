@@ -1,7 +1,7 @@
 """VoxQueue's exceptions: one root, and the few families that callers act on.
 
-The API maps each family to one HTTP status in ``api/errors.py``; workers map engine
-failures to "retry" or "fail the job" in their task declarations.
+The API maps each family to one HTTP status in ``api/errors.py``; the worker runner
+(``workers/runner.py``) retries a job on RetryableEngineError and fails it on any other.
 """
 
 
@@ -42,4 +42,5 @@ class PermanentEngineError(EngineError):
 
 
 class EngineUnavailable(VoxQueueError):
-    """Raised when a capability needs an engine that this deployment does not configure (HTTP 503)."""
+    """Raised when what a request needs is not there now (HTTP 503): an engine this deployment
+    does not configure, the queue (Redis) unreachable, or no worker finishing a job in time."""

@@ -71,7 +71,8 @@ def insert_jobs(
 
 def fail_unqueued(session: Session, job_ids: Sequence[str], error: str) -> None:
     """Fail queued jobs whose messages could not be sent, rather than leave them queued forever."""
-    logger.error("failing %d jobs that could not be queued: %s", len(job_ids), error)
+    shown = ", ".join(job_ids[:5]) + (f" and {len(job_ids) - 5} more" if len(job_ids) > 5 else "")
+    logger.error("jobs %s: failed, they could not be queued: %s", shown, error)
     for start in range(0, len(job_ids), _IN_CHUNK):
         session.execute(
             update(Job)

@@ -20,6 +20,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# Width of name and id columns (tenant and voice names, a line's own id): what fits is checked
+# before a row is written, so an over-long one is a 413, not a database error.
+NAME_CHARS = 200
+
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
@@ -49,7 +53,7 @@ class JobStatus(enum.StrEnum):
 class Tenant(Base):
     __tablename__ = "tenants"
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ten"))
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_CHARS), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -70,7 +74,7 @@ class Voice(Base):
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("voice"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(NAME_CHARS))
     reference_audio: Mapped[bytes] = mapped_column(LargeBinary)  # FLAC
     reference_text: Mapped[str] = mapped_column(Text)
     reference_sha256: Mapped[str] = mapped_column(String(64))
@@ -90,7 +94,7 @@ class Snippet(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
-    voice: Mapped[str] = mapped_column(String(200))
+    voice: Mapped[str] = mapped_column(String(NAME_CHARS))
     engine: Mapped[str] = mapped_column(String(40))
     audio: Mapped[bytes] = mapped_column(LargeBinary)  # FLAC
     sample_rate: Mapped[int] = mapped_column(Integer)
@@ -115,7 +119,7 @@ class Job(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), default=None)
     line: Mapped[int | None] = mapped_column(Integer, default=None)  # line number in the batch
-    line_id: Mapped[str | None] = mapped_column(String(200), default=None)  # caller's id of the line
+    line_id: Mapped[str | None] = mapped_column(String(NAME_CHARS), default=None)  # caller's id of the line
     parent_id: Mapped[str | None] = mapped_column(String(40), default=None)  # job that created this one
     kind: Mapped[JobKind] = mapped_column(Enum(JobKind, native_enum=False, length=20))
     status: Mapped[JobStatus] = mapped_column(Enum(JobStatus, native_enum=False, length=20), default=JobStatus.queued)

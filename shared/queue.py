@@ -64,10 +64,8 @@ def make_celery_app(settings: Settings) -> Celery:
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="tts",
         task_routes={name: {"queue": queue} for name, queue in QUEUE_FOR_TASK.items()},
-        # A job is acknowledged only after it ran; a killed worker gives it back to the queue.
-        # Tasks are idempotent: a job already finished in the database is skipped.
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        # Late acknowledgement, giving back on a lost worker, retries and time limits: each
+        # task declares them itself (workers/runner.py JOB_TASK_POLICY), and a test checks it.
         # Model pools take one message per slot, so the queue's list length shows the real
         # backlog to an autoscaler and a slow GPU host does not sit on work another could do.
         worker_prefetch_multiplier=1,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from shared.config import get_settings
 from shared.dialect.labels import LABELS
-from shared.models import JobKind, JobStatus
+from shared.models import NAME_CHARS, JobKind, JobStatus
 
 _limits = get_settings()
 
@@ -25,7 +25,7 @@ assert set(get_args(DialectLabel)) == set(LABELS), "DialectLabel must list share
 JobText = Annotated[str, StringConstraints(min_length=1, max_length=_limits.max_text_chars)]
 PromptText = Annotated[str, StringConstraints(max_length=_limits.max_prompt_chars)]
 # A built-in engine voice (espeak: cmn, yue) or a library voice's id or name.
-VoiceName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+VoiceName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_CHARS)]
 Speed = Annotated[float, Field(ge=0.25, le=4.0, description="Speaking rate, 1.0 = normal.")]
 MAX_ITEMS = _limits.max_script_lines
 
@@ -45,7 +45,7 @@ class SynthesisInput(BaseModel):
 
 class SynthesisResult(BaseModel):
     # None only on cache hits stored before this field was recorded with them.
-    duration_s: float | None = Field(description="Length of the line's audio, to the millisecond.")
+    duration_s: float | None = Field(None, description="Length of the line's audio, to the millisecond.")
     cached: bool = Field(description="The audio was already in the snippet cache; no engine ran.")
 
     @field_validator("duration_s")
@@ -136,11 +136,6 @@ class DialectAnswer(BaseModel):
 
 JobInput = SynthesisInput | GenerationInput | DialectInput
 JobResult = SynthesisResult | GenerationResult | DialectAnswer
-INPUT_MODEL: dict[JobKind, type[BaseModel]] = {
-    JobKind.synthesis: SynthesisInput,
-    JobKind.generation: GenerationInput,
-    JobKind.dialect: DialectInput,
-}
 
 
 # --- HTTP: jobs and batches -------------------------------------------------------------
@@ -210,7 +205,9 @@ class DialectText(BaseModel):
     context: dict[str, str] = Field(
         default_factory=dict, description='Hints passed to the model as they are, e.g. {"region": "成都"}.'
     )
-    id: str | None = Field(None, max_length=200, description="Caller's id of the item, kept as the job's line_id.")
+    id: str | None = Field(
+        None, max_length=NAME_CHARS, description="Caller's id of the item, kept as the job's line_id."
+    )
 
 
 class DialectBatchRequest(BaseModel):

@@ -96,7 +96,7 @@ def int_to_zh(n: int) -> str:
 def number_to_zh(integer: str, fraction: str | None = None) -> str:
     """Digits as written: ``("3", "14")`` → 三点一四; ``"007"`` → 零零七; commas ignored."""
     integer = integer.replace(",", "")
-    if len(integer) > 1 and integer.startswith("0") or len(integer) > _MAX_GROUPED_DIGITS:
+    if (len(integer) > 1 and integer.startswith("0")) or len(integer) > _MAX_GROUPED_DIGITS:
         head = digits_to_zh(integer)
     else:
         head = int_to_zh(int(integer))

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from shared import jobs
 from shared.config import get_settings
 from shared.db import new_session, session_scope
-from shared.errors import BadInput, RetryableEngineError, VoxQueueError
+from shared.errors import BadInput, EngineUnavailable, RetryableEngineError, VoxQueueError
 from shared.models import Job
 from shared.queue import SYNTHESIZE_TASK
 from shared.schemas import GenerationResult, JobResult, SpeakOptions
@@ -112,9 +112,7 @@ def run_jobs(
     valid, invalid = _validated(group, input_model)
     try:
         outcomes = work(valid) if valid else []
-    except RetryableEngineError as exc:
-        outcomes = [exc] * len(valid)
-    except VoxQueueError as exc:
+    except VoxQueueError as exc:  # about every job of the message (retryable or not)
         outcomes = [exc] * len(valid)
     except Exception as exc:
         logger.exception("jobs %s: unexpected error", _ids(group))
@@ -182,7 +180,12 @@ def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
                 children.extend(_record_spoken_reply(session, job, outcome.result, outcome.speak))
         jobs.succeed_many(session, results)
         jobs.fail_many(session, errors)
-        commit_and_enqueue(session, SYNTHESIZE_TASK, children)
+        try:
+            commit_and_enqueue(session, SYNTHESIZE_TASK, children)
+        except EngineUnavailable as exc:
+            # Recorded and committed; only the children could not be queued, and they are
+            # failed with the reason. The retries of the group's other jobs still go ahead.
+            logger.error("jobs %s: recorded, but their speech jobs could not be queued: %s", ", ".join(results), exc)
     except BaseException:
         session.rollback()
         raise

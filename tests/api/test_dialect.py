@@ -23,7 +23,7 @@ def test_a_text_without_markers_is_mandarin_with_modest_confidence(client: TestC
 
 
 def test_bad_dialect_input_is_a_clear_4xx(client: TestClient) -> None:
-    assert client.post("/v1/dialect", json={"text": ""}).status_code == 422
+    assert client.post("/v1/dialect", json={"text": ""}).status_code == 400  # as " " and on /v1/synthesize
     assert "text is empty" in client.post("/v1/dialect", json={"text": " \u200b "}).json()["error"]["message"]
     assert client.post("/v1/dialect", json={"text": "好" * 6000}).status_code == 413  # as on /v1/synthesize
     r = client.post("/v1/dialect", json={"text": 42})

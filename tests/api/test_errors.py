@@ -1,10 +1,11 @@
 """Bad input gets a clear 4xx JSON error naming the problem, and stores nothing."""
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from shared.db import session_scope
-from shared.models import Batch, Job
+from shared.models import Batch, Job, JobStatus
 
 
 def stored() -> tuple[int, int]:
@@ -91,3 +92,19 @@ def test_over_limit_scripts_are_413(client: TestClient, monkeypatch) -> None:  #
     monkeypatch.setattr(get_settings(), "max_script_bytes", 10)
     r = upload(client, "big.txt", "一二三四五六七八九十\n".encode())
     assert r.status_code == 413
+
+
+def test_with_the_queue_unreachable_a_script_is_a_503_and_its_lines_fail_rather_than_wait(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.queue import publisher
+
+    monkeypatch.setitem(publisher().conf, "broker_url", "redis://127.0.0.1:1/0")  # nothing listens there
+
+    r = upload(client, "lost.txt", "第一行，队列不在。\n第二行，也不在。\n".encode(), voice="cmn")
+
+    assert r.status_code == 503 and "unreachable" in error_of(r)
+    with session_scope() as session:
+        lines = session.scalars(select(Job).order_by(Job.created_at.desc()).limit(2)).all()
+    assert [job.status for job in lines] == [JobStatus.failed, JobStatus.failed]
+    assert all("could not reach the queue" in (job.error or "") for job in lines)

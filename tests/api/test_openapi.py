@@ -80,3 +80,12 @@ def test_an_unknown_id_is_named_with_its_kind(client: TestClient) -> None:
     assert client.get("/v1/batches/batch_x").json()["error"]["message"] == "no batch 'batch_x'"
     assert client.get("/v1/jobs/job_x").json()["error"]["message"] == "no job 'job_x'"
     assert client.get("/v1/voices/voice_x").json()["error"]["message"] == "no voice 'voice_x'"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u200b"])
+@pytest.mark.parametrize("path", ["/v1/synthesize", "/v1/dialect"])
+def test_an_empty_text_is_400_on_every_route(client: TestClient, path: str, text: str) -> None:
+    r = client.post(path, json={"text": text})
+
+    assert r.status_code == 400, r.text
+    assert "text is empty" in r.json()["error"]["message"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -88,10 +89,10 @@ def test_digits_in_the_transcript_are_normalised(client: TestClient, clip: bytes
 )
 def test_bad_uploads_are_refused_and_nothing_is_stored(
     client: TestClient,
-    make_clip,
-    fields: dict,
+    make_clip: Any,
+    fields: dict[str, Any],
     status: int,
-    words: str,  # type: ignore[no-untyped-def]
+    words: str,
 ) -> None:
     before = len(client.get("/v1/voices").json())
     transcript = fields.pop("transcript", TRANSCRIPT)

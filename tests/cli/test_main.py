@@ -1,5 +1,6 @@
 """`voxq` as a user runs it: a real process against a running stack."""
 
+import os
 import re
 import subprocess
 import sys
@@ -45,10 +46,17 @@ def test_bad_input_exits_2_with_a_message(sqlite_stack: Stack, tmp_path: Path) -
     assert voxq(sqlite_stack, "worker", "gpu").returncode == 2
 
 
-def test_help_prints_its_examples_as_copy_paste_lines(sqlite_stack: Stack) -> None:
+def test_help_prints_its_examples_as_copy_paste_lines() -> None:
     from cli.main import EPILOG
 
-    shown = voxq(sqlite_stack, "--help")
+    shown = subprocess.run(
+        [sys.executable, "-m", "cli", "--help"],
+        env=os.environ | {"COLUMNS": "120"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert shown.returncode == 0
     examples = [line.strip() for line in EPILOG.splitlines() if line.strip().startswith("voxq ")]

@@ -4,6 +4,7 @@ retries, and that its message is acknowledged only after it ran."""
 import pytest
 from celery import Task
 
+from shared.config import get_settings
 from shared.queue import QUEUE_FOR_TASK
 from workers.app import celery_app
 
@@ -37,8 +38,16 @@ def test_a_job_task_has_a_soft_time_limit_below_its_hard_one(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(QUEUE_FOR_TASK))
-def test_a_job_task_retries_a_bounded_number_of_times(name: str) -> None:
-    assert _task(name).max_retries is not None
+def test_a_job_task_retries_as_many_times_as_the_settings_say(name: str) -> None:
+    assert _task(name).max_retries == get_settings().task_max_retries  # not Celery's default of 3
+
+
+def test_the_app_leaves_late_acknowledgement_and_time_limits_to_each_task() -> None:
+    """So that the checks above see what each task declares, not an app-wide default."""
+    conf = celery_app.conf
+
+    assert not conf.task_acks_late and not conf.task_reject_on_worker_lost
+    assert conf.task_time_limit is None and conf.task_soft_time_limit is None
 
 
 @pytest.mark.parametrize("name", sorted(QUEUE_FOR_TASK))

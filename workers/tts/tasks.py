@@ -13,7 +13,7 @@ from shared.schemas import SynthesisInput, SynthesisResult
 from shared.snippets import NewSnippet, get_snippet
 from shared.voices import resolve_voice
 from workers.app import celery_app
-from workers.runner import JOB_TASK_POLICY, Outcome, Work, run_jobs
+from workers.runner import JOB_TASK_POLICY, Outcome, Outcomes, Work, run_jobs
 from workers.tts.engines import get_engine
 from workers.tts.speak import speak
 
@@ -24,7 +24,12 @@ settings = get_settings()
 # Its queue: shared.queue.QUEUE_FOR_TASK, as task_routes (Celery deprecates `queue=` on a task).
 @celery_app.task(name=SYNTHESIZE_TASK, soft_time_limit=900, time_limit=960, **JOB_TASK_POLICY)
 def synthesize(self: Task[Any, Any], job_id: str) -> None:
-    run_jobs(self, [job_id], SynthesisInput, lambda group: [synthesize_job(work) for work in group])
+    run_jobs(self, [job_id], SynthesisInput, synthesize_jobs)
+
+
+def synthesize_jobs(group: list[Work[SynthesisInput]]) -> Outcomes:
+    """A synthesis message carries one job (see shared/queue.py)."""
+    return [synthesize_job(work) for work in group]
 
 
 def synthesize_job(work: Work[SynthesisInput]) -> Outcome:
