@@ -3,6 +3,8 @@ import tempfile
 
 import pytest
 
+from tests.plugins.tiers import PROCESS_FIXTURES
+
 # The test session's own settings, before any VoxQueue module reads them: a private data
 # folder (the in-process API's SQLite database) and a Redis database no stack uses.
 os.environ["VOXQ_DATA_DIR"] = tempfile.mkdtemp(prefix="voxq-test-")
@@ -13,26 +15,9 @@ os.environ.pop("VOXQ_API_KEY", None)
 pytest_plugins = ["tests.plugins.services", "tests.plugins.vllm_server", "tests.plugins.fish_standin"]
 
 # Two tiers (`make test-fast` runs the tests marked neither slow nor vllm). A test is put in
-# the slow tier by what it uses, never by hand: a fixture that starts servers or worker
-# processes, or a module that starts them itself with one of the launchers below.
-_VLLM_FIXTURES = frozenset({"vllm_server"})
-_SERVER_FIXTURES = (
-    frozenset(
-        {
-            "sqlite_stack",
-            "postgres_stack",
-            "stack",
-            "idle_stack",
-            "fish_server",
-            "private_redis",
-            "fish_stack",
-            "fish_sqlite_stack",
-            "fish_postgres_stack",
-            "llm_stack",
-        }
-    )
-    | _VLLM_FIXTURES
-)
+# the slow tier by what it uses, never by hand: a fixture marked `@starts_processes` where it
+# is defined (tests/plugins/tiers.py), directly or through other fixtures, or a module that
+# starts processes itself with one of the launchers.
 _LAUNCHERS = frozenset({"start_stack", "run_fish_standin", "running_vllm_server"})
 
 
@@ -40,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         launches = _LAUNCHERS & set(vars(getattr(item, "module", None) or object))
-        if used & _SERVER_FIXTURES or launches:
+        if used & PROCESS_FIXTURES or launches:
             item.add_marker(pytest.mark.slow)
-        if used & _VLLM_FIXTURES:
+        if "vllm_server" in used:
             item.add_marker(pytest.mark.vllm)

@@ -30,6 +30,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.plugins.tiers import starts_processes
+
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,6 +111,7 @@ def run_fish_standin(
 
 
 @pytest.fixture(scope="session")
+@starts_processes
 def fish_server() -> Iterator[FishServer]:
     """A stand-in Fish Speech server with a bearer key, shared by the whole session."""
     with run_fish_standin(api_key=secrets.token_urlsafe(16)) as server:
@@ -119,6 +122,7 @@ def fish_server() -> Iterator[FishServer]:
 
 
 @pytest.fixture(scope="session")
+@starts_processes
 def private_redis() -> Iterator[str]:
     """A Redis server of this session alone. Test sessions run side by side on one machine,
     and a worker of another session on the shared Redis would take (and drop) our jobs."""
@@ -154,6 +158,7 @@ def fish_pg_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+@starts_processes
 def fish_sqlite_stack(
     tmp_path_factory: pytest.TempPathFactory, fish_server: FishServer, private_redis: str
 ) -> Iterator[Any]:
@@ -168,6 +173,7 @@ def fish_sqlite_stack(
 
 
 @pytest.fixture(scope="session")
+@starts_processes
 def fish_postgres_stack(
     tmp_path_factory: pytest.TempPathFactory, fish_server: FishServer, fish_pg_database: str, private_redis: str
 ) -> Iterator[Any]:
@@ -181,6 +187,7 @@ def fish_postgres_stack(
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
+@starts_processes
 def fish_stack(request: pytest.FixtureRequest) -> Any:
     """The whole system speaking through Fish Speech, on each database."""
     return request.getfixturevalue(f"fish_{request.param}_stack")

@@ -10,6 +10,7 @@ import redis
 
 from deploy.stack import Stack, claim_redis_db, fresh_pg_database, migrated, release_redis_db, sqlite_url, start_stack
 from shared.queue import publisher
+from tests.plugins.tiers import starts_processes
 
 
 @pytest.fixture(scope="session")
@@ -44,11 +45,13 @@ def _sqlite_stack(tmp_path_factory: pytest.TempPathFactory, name: str, tts_worke
 
 
 @pytest.fixture(scope="session")
+@starts_processes
 def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from _sqlite_stack(tmp_path_factory, "stack-sqlite", tts_workers=2)
 
 
 @pytest.fixture(scope="session")
+@starts_processes
 def postgres_stack(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Iterator[Stack]:
     stack = start_stack(tmp_path_factory.mktemp("stack-pg"), pg_database, tts_workers=1)
     yield stack
@@ -56,12 +59,14 @@ def postgres_stack(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -
 
 
 @pytest.fixture(scope="session")
+@starts_processes
 def idle_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The API with no worker: whatever is queued stays queued."""
     yield from _sqlite_stack(tmp_path_factory, "stack-idle", tts_workers=0)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
+@starts_processes
 def stack(request: pytest.FixtureRequest) -> Stack:
     """The whole system on each database."""
     return request.getfixturevalue(f"{request.param}_stack")

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from deploy.vllm_server import VLLMServer, VLLMSetupError, running_vllm_server
+from tests.plugins.tiers import starts_processes
 
 
 @pytest.fixture(scope="session")
+@starts_processes
 def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
     """A running vLLM OpenAI server with the tiny Qwen3 model, shared by the whole session.
 

@@ -15,6 +15,7 @@ from shared.audio import Audio, decode, encode
 from shared.errors import PermanentEngineError, RetryableEngineError
 from shared.voices import VoiceSpec
 from tests.plugins.fish_standin import FishServer, _free_port, run_fish_standin
+from tests.plugins.tiers import starts_processes
 from workers.tts.engines.fish_speech import FishSpeechEngine, check_response
 
 LINE = "今天天气很好，我们一起去公园散步吧。"
@@ -166,6 +167,7 @@ def test_a_server_that_is_down_is_retryable(reference_clip: bytes) -> None:
 
 
 @pytest.fixture(scope="module")
+@starts_processes
 def slow_server() -> Iterator[FishServer]:
     """A stand-in whose "model" takes 0.6 s a request, to see queueing and timeouts."""
     with run_fish_standin(api_key="slow-key", delay_s=0.6) as server:
