@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import (
@@ -34,6 +35,10 @@ _STATUS: list[tuple[type[VoxQueueError], int, str]] = [
 ]
 
 
+# What a 503 asks a client to wait before trying again: about a reconnect of the database or
+# Redis, far below any outage worth alarming about.
+RETRY_AFTER_S = 5
+
 # pydantic's error types for a string or a list over its max_length.
 _TOO_LONG = frozenset({"string_too_long", "too_long"})
 
@@ -48,9 +53,19 @@ def install(app: FastAPI) -> None:
         for cls, status, kind in _STATUS:
             if isinstance(exc, cls):
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                if status == 503:
+                    headers = {"Retry-After": str(RETRY_AFTER_S)}
                 return JSONResponse(error_body(kind, str(exc)), status_code=status, headers=headers)
         logger.error("unmapped error: %r", exc)
         return JSONResponse(error_body("internal", str(exc)), status_code=500)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unreachable(_request: Request, exc: Exception) -> JSONResponse:
+        # A restarting or unreachable database: the client should come back, not give up.
+        logger.warning("database unreachable: %s", exc)
+        body = error_body("unavailable", "the database is unreachable; try again shortly")
+        return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,9 +1,27 @@
 """The HTTP API: builds the FastAPI app. It never touches a model: it writes jobs and reads results."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api import errors
 from api.routes import batches, dialect, generate, jobs, snippets, speech, synthesize, voices
+from shared.config import get_settings
+from shared.reconcile import Reconciler
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """The reconciler runs beside the API (VOXQ_RECONCILE_IN_API), so that recovery from a lost
+    worker or a restarted Redis needs no process of its own on one machine."""
+    settings = get_settings()
+    reconciler = Reconciler(settings) if settings.reconcile_in_api else None
+    if reconciler is not None:
+        reconciler.start()
+    yield
+    if reconciler is not None:
+        reconciler.stop()
 
 
 def create_app() -> FastAPI:
@@ -11,6 +29,7 @@ def create_app() -> FastAPI:
         title="VoxQueue",
         version="0.1.0",
         description="Jobs for Chinese speech work: dialect identification, LLM generation, voice-cloned synthesis.",
+        lifespan=lifespan,
     )
     errors.install(app)
     for module in (synthesize, generate, dialect, jobs, batches, voices, snippets, speech):

@@ -190,22 +190,28 @@ def dialect(
 
 @app.command()
 def requeue(
-    older_than: Annotated[float, typer.Option(help="Seconds a job has been queued.")] = 600,
+    older_than: Annotated[
+        float | None, typer.Option(help="Seconds a job has been queued with no message (default VOXQ_REQUEUE_AFTER_S).")
+    ] = None,
     every: Annotated[float | None, typer.Option(help="Run again every this many seconds, until stopped.")] = None,
 ) -> None:
-    """Enqueue again the jobs still queued after a while whose messages were lost (a job
-    whose message is still on the broker is left alone, so this is safe to schedule)."""
-    from shared.db import session_scope
-    from shared.submit import requeue_stale
+    """Run the reconciler: queue again the jobs whose worker was lost (lease ran out), and send
+    again the jobs queued a while with no message on the broker. The API runs it too; one
+    process acts at a time, so this is safe to schedule anywhere."""
+    from shared.reconcile import reconcile_once
 
-    if older_than < 0:
+    if older_than is not None and older_than < 0:
         _fail("--older-than must be 0 or more seconds")
     if every is not None and every <= 0:
         _fail("--every must be more than 0 seconds")
+    settings = get_settings()
+    if older_than is not None:
+        settings = settings.model_copy(update={"requeue_after_s": older_than})
     while True:
-        with session_scope() as session:
-            counts = requeue_stale(session, older_than)
-        console.print(", ".join(f"{n} {kind}" for kind, n in counts.items()) + " jobs enqueued again")
+        deadline = time.monotonic() + max(30.0, 3 * settings.reconcile_every_s)
+        while (done := reconcile_once(settings)) is None and time.monotonic() < deadline:
+            time.sleep(0.5)  # another process's pass holds the lock for a moment
+        console.print(f"sent again: {done}" if done is not None else "another reconciler kept the lock; try again")
         if every is None:
             return
         time.sleep(every)

@@ -36,6 +36,38 @@ class Settings(BaseSettings):
     task_max_retries: int = Field(5, description="Retries of a retryable engine failure before a job fails.")
     task_retry_backoff_max_s: int = Field(120, description="Cap of the exponential retry backoff.")
 
+    # --- recovery --------------------------------------------------------------------------
+    lease_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long a worker holds a running job without renewing it (it renews every third of "
+        "this). A job whose worker is lost (killed, cut off) is queued again once its lease runs out.",
+    )
+    reconcile_every_s: float = Field(
+        10.0, gt=0, description="How often the reconciler looks for jobs to send again (one acts at a time)."
+    )
+    requeue_after_s: float = Field(
+        30.0,
+        ge=0,
+        description="A job still queued this long with no message on the broker (a flushed or restarted "
+        "Redis, a crash between commit and enqueue) is sent again by the reconciler.",
+    )
+    reconcile_in_api: bool = Field(
+        True,
+        description="Run the reconciler in the API process (the embedded default); `voxq requeue --every` also runs it.",
+    )
+    db_retry_s: float = Field(
+        60.0,
+        ge=0,
+        description="How long a worker retries an unreachable database before it gives its message back to the "
+        "queue; the API answers 503 meanwhile.",
+    )
+    worker_shutdown_grace_s: float = Field(
+        60.0,
+        ge=0,
+        description="On SIGTERM a worker finishes its running jobs within this time, then gives back what is left.",
+    )
+
     # --- TTS pool ------------------------------------------------------------------------
     tts_engine: Literal["espeak", "fish_speech"] = Field(
         "espeak", description="espeak: embedded CPU voice; fish_speech: a Fish Speech HTTP server."

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -52,6 +53,11 @@ def _session_factory() -> sessionmaker[Session]:
 
 def new_session() -> Session:
     return _session_factory()()
+
+
+# What an unreachable or restarting database raises (and SQLite's "database is locked"):
+# worth trying again in a moment, unlike an error in the statement itself.
+UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 
 
 @contextmanager

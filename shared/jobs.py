@@ -6,12 +6,12 @@ A job may also be inserted already succeeded (a cached line, a CPU answer): it i
 """
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, Update, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, Update, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.models import Job, JobKind, JobStatus, new_id, utcnow
@@ -88,21 +88,42 @@ def queued_before(session: Session, older_than_s: float) -> list[tuple[JobKind, 
     return [(kind, job_id) for kind, job_id in rows]
 
 
-def start(session: Session, job_id: str) -> Job | None:
-    """Mark a job running and count the attempt; None if it is unknown or already finished."""
-    started = start_many(session, [job_id])
+def start(session: Session, job_id: str, worker: str = "", lease_s: float = 30.0) -> Job | None:
+    """Start one job; see `start_many`."""
+    started = start_many(session, [job_id], worker, lease_s)
     return started[0] if started else None
 
 
-def start_many(session: Session, job_ids: Sequence[str]) -> list[Job]:
-    """Mark jobs running and count their attempts, in one UPDATE ... RETURNING; returns the
-    jobs to work on, in the order given. Unknown and already finished jobs are left out.
+def start_many(session: Session, job_ids: Sequence[str], worker: str = "", lease_s: float = 30.0) -> list[Job]:
+    """Mark jobs running under `worker`'s lease and count their attempts, in one UPDATE ...
+    RETURNING; returns the jobs to work on, in the order given.
+
+    A job is taken if it is queued, or running under a lease that ran out (its worker was
+    lost). Unknown and finished jobs are left out, and so is a job another worker holds now:
+    a message delivered twice never runs one job twice at the same time.
     """
+    now = utcnow()
     rows = session.scalars(
         update(Job)
-        .where(Job.id.in_(job_ids), Job.status.in_([JobStatus.queued, JobStatus.running]))
-        .values(status=JobStatus.running, attempts=Job.attempts + 1, started_at=utcnow())
+        .where(
+            Job.id.in_(job_ids),
+            or_(
+                Job.status == JobStatus.queued,
+                and_(Job.status == JobStatus.running, _lease_ran_out(now)),
+            ),
+        )
+        .values(
+            status=JobStatus.running,
+            attempts=Job.attempts + 1,
+            started_at=now,
+            worker=worker or None,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+        )
         .returning(Job)
+        # The rows come back from RETURNING, as they are now (populate_existing). Evaluating the
+        # criteria in Python against objects already in the session instead would compare
+        # SQLite's naive datetimes with aware ones.
+        .execution_options(synchronize_session=False, populate_existing=True)
     ).all()
     by_id = {job.id: job for job in rows}
     skipped = [job_id for job_id in job_ids if job_id not in by_id]
@@ -111,69 +132,110 @@ def start_many(session: Session, job_ids: Sequence[str]) -> list[Job]:
     return [by_id[job_id] for job_id in job_ids if job_id in by_id]
 
 
+def _lease_ran_out(now: datetime) -> ColumnElement[bool]:
+    # A running job with no lease was started before leases existed: nobody renews it.
+    return or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now)
+
+
 def _log_skipped(session: Session, job_ids: list[str]) -> None:
     known = dict(session.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids))).all())
     for job_id in job_ids:
-        if job_id in known:
-            logger.info("job %s: already %s, skipped", job_id, known[job_id].value)
-        else:
+        if job_id not in known:
             logger.warning("job %s: not in the database, message dropped", job_id)
+        elif known[job_id] == JobStatus.running:
+            logger.info("job %s: running under another worker's lease, message dropped", job_id)
+        else:
+            logger.info("job %s: already %s, skipped", job_id, known[job_id].value)
 
 
-def succeed(session: Session, job_id: str, result: JobResult) -> bool:
-    """Record a job's result. False if it had already finished (a duplicate delivery)."""
-    return succeed_many(session, {job_id: result}) == 1
+def renew(session: Session, held: Sequence[Job], lease_s: float) -> int:
+    """Extend the lease of jobs this worker still runs; returns how many it still holds."""
+    expires = utcnow() + timedelta(seconds=lease_s)
+    return _fenced(session, _RENEW, [_fence(job) | {"expires": expires} for job in held])
 
 
-def succeed_many(session: Session, results: Mapping[str, JobResult]) -> int:
-    """Record the result of each job; returns how many were unfinished."""
+def requeue_expired(session: Session) -> list[tuple[JobKind, str]]:
+    """Queue again every running job whose lease ran out; (kind, id) of each, to enqueue."""
+    rows = session.execute(
+        update(Job)
+        .where(Job.status == JobStatus.running, _lease_ran_out(utcnow()))
+        .values(status=JobStatus.queued, worker=None, lease_expires_at=None)
+        .returning(Job.kind, Job.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for _kind, job_id in rows:
+        logger.warning("job %s: its worker's lease ran out, queued again", job_id)
+    return [(kind, job_id) for kind, job_id in rows]
+
+
+def release(session: Session, held: Sequence[Job]) -> int:
+    """Give jobs back to the queue (a retry after backoff is on its way): queued, no lease."""
+    return _fenced(session, _RELEASE, [_fence(job) for job in held])
+
+
+def succeed(session: Session, job: Job, result: JobResult) -> bool:
+    """Record a job's result; False if this attempt no longer holds the job (it finished, or
+    was queued again after its lease ran out and perhaps run by another worker)."""
+    return succeed_many(session, [(job, result)]) == 1
+
+
+def succeed_many(session: Session, results: Sequence[tuple[Job, JobResult]]) -> int:
+    """Record the result of each job's attempt; returns how many were recorded."""
     now = utcnow()
-    rows = [
-        {"job_id": job_id, "result": result.model_dump(mode="json"), "finished_at": now}
-        for job_id, result in results.items()
-    ]
-    return _finish(session, _SUCCEED, rows)
+    rows = [_fence(job) | {"result": result.model_dump(mode="json"), "finished_at": now} for job, result in results]
+    return _fenced(session, _SUCCEED, rows)
 
 
-def fail(session: Session, job_id: str, error: str) -> bool:
-    return fail_many(session, {job_id: error}) == 1
+def fail(session: Session, job: Job, error: str) -> bool:
+    """Fail a job's attempt; False if the attempt no longer holds the job."""
+    return fail_many(session, [(job, error)]) == 1
 
 
-def fail_many(session: Session, errors: Mapping[str, str]) -> int:
-    """Fail jobs, each with its error; returns how many were unfinished."""
+def fail_many(session: Session, errors: Sequence[tuple[Job, str]]) -> int:
+    """Fail each job's attempt with its error; returns how many were recorded."""
     now = utcnow()
-    for job_id, error in errors.items():
-        logger.warning("job %s: failed: %s", job_id, error)
-    rows = [{"job_id": job_id, "error": error, "finished_at": now} for job_id, error in errors.items()]
-    return _finish(session, _FAIL, rows)
+    for job, error in errors:
+        logger.warning("job %s: failed: %s", job.id, error)
+    return _fenced(session, _FAIL, [_fence(job) | {"error": error, "finished_at": now} for job, error in errors])
 
 
-# One statement for any number of jobs, run as an executemany (psycopg pipelines it): a
-# group of 16 LLM jobs is recorded in ~1 ms instead of ~8 ms one UPDATE at a time, which
-# matters on a host whose CPU the model server needs. A finished job is never touched
-# again (`!=` twice rather than NOT IN: executemany takes no expanding IN).
-_UNFINISHED = (
+def _fence(job: Job) -> dict[str, Any]:
+    return {"job_id": job.id, "attempt": job.attempts}
+
+
+# Every write after the start is fenced by the attempt: it changes the job only while it is
+# running under that very attempt. A late finisher (a worker cut off past its lease, back
+# after the job was queued again and perhaps done by another) changes nothing, so a job has
+# one result whatever ran twice. One statement for any number of jobs, run as an
+# executemany (psycopg pipelines it): a group of 16 LLM jobs is recorded in ~1 ms instead of
+# ~8 ms one UPDATE at a time, which matters on a host whose CPU the model server needs.
+_HELD = (
     _JOBS.c.id == bindparam("job_id"),
-    _JOBS.c.status != JobStatus.succeeded,
-    _JOBS.c.status != JobStatus.failed,
+    _JOBS.c.attempts == bindparam("attempt"),
+    _JOBS.c.status == JobStatus.running,
 )
 _SUCCEED = (
     update(_JOBS)
-    .where(*_UNFINISHED)
+    .where(*_HELD)
     .values(
         status=JobStatus.succeeded,
         result=bindparam("result"),
         finished_at=bindparam("finished_at"),
+        lease_expires_at=None,
     )
 )
 _FAIL = (
     update(_JOBS)
-    .where(*_UNFINISHED)
-    .values(status=JobStatus.failed, error=bindparam("error"), finished_at=bindparam("finished_at"))
+    .where(*_HELD)
+    .values(
+        status=JobStatus.failed, error=bindparam("error"), finished_at=bindparam("finished_at"), lease_expires_at=None
+    )
 )
+_RENEW = update(_JOBS).where(*_HELD).values(lease_expires_at=bindparam("expires"))
+_RELEASE = update(_JOBS).where(*_HELD).values(status=JobStatus.queued, worker=None, lease_expires_at=None)
 
 
-def _finish(session: Session, statement: Update, rows: list[dict[str, Any]]) -> int:
+def _fenced(session: Session, statement: Update, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     # Session.execute is declared to return a Result; a DML statement's is a CursorResult.

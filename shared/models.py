@@ -114,7 +114,10 @@ class Batch(Base):
 
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_batch_status", "batch_id", "status"),)
+    __table_args__ = (
+        Index("ix_jobs_batch_status", "batch_id", "status"),
+        Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), default=None)
@@ -131,3 +134,8 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # While running: the worker (Celery node name) and until when it holds the job. The worker
+    # renews the lease while it works; a lease that runs out means the worker was lost, and
+    # the reconciler queues the job again (shared/reconcile.py).
+    worker: Mapped[str | None] = mapped_column(String(NAME_CHARS), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -13,8 +13,10 @@ thousand jobs.
 import base64
 import json
 import logging
+import time
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -88,6 +90,13 @@ def publisher() -> Celery:
     return make_celery_app(get_settings())
 
 
+@lru_cache
+def _redis(url: str) -> Redis:
+    """One client (and its connection pool) per broker URL for the process; it reconnects by
+    itself after Redis restarts."""
+    return Redis.from_url(url, health_check_interval=30)
+
+
 def enqueue(task_name: str, job_ids: Sequence[str]) -> None:
     """Put jobs on their pool's queue: one message per job, or one per group of up to
     `llm_group_size` jobs for the grouped LLM tasks."""
@@ -107,23 +116,19 @@ def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None
     else:
         groups = [list(job_ids[i : i + per_message]) for i in range(0, len(job_ids), per_message)]
         messages = [(group[0] if len(group) == 1 else str(uuid.uuid4()), [group]) for group in groups]
+    # Straight onto the queue's list, one message as many: a message through an exchange
+    # would need kombu's bindings in Redis, which a Redis restarted without its data has lost
+    # until a worker declares them again.
     app = publisher()
-    if len(messages) == 1:
-        task_id, args = messages[0]
-        app.send_task(task_name, args=args, task_id=task_id)
-        return
     queue = QUEUE_FOR_TASK[task_name]
     # ignore_result=None, as send_task: the worker then applies the task's own setting.
     # (celery-types declares it bool; celery's own send_task passes None here.)
     template = app.amqp.as_task_v2("-", task_name, args=("-",), ignore_result=None).headers  # type: ignore[arg-type]
-    redis = Redis.from_url(app.conf.broker_url)
-    try:
-        for start in range(0, len(messages), _PUSH_SIZE):
-            chunk = messages[start : start + _PUSH_SIZE]
-            # Workers BRPOP from the right, so LPUSH of a list keeps submission order.
-            redis.lpush(queue, *(message(template, task_id, args, queue) for task_id, args in chunk))
-    finally:
-        redis.close()
+    redis = _redis(app.conf.broker_url)
+    for start in range(0, len(messages), _PUSH_SIZE):
+        chunk = messages[start : start + _PUSH_SIZE]
+        # Workers BRPOP from the right, so LPUSH of a list keeps submission order.
+        redis.lpush(queue, *(message(template, task_id, args, queue) for task_id, args in chunk))
     logger.info("enqueued %d %s jobs in %d messages on %s", len(job_ids), task_name, len(messages), queue)
 
 
@@ -155,25 +160,46 @@ def _argsrepr(args: list[Any]) -> str:
     return text if len(text) <= AMQP.argsrepr_maxsize else saferepr(args, AMQP.argsrepr_maxsize)
 
 
-def job_ids_on_broker(queues: Sequence[str] = QUEUES) -> set[str]:
+def job_ids_on_broker(queues: Sequence[str] = QUEUES, unacked_stale_s: float | None = None) -> set[str]:
     """The jobs that have a message on the broker: waiting on one of `queues`, or delivered
     to a worker and not yet acknowledged (kombu keeps those in the ``unacked`` hash, as
-    [message, exchange, routing key])."""
-    redis = Redis.from_url(publisher().conf.broker_url)
-    try:
-        raw: list[bytes | str] = []
-        for queue in queues:
-            for start in range(0, redis.llen(queue), _SCAN_SIZE):
-                raw.extend(redis.lrange(queue, start, start + _SCAN_SIZE - 1))
-        raw.extend(redis.hvals("unacked"))
-    finally:
-        redis.close()
+    [message, exchange, routing key], with the delivery time in the ``unacked_index`` zset).
+
+    With `unacked_stale_s`, an unacknowledged message delivered longer ago than that, and not
+    due later (a retry's eta), does not count: a worker starts what it takes at once, so the
+    worker that took it was lost before it began (or Redis restarted under it)."""
+    redis = _redis(publisher().conf.broker_url)
+    raw: list[bytes | str] = []
+    for queue in queues:
+        for start in range(0, redis.llen(queue), _SCAN_SIZE):
+            raw.extend(redis.lrange(queue, start, start + _SCAN_SIZE - 1))
+    unacked: dict[bytes | str, bytes | str] = redis.hgetall("unacked")
+    # zrange with scores: (tag, delivery time) pairs, which redis-py's stubs do not say.
+    scored: list[tuple[bytes, float]] = redis.zrange("unacked_index", 0, -1, withscores=True)  # type: ignore[assignment]
+    delivered: dict[bytes | str, float] = dict(scored)
+    now = time.time()
+    for tag, item in unacked.items():
+        if (
+            unacked_stale_s is None
+            or delivered.get(tag, now) > now - unacked_stale_s
+            or _due_after(item, now - unacked_stale_s)
+        ):
+            raw.append(item)
     found: set[str] = set()
     for item in raw:
-        decoded = json.loads(item)
-        if isinstance(decoded, list):
-            decoded = decoded[0]
-        args = json.loads(base64.b64decode(decoded["body"]))[0]
+        args = json.loads(base64.b64decode(_message_of(item)["body"]))[0]
         if args:  # a job task's first argument: one job id, or a group's list of them
             found.update(args[0] if isinstance(args[0], list) else [args[0]])
     return found
+
+
+def _message_of(item: bytes | str) -> dict[str, Any]:
+    decoded = json.loads(item)
+    message: dict[str, Any] = decoded[0] if isinstance(decoded, list) else decoded
+    return message
+
+
+def _due_after(item: bytes | str, moment: float) -> bool:
+    """Whether the message's eta (a retry's backoff) is later than `moment`."""
+    eta = _message_of(item)["headers"].get("eta")
+    return eta is not None and datetime.fromisoformat(eta).timestamp() > moment

@@ -157,19 +157,3 @@ def commit_and_enqueue(session: Session, task_name: str, job_ids: list[str]) -> 
         jobs.fail_unqueued(session, job_ids, f"could not reach the queue: {exc}")
         session.commit()
         raise EngineUnavailable(f"the job queue (Redis) is unreachable: {exc}") from None
-
-
-def requeue_stale(session: Session, older_than_s: float) -> dict[str, int]:
-    """Enqueue again every job still queued after `older_than_s` seconds that has no message
-    on the broker: its message was lost (the broker was flushed, or a process died between
-    committing a job and enqueuing it). A job waiting its turn in a long backlog still has
-    its message and is left alone, so this is safe to run on a schedule.
-    """
-    stale = jobs.queued_before(session, older_than_s)
-    on_broker = queue.job_ids_on_broker() if stale else set()
-    counts: dict[str, int] = {}
-    for kind, task in queue.TASK_FOR_KIND.items():
-        ids = [job_id for job_kind, job_id in stale if job_kind == kind and job_id not in on_broker]
-        queue.enqueue(task, ids)
-        counts[kind.value] = len(ids)
-    return counts

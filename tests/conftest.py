@@ -11,6 +11,7 @@ os.environ["VOXQ_DATA_DIR"] = tempfile.mkdtemp(prefix="voxq-test-")
 os.environ["VOXQ_REDIS_URL"] = "redis://127.0.0.1:6379/15"
 os.environ.pop("VOXQ_DATABASE_URL", None)
 os.environ.pop("VOXQ_API_KEY", None)
+os.environ["VOXQ_RECONCILE_IN_API"] = "0"  # the in-process API's; stacks run theirs (deploy/stack.py)
 
 pytest_plugins = ["tests.plugins.services", "tests.plugins.vllm_server", "tests.plugins.fish_standin"]
 

@@ -28,6 +28,8 @@ def worker_argv(pool: str, concurrency: int | None = None) -> list[str]:
         f"--concurrency={slots}",
         "--prefetch-multiplier=1",
         "--task-events",
-        f"--hostname={pool}@%h",
+        # Unique per worker process, so that several workers of a pool on one host are told
+        # apart (Celery warns of duplicate node names, and Flower would merge them).
+        f"--hostname={pool}-{os.getpid()}@%h",
         "--loglevel=INFO",
     ]

@@ -11,24 +11,28 @@ enqueued after its commit. No database transaction is held open while an engine 
 """
 
 import logging
+import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypedDict, TypeVar
 
 from celery import Task
+from celery.exceptions import Reject
 from celery.utils.time import get_exponential_backoff_interval
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from shared import jobs
 from shared.config import get_settings
-from shared.db import new_session, session_scope
+from shared.db import UNREACHABLE, new_session, session_scope
 from shared.errors import BadInput, EngineUnavailable, RetryableEngineError, VoxQueueError
 from shared.models import Job
 from shared.queue import SYNTHESIZE_TASK
 from shared.schemas import GenerationResult, JobResult, SpeakOptions
 from shared.snippets import NewSnippet, store_snippet
 from shared.submit import ScriptLine, commit_and_enqueue, synthesis_jobs
+from workers.leases import LeaseKeeper
 
 logger = logging.getLogger(__name__)
 _settings = get_settings()
@@ -96,32 +100,69 @@ def run_jobs(
     input_model: type[I],
     work: Callable[[list[Work[I]]], Outcomes],
 ) -> None:
-    """Run the jobs of one message together: one transaction starts them all, `work` gets
-    those still to do and returns one outcome per job, and one transaction records them all.
+    """Run the jobs of one message together: one transaction starts them all under this
+    worker's lease, `work` gets those still to do and returns one outcome per job, and one
+    transaction records them all (fenced by the attempt: see shared/jobs.py).
 
     An outcome that is a RetryableEngineError sends just that job round again: the task is
     retried with the ids of such jobs only, so what finished is kept. Any other VoxQueueError
     fails its job. An exception out of `work` concerns every job: retryable, the whole
     message is retried (jobs finished meanwhile are skipped then); anything else fails them all.
+    The database is tried again for `db_retry_s` when it is unreachable; after that the
+    message goes back to the queue, never acknowledged for work that was not recorded.
     """
-    with session_scope() as session:
-        group = jobs.start_many(session, job_ids)
+    worker = task.request.hostname or socket.gethostname()
+    group = _with_database(lambda: _start(job_ids, worker), job_ids)
     if not group:
         return
     logger.info("%s %s: attempt %d", group[0].kind.value, _ids(group), max(job.attempts for job in group))
-    valid, invalid = _validated(group, input_model)
+    _leases.hold(group)
     try:
-        outcomes = work(valid) if valid else []
-    except VoxQueueError as exc:  # about every job of the message (retryable or not)
-        outcomes = [exc] * len(valid)
-    except Exception as exc:
-        logger.exception("jobs %s: unexpected error", _ids(group))
-        outcomes = [VoxQueueError(f"internal error: {type(exc).__name__}: {exc}")] * len(valid)
-    finished = [(w.job, o) for w, o in zip(valid, outcomes, strict=True)] + invalid
-    retry = {job.id: o for job, o in finished if isinstance(o, RetryableEngineError)}
-    _record([(job, o) for job, o in finished if job.id not in retry])
+        valid, invalid = _validated(group, input_model)
+        try:
+            outcomes = work(valid) if valid else []
+        except VoxQueueError as exc:  # about every job of the message (retryable or not)
+            outcomes = [exc] * len(valid)
+        except Exception as exc:
+            logger.exception("jobs %s: unexpected error", _ids(group))
+            outcomes = [VoxQueueError(f"internal error: {type(exc).__name__}: {exc}")] * len(valid)
+        finished = [(w.job, o) for w, o in zip(valid, outcomes, strict=True)] + invalid
+        retry = {job.id: o for job, o in finished if isinstance(o, RetryableEngineError)}
+        to_record = [(job, o) for job, o in finished if job.id not in retry]
+        _with_database(lambda: _record(to_record), job_ids)
+    finally:
+        _leases.drop(group)
     if retry:
         _retry(task, group, retry)
+
+
+_leases = LeaseKeeper(_settings.lease_s)
+T = TypeVar("T")
+
+
+def _start(job_ids: Sequence[str], worker: str) -> list[Job]:
+    with session_scope() as session:
+        return jobs.start_many(session, job_ids, worker, _settings.lease_s)
+
+
+def _with_database(step: Callable[[], T], job_ids: Sequence[str]) -> T:
+    """`step`, tried again with backoff while the database is unreachable, for at most
+    `db_retry_s`; then the message goes back to the queue (Reject with requeue), so that no
+    work is acknowledged that could not be started or recorded."""
+    deadline = time.monotonic() + _settings.db_retry_s
+    delay = 0.5
+    while True:
+        try:
+            return step()
+        except UNREACHABLE as exc:
+            if time.monotonic() + delay > deadline:
+                logger.error("jobs %s: the database is unreachable; message given back: %s", ", ".join(job_ids), exc)
+                raise Reject(f"database unreachable: {exc}", requeue=True) from exc
+            logger.warning(
+                "jobs %s: the database is unreachable, trying again in %.1fs: %s", ", ".join(job_ids), delay, exc
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def _validated(group: list[Job], input_model: type[I]) -> tuple[list[Work[I]], list[tuple[Job, VoxQueueError]]]:
@@ -139,13 +180,14 @@ def _validated(group: list[Job], input_model: type[I]) -> tuple[list[Work[I]], l
 def _retry(task: Task[Any, Any], group: list[Job], retry: dict[str, RetryableEngineError]) -> None:
     """Send the jobs in `retry` round again with capped, jittered exponential backoff (as
     the task's declared policy), or fail them once the task has used up its retries."""
+    retried = [job for job in group if job.id in retry]
     if task.request.retries >= (task.max_retries or 0):
-        attempts = {job.id: job.attempts for job in group}
-        with session_scope() as session:
-            jobs.fail_many(
-                session, {job_id: f"gave up after {attempts[job_id]} attempts: {exc}" for job_id, exc in retry.items()}
-            )
+        errors = [(job, f"gave up after {job.attempts} attempts: {retry[job.id]}") for job in retried]
+        _with_database(lambda: _fail(errors), [job.id for job in retried])
         return
+    # Queued again (no lease) while the retry waits out its backoff; the retry's message
+    # takes it then. Were that message lost, the reconciler sends the job again.
+    _with_database(lambda: _release(retried), [job.id for job in retried])
     first = next(iter(retry.values()))
     logger.warning("jobs %s: will retry: %s", ", ".join(retry), first)
     # celery sets the retry_* options as attributes of the task class; celery-types does not declare them.
@@ -160,32 +202,49 @@ def _retry(task: Task[Any, Any], group: list[Job], retry: dict[str, RetryableEng
     raise task.retry(args=(list(retry),), exc=first, countdown=countdown)
 
 
+def _fail(errors: list[tuple[Job, str]]) -> None:
+    with session_scope() as session:
+        jobs.fail_many(session, errors)
+
+
+def _release(held: list[Job]) -> None:
+    with session_scope() as session:
+        jobs.release(session, held)
+
+
 def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
     """One transaction for the whole group; the synthesis jobs of spoken replies are
     enqueued after its commit."""
-    errors: dict[str, str] = {}
-    results: dict[str, JobResult] = {}
+    errors: list[tuple[Job, str]] = []
+    results: list[tuple[Job, JobResult]] = []
     children: list[str] = []
     session = new_session()
     try:
         for job, outcome in finished:
             if isinstance(outcome, VoxQueueError):
-                errors[job.id] = str(outcome)
+                errors.append((job, str(outcome)))
                 continue
             if outcome.snippet is not None:
                 store_snippet(session, outcome.snippet)
             if outcome.speak is None:
-                results[job.id] = outcome.result
+                results.append((job, outcome.result))
             else:
                 children.extend(_record_spoken_reply(session, job, outcome.result, outcome.speak))
-        jobs.succeed_many(session, results)
-        jobs.fail_many(session, errors)
+        recorded = jobs.succeed_many(session, results) + jobs.fail_many(session, errors)
+        if recorded < len(results) + len(errors):
+            # Their leases ran out (this worker was cut off) and the jobs were queued again:
+            # the newer attempt's outcome is the one that counts.
+            logger.warning(
+                "jobs %s: %d outcomes not recorded, the jobs are no longer this attempt's",
+                _ids([job for job, _ in [*results, *errors]]),
+                len(results) + len(errors) - recorded,
+            )
         try:
             commit_and_enqueue(session, SYNTHESIZE_TASK, children)
         except EngineUnavailable as exc:
             # Recorded and committed; only the children could not be queued, and they are
             # failed with the reason. The retries of the group's other jobs still go ahead.
-            logger.error("jobs %s: recorded, but their speech jobs could not be queued: %s", ", ".join(results), exc)
+            logger.error("jobs %s: recorded, but their speech jobs could not be queued: %s", ", ".join(children), exc)
     except BaseException:
         session.rollback()
         raise
@@ -205,10 +264,10 @@ def _record_spoken_reply(session: Session, job: Job, result: JobResult, speak: S
         )
     except VoxQueueError as exc:
         logger.warning("job %s: could not start speaking the reply: %s", job.id, exc)
-        jobs.succeed(session, job.id, result.model_copy(update={"speech_error": str(exc)}))
+        jobs.succeed(session, job, result.model_copy(update={"speech_error": str(exc)}))
         return []
-    if not jobs.succeed(session, job.id, result.model_copy(update={"speech_job_id": child[0].id})):
-        return []  # a duplicate delivery: the first one created the child
+    if not jobs.succeed(session, job, result.model_copy(update={"speech_job_id": child[0].id})):
+        return []  # this attempt no longer holds the job: whichever finished it created the child
     logger.info("job %s: reply goes to synthesis job %s", job.id, child[0].id)
     return jobs.insert_jobs(session, job.tenant_id, child, parent_id=job.id)
 

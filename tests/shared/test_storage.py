@@ -1,12 +1,15 @@
 """Storage on SQLite and on Postgres: migrations, job transitions, the snippet cache."""
 
-from sqlalchemy import inspect, select, text
+import time
+from datetime import timedelta
+
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from shared import jobs
 from shared.auth import create_key, tenant_for_key
 from shared.db import make_engine
-from shared.models import Job, JobKind, JobStatus, Snippet
+from shared.models import Job, JobKind, JobStatus, Snippet, utcnow
 from shared.schemas import DialectAnswer, SynthesisResult
 from shared.snippets import NewSnippet, cached_durations, key_prefix, snippet_key, store_snippet
 from shared.voices import VoiceSpec
@@ -28,51 +31,57 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:  # type:
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 1234
 
 
-def test_a_job_moves_queued_running_succeeded_and_then_never_again(database_url: str) -> None:
-    with session_for(database_url) as s:
-        tenant = tenant_for_key(s, create_key(s, "t1"))
-        job = Job(tenant_id=tenant, kind=JobKind.synthesis, input={"text": "你好"})
-        s.add(job)
-        s.commit()
-        assert jobs.start(s, job.id).status == JobStatus.running
-        s.commit()
-        assert jobs.succeed(s, job.id, SynthesisResult(duration_s=1.5, cached=False))
-        s.commit()
-        assert not jobs.fail(s, job.id, "late duplicate")  # terminal: unchanged
-        assert jobs.start(s, job.id) is None
-        s.commit()
-        s.expire_all()
-        stored = s.get(Job, job.id)
-        assert (
-            stored.status == JobStatus.succeeded
-            and stored.result == {"duration_s": 1.5, "cached": False}
-            and stored.attempts == 1
-        )
+def _job(s: Session, tenant: str, kind: JobKind = JobKind.synthesis, text: str = "你好") -> Job:
+    job = Job(tenant_id=tenant, kind=kind, input={"text": text})
+    s.add(job)
+    s.commit()
+    return job
 
 
 def _answer(label: str) -> DialectAnswer:
-    return DialectAnswer(label=label, confidence=0.9, decided_by="cpu", reason="test", evidence=[], scores={})  # type: ignore[arg-type]
+    return DialectAnswer.model_validate(
+        {"label": label, "confidence": 0.9, "decided_by": "cpu", "reason": "test", "evidence": [], "scores": {}}
+    )
+
+
+SPOKEN = SynthesisResult(duration_s=1.5, cached=False)
+
+
+def test_a_job_moves_queued_running_succeeded_and_then_never_again(database_url: str) -> None:
+    with session_for(database_url) as s:
+        job = _job(s, tenant_for_key(s, create_key(s, "t1")))
+        attempt = jobs.start(s, job.id, "tts-1@host", lease_s=30)
+        s.commit()
+        assert attempt is not None and attempt.status == JobStatus.running and attempt.worker == "tts-1@host"
+        assert jobs.succeed(s, attempt, SPOKEN)
+        s.commit()
+        assert not jobs.fail(s, attempt, "late duplicate")  # terminal: unchanged
+        assert jobs.start(s, job.id) is None
+        s.commit()
+        s.expire_all()
+        stored = s.get_one(Job, job.id)
+        assert stored.status == JobStatus.succeeded and stored.result == {"duration_s": 1.5, "cached": False}
+        assert stored.attempts == 1 and stored.lease_expires_at is None
 
 
 def test_a_group_of_jobs_starts_and_finishes_together_skipping_finished_and_unknown_ones(database_url: str) -> None:
     with session_for(database_url) as s:
         tenant = tenant_for_key(s, create_key(s, "t-group"))
-        group = [Job(tenant_id=tenant, kind=JobKind.dialect, input={"text": f"第{i}句"}) for i in range(4)]
-        s.add_all(group)
-        s.commit()
-        ids = [job.id for job in group]
-        assert jobs.succeed(s, ids[1], _answer("粤语"))  # finished before the group runs
+        ids = [_job(s, tenant, JobKind.dialect, f"第{i}句").id for i in range(4)]
+        early = jobs.start(s, ids[1])
+        assert early is not None and jobs.succeed(s, early, _answer("粤语"))  # finished before the group runs
         s.commit()
 
         started = jobs.start_many(s, ["job_unknown", *reversed(ids)])
         s.commit()
         assert [job.id for job in started] == [ids[3], ids[2], ids[0]]  # the order asked, finished one left out
-        assert jobs.succeed_many(s, {ids[0]: _answer("普通话"), ids[1]: _answer("上海话")}) == 1
-        assert jobs.fail_many(s, {ids[2]: "bad input", ids[3]: "bad too"}) == 2
-        assert jobs.fail_many(s, {ids[3]: "a late duplicate"}) == 0
+        by_id = {job.id: job for job in started}
+        assert jobs.succeed_many(s, [(by_id[ids[0]], _answer("普通话")), (early, _answer("上海话"))]) == 1
+        assert jobs.fail_many(s, [(by_id[ids[2]], "bad input"), (by_id[ids[3]], "bad too")]) == 2
+        assert jobs.fail_many(s, [(by_id[ids[3]], "a late duplicate")]) == 0
         s.commit()
         s.expire_all()
-        stored = {job_id: s.get(Job, job_id) for job_id in ids}
+        stored = {job_id: s.get_one(Job, job_id) for job_id in ids}
 
     assert [stored[i].status for i in ids] == [
         JobStatus.succeeded,
@@ -80,9 +89,59 @@ def test_a_group_of_jobs_starts_and_finishes_together_skipping_finished_and_unkn
         JobStatus.failed,
         JobStatus.failed,
     ]
-    assert stored[ids[0]].result["label"] == "普通话" and stored[ids[1]].result["label"] == "粤语"
+    assert stored[ids[0]].result["label"] == "普通话" and stored[ids[1]].result["label"] == "粤语"  # type: ignore[index]
     assert stored[ids[3]].error == "bad too" and stored[ids[3]].result is None
-    assert [stored[i].attempts for i in ids] == [1, 0, 1, 1]
+    assert [stored[i].attempts for i in ids] == [1, 1, 1, 1]
+
+
+def test_a_job_under_a_live_lease_is_not_started_twice(database_url: str) -> None:
+    with session_for(database_url) as s:
+        job = _job(s, tenant_for_key(s, create_key(s, "t-lease")))
+        assert jobs.start(s, job.id, "tts-1@a", lease_s=30) is not None
+        s.commit()
+
+        assert jobs.start(s, job.id, "tts-2@b", lease_s=30) is None  # a second delivery of its message
+        assert jobs.requeue_expired(s) == []
+
+
+def test_a_lost_workers_job_is_queued_again_and_its_late_outcome_changes_nothing(database_url: str) -> None:
+    with session_for(database_url) as s:
+        job = _job(s, tenant_for_key(s, create_key(s, "t-lost")))
+        lost = jobs.start(s, job.id, "tts-1@a", lease_s=0.01)
+        s.commit()
+        s.expunge_all()  # each attempt is its own worker's copy of the row
+        time.sleep(0.05)
+        assert lost is not None and jobs.renew(s, [lost], 30) == 1  # still its while nobody took it
+        s.execute(update(Job).where(Job.id == job.id).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+        s.commit()
+
+        assert jobs.requeue_expired(s) == [(JobKind.synthesis, job.id)]
+        s.commit()
+        newer = jobs.start(s, job.id, "tts-2@b", lease_s=30)
+        s.commit()
+        s.expunge_all()
+        assert newer is not None and newer.attempts == 2
+        assert jobs.renew(s, [lost], 30) == 0 and not jobs.succeed(s, lost, SPOKEN)  # the late finisher
+        assert jobs.succeed(s, newer, SynthesisResult(duration_s=2.0, cached=False))
+        assert not jobs.fail(s, lost, "late failure")
+        s.commit()
+        s.expire_all()
+        stored = s.get_one(Job, job.id)
+
+    assert stored.status == JobStatus.succeeded and stored.result == {"duration_s": 2.0, "cached": False}
+    assert stored.worker == "tts-2@b" and stored.attempts == 2
+
+
+def test_a_released_job_is_queued_without_a_lease(database_url: str) -> None:
+    with session_for(database_url) as s:
+        job = _job(s, tenant_for_key(s, create_key(s, "t-release")))
+        attempt = jobs.start(s, job.id, "tts-1@a")
+        assert attempt is not None and jobs.release(s, [attempt]) == 1
+        s.commit()
+        s.expire_all()
+        stored = s.get_one(Job, job.id)
+
+    assert stored.status == JobStatus.queued and stored.lease_expires_at is None and stored.worker is None
 
 
 def test_snippets_are_content_addressed_and_stored_once(database_url: str) -> None:

@@ -1,0 +1,102 @@
+"""The reconciler: recovery that needs no person. Every `reconcile_every_s` it
+
+1. queues again the running jobs whose lease ran out (their worker was killed, lost its host
+   or was cut off from the network for longer than `lease_s`), and sends their messages;
+2. sends again the jobs still queued after `requeue_after_s` with no message on the broker
+   (Redis restarted without its data, a message a lost worker took but never started, a
+   crash between a commit and its enqueue).
+
+Any number of processes may run it (the API does by default, `voxq requeue --every` too):
+a lock in Redis lets exactly one act at a time.
+"""
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from redis import Redis
+
+from shared import jobs, queue
+from shared.config import Settings
+from shared.db import session_scope
+from shared.models import JobKind
+
+logger = logging.getLogger(__name__)
+
+LOCK_KEY = "voxq:reconciler"
+# Deletes the lock only if it is still this pass's (it may have expired and been taken).
+_UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+@dataclass
+class Reconciled:
+    """What one pass sent again, by job kind."""
+
+    lease_ran_out: dict[str, int] = field(default_factory=dict)
+    message_lost: dict[str, int] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        def counts(by_kind: dict[str, int]) -> str:
+            return ", ".join(f"{by_kind.get(kind.value, 0)} {kind.value}" for kind in JobKind)
+
+        return f"lease ran out: {counts(self.lease_ran_out)}; message lost: {counts(self.message_lost)}"
+
+
+def reconcile_once(settings: Settings) -> Reconciled | None:
+    """One pass, if no other process holds the lock; None if one does."""
+    redis = Redis.from_url(settings.redis_url)
+    token = uuid.uuid4().hex
+    try:
+        if not redis.set(LOCK_KEY, token, nx=True, px=int(max(30.0, 3 * settings.reconcile_every_s) * 1000)):
+            return None
+        try:
+            return _pass(settings)
+        finally:
+            redis.eval(_UNLOCK, 1, LOCK_KEY, token)
+    finally:
+        redis.close()
+
+
+def _pass(settings: Settings) -> Reconciled:
+    done = Reconciled()
+    with session_scope() as session:
+        expired = jobs.requeue_expired(session)
+    # Committed first: were Redis down now, step 2 sends them on a later pass.
+    done.lease_ran_out = _send(expired)
+    with session_scope() as session:
+        stale = jobs.queued_before(session, settings.requeue_after_s)
+    if stale:
+        on_broker = queue.job_ids_on_broker(unacked_stale_s=settings.requeue_after_s)
+        done.message_lost = _send([(kind, job_id) for kind, job_id in stale if job_id not in on_broker])
+    if done.lease_ran_out or any(done.message_lost.values()):
+        logger.warning("reconciler: sent again %s", done)
+    return done
+
+
+def _send(found: list[tuple[JobKind, str]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for kind, task in queue.TASK_FOR_KIND.items():
+        ids = [job_id for job_kind, job_id in found if job_kind == kind]
+        queue.enqueue(task, ids)
+        counts[kind.value] = len(ids)
+    return counts
+
+
+class Reconciler(threading.Thread):
+    """The reconciler on a daemon thread of a long-running process (the API's)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(name="voxq-reconciler", daemon=True)
+        self.settings = settings
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.settings.reconcile_every_s):
+            try:
+                reconcile_once(self.settings)
+            except Exception as exc:  # Redis or the database down: the next pass tries again
+                logger.warning("reconciler: pass failed: %s", exc)
+
+    def stop(self) -> None:
+        self.stopped.set()
