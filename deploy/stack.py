@@ -1,10 +1,12 @@
 """Whole VoxQueue stacks on one machine, for tests and benchmarks: fresh databases (SQLite
 and Postgres), private Redis databases, and the API and Celery workers as real processes."""
 
+import logging
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +17,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import redis
+
+logger = logging.getLogger(__name__)
 
 PG_ADMIN = os.environ.get(
     "VOXQ_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres"
@@ -111,7 +115,7 @@ class Stack:
     key: str
     env: dict[str, str]
     data_dir: Path
-    processes: list[subprocess.Popen] = field(default_factory=list)  # type: ignore[type-arg]
+    processes: list[subprocess.Popen] = field(default_factory=list)
 
     def client(self, key: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=60)
@@ -173,3 +177,80 @@ def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra
             time.sleep(0.2)
     stack.stop()
     raise RuntimeError(f"the API did not start; log:\n{(data_dir / 'api.log').read_text()[-3000:]}")
+
+
+# --- the Fish Speech stand-in (deploy/fish_speech_standin.py), for a TTS pool on Fish Speech ----
+
+STANDIN_STARTUP_S = 30.0
+
+
+@dataclass(frozen=True)
+class FishServer:
+    base_url: str  # what VOXQ_FISH_SPEECH_URL takes
+    api_key: str | None  # what VOXQ_FISH_SPEECH_API_KEY takes
+    log_path: Path
+    startup_s: float  # from launch to the first healthy /v1/health
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment that points a VoxQueue worker at this server."""
+        env = {"VOXQ_TTS_ENGINE": "fish_speech", "VOXQ_FISH_SPEECH_URL": self.base_url}
+        if self.api_key:
+            env["VOXQ_FISH_SPEECH_API_KEY"] = self.api_key
+        return env
+
+
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+@contextmanager
+def run_fish_standin(
+    api_key: str | None = None,
+    *,
+    delay_s: float = 0.0,
+    ms_per_char: float = 0.0,
+    max_text_length: int = 0,
+    port: int | None = None,
+) -> Iterator[FishServer]:
+    """Start a Fish Speech stand-in process (deploy/fish_speech_standin.py), wait for its
+    health, yield it, and stop it; RuntimeError if it does not start."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "deploy.fish_speech_standin", "--port", str(port)]
+    cmd += ["--delay-s", str(delay_s), "--ms-per-char", str(ms_per_char), "--max-text-length", str(max_text_length)]
+    if api_key:
+        cmd.append(f"--api-key={api_key}")  # "=": a key may begin with "-"
+    log_dir = Path(tempfile.mkdtemp(prefix="fish-standin-"))
+    log_path = log_dir / "server.log"
+    base_url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"Fish Speech stand-in exited with {proc.returncode}:\n{_log_tail(log_path)}")
+            try:
+                if httpx.get(f"{base_url}/v1/health", headers=headers, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() - started > STANDIN_STARTUP_S:
+                raise RuntimeError(
+                    f"Fish Speech stand-in not healthy after {STANDIN_STARTUP_S}s:\n{_log_tail(log_path)}"
+                )
+            time.sleep(0.05)
+        server = FishServer(base_url, api_key, log_path, time.monotonic() - started)
+        logger.info("fish speech stand-in at %s healthy after %.2fs", base_url, server.startup_s)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

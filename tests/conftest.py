@@ -19,7 +19,7 @@ pytest_plugins = ["tests.plugins.services", "tests.plugins.vllm_server", "tests.
 # the slow tier by what it uses, never by hand: a fixture marked `@starts_processes` where it
 # is defined (tests/plugins/tiers.py), directly or through other fixtures, or a module that
 # starts processes itself with one of the launchers.
-_LAUNCHERS = frozenset({"start_stack", "run_fish_standin", "running_vllm_server"})
+_LAUNCHERS = frozenset({"start_stack", "run_fish_standin", "running_vllm_server", "Fleet"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -11,10 +11,10 @@ import httpx
 import numpy as np
 import pytest
 
+from deploy.stack import FishServer, free_port, run_fish_standin
 from shared.audio import Audio, decode, encode
 from shared.errors import PermanentEngineError, RetryableEngineError
 from shared.voices import VoiceSpec
-from tests.plugins.fish_standin import FishServer, _free_port, run_fish_standin
 from tests.plugins.tiers import starts_processes
 from workers.tts.engines.fish_speech import FishSpeechEngine, check_response
 
@@ -160,7 +160,7 @@ def test_each_error_shape_maps_to_retryable_or_permanent(
 
 def test_a_server_that_is_down_is_retryable(reference_clip: bytes) -> None:
     with (
-        FishSpeechEngine(f"http://127.0.0.1:{_free_port()}", timeout_s=2) as e,
+        FishSpeechEngine(f"http://127.0.0.1:{free_port()}", timeout_s=2) as e,
         pytest.raises(RetryableEngineError, match="unreachable"),
     ):
         e.synthesize(LINE, _cloned(reference_clip))

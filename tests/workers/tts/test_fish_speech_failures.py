@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.stack import Stack, sqlite_url, start_stack
-from tests.plugins.fish_standin import FishServer, _free_port, run_fish_standin
+from deploy.stack import FishServer, Stack, free_port, run_fish_standin, sqlite_url, start_stack
 from tests.plugins.services import wait_for
 from tests.voice_factory import create_voice
 
@@ -27,7 +26,7 @@ def job(api, job_id: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
 
 
 def test_a_server_that_is_down_is_retried_until_it_is_up(bare_stack: Stack) -> None:
-    port = _free_port()
+    port = free_port()
     bare_stack.start_worker("tts", 1, VOXQ_FISH_SPEECH_URL=f"http://127.0.0.1:{port}")
     with bare_stack.client() as api:
         voice = create_voice(api)["id"]

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from starlette.testclient import TestClient
 
-from tests.standins.fish_speech_server import ACCEPT, create_app
+from deploy.fish_speech_standin import ACCEPT, create_app
 
 KEY = "k3y"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -1,4 +1,4 @@
-"""STAND-IN for Fish Speech's HTTP API server, for tests only. It is not Fish Speech.
+"""STAND-IN for Fish Speech's HTTP API server, for tests and benchmarks only. It is not Fish Speech.
 
 Fish Speech's weights (GPU-sized checkpoints) cannot exist on the machines that run
 VoxQueue's tests, so this small ASGI app answers like ``tools/api_server.py`` does and
@@ -36,7 +36,11 @@ Documented behaviours it reproduces:
 Not reproduced: the model itself, voice quality, ``/v1/vqgan/*``, ``/v1/references/*``,
 "Prompt is too long", the OpenAPI pages.
 
-Run it: ``python -m tests.standins.fish_speech_server --port 8080 --api-key KEY``.
+Latency mode, for benchmarks of many "GPUs" on a few cores: ``--ms-per-char`` makes each
+request take that long per character of its text, spent sleeping (a model's generation time
+on a GPU), not on this machine's CPU; ``--delay-s`` adds a fixed time per request.
+
+Run it: ``python -m deploy.fish_speech_standin --port 8080 --api-key KEY``.
 """
 
 from __future__ import annotations
@@ -129,9 +133,10 @@ class EspeakVoice:
 class Speaker:
     """The "model": espeak-ng behind one lock, with a clip cache like ``use_memory_cache``."""
 
-    def __init__(self, espeak_binary: str = "espeak-ng", delay_s: float = 0.0) -> None:
+    def __init__(self, espeak_binary: str = "espeak-ng", delay_s: float = 0.0, ms_per_char: float = 0.0) -> None:
         self.espeak_binary = espeak_binary
         self.delay_s = delay_s
+        self.ms_per_char = ms_per_char
         self.lock = threading.Lock()
         self._reference_cache: dict[str, float] = {}  # sha256 of clip -> its duration
 
@@ -175,11 +180,14 @@ class Speaker:
     def generate(self, req: ServeTTSRequest) -> list[np.ndarray]:
         """One float32 segment per speaker turn, as the real server's batches."""
         with self.lock:
-            if self.delay_s:
-                time.sleep(self.delay_s)  # stands for the model's generation time
+            # Stands for the model's generation time on its GPU: asleep, not on the CPU.
+            started = time.monotonic()
+            wait_s = self.delay_s + self.ms_per_char * len(req.text) / 1000
             voice = self.voice_for(req)
             turns = [t for t in _SPEAKER_TAG.split(req.text) if any(ch.isalnum() for ch in t)]
             segments = [self.speak(turn, voice) for turn in turns]
+            if (left := wait_s - (time.monotonic() - started)) > 0:
+                time.sleep(left)  # espeak-ng's own time counts as part of it
         segments = [s for s in segments if len(s)]
         if not segments:
             raise HTTPError(500, "No audio generated, please check the input text.")
@@ -237,9 +245,10 @@ def create_app(
     *,
     max_text_length: int = 0,
     delay_s: float = 0.0,
+    ms_per_char: float = 0.0,
     espeak_binary: str = "espeak-ng",
 ) -> Starlette:
-    speaker = Speaker(espeak_binary, delay_s)
+    speaker = Speaker(espeak_binary, delay_s, ms_per_char)
 
     def check_auth(request: Request) -> None:
         if api_key and request.headers.get("authorization") != f"Bearer {api_key}":
@@ -298,11 +307,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--max-text-length", type=int, default=0, help="0 = no limit, as the real flag")
     parser.add_argument("--delay-s", type=float, default=0.0, help="extra seconds per request, like a slow model")
+    parser.add_argument("--ms-per-char", type=float, default=0.0, help="time per character, asleep (latency mode)")
     parser.add_argument("--espeak-binary", default="espeak-ng")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(
-        args.api_key, max_text_length=args.max_text_length, delay_s=args.delay_s, espeak_binary=args.espeak_binary
+        args.api_key,
+        max_text_length=args.max_text_length,
+        delay_s=args.delay_s,
+        ms_per_char=args.ms_per_char,
+        espeak_binary=args.espeak_binary,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
