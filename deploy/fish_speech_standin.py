@@ -39,6 +39,9 @@ Not reproduced: the model itself, voice quality, ``/v1/vqgan/*``, ``/v1/referenc
 Latency mode, for benchmarks of many "GPUs" on a few cores: ``--ms-per-char`` makes each
 request take that long per character of its text, spent sleeping (a model's generation time
 on a GPU), not on this machine's CPU; ``--delay-s`` adds a fixed time per request.
+``--reuse-audio`` speaks once per voice and answers every later request with that clip: an
+engine that costs nothing, for measuring what the rest of the system costs per line (the
+lines must be of about one length, or the worker rightly refuses the clip's duration).
 
 Run it: ``python -m deploy.fish_speech_standin --port 8080 --api-key KEY``.
 """
@@ -133,10 +136,17 @@ class EspeakVoice:
 class Speaker:
     """The "model": espeak-ng behind one lock, with a clip cache like ``use_memory_cache``."""
 
-    def __init__(self, espeak_binary: str = "espeak-ng", delay_s: float = 0.0, ms_per_char: float = 0.0) -> None:
+    def __init__(
+        self,
+        espeak_binary: str = "espeak-ng",
+        delay_s: float = 0.0,
+        ms_per_char: float = 0.0,
+        reuse_audio: bool = False,
+    ) -> None:
         self.espeak_binary = espeak_binary
         self.delay_s = delay_s
         self.ms_per_char = ms_per_char
+        self.reused: dict[EspeakVoice, list[np.ndarray]] | None = {} if reuse_audio else None
         self.lock = threading.Lock()
         self._reference_cache: dict[str, float] = {}  # sha256 of clip -> its duration
 
@@ -185,7 +195,12 @@ class Speaker:
             wait_s = self.delay_s + self.ms_per_char * len(req.text) / 1000
             voice = self.voice_for(req)
             turns = [t for t in _SPEAKER_TAG.split(req.text) if any(ch.isalnum() for ch in t)]
-            segments = [self.speak(turn, voice) for turn in turns]
+            if self.reused is not None and voice in self.reused and turns:
+                segments = self.reused[voice]
+            else:
+                segments = [self.speak(turn, voice) for turn in turns]
+                if self.reused is not None:
+                    self.reused[voice] = segments
             if (left := wait_s - (time.monotonic() - started)) > 0:
                 time.sleep(left)  # espeak-ng's own time counts as part of it
         segments = [s for s in segments if len(s)]
@@ -246,9 +261,10 @@ def create_app(
     max_text_length: int = 0,
     delay_s: float = 0.0,
     ms_per_char: float = 0.0,
+    reuse_audio: bool = False,
     espeak_binary: str = "espeak-ng",
 ) -> Starlette:
-    speaker = Speaker(espeak_binary, delay_s, ms_per_char)
+    speaker = Speaker(espeak_binary, delay_s, ms_per_char, reuse_audio)
 
     def check_auth(request: Request) -> None:
         if api_key and request.headers.get("authorization") != f"Bearer {api_key}":
@@ -308,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-text-length", type=int, default=0, help="0 = no limit, as the real flag")
     parser.add_argument("--delay-s", type=float, default=0.0, help="extra seconds per request, like a slow model")
     parser.add_argument("--ms-per-char", type=float, default=0.0, help="time per character, asleep (latency mode)")
+    parser.add_argument("--reuse-audio", action="store_true", help="speak once per voice, then answer with that clip")
     parser.add_argument("--espeak-binary", default="espeak-ng")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -316,6 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         max_text_length=args.max_text_length,
         delay_s=args.delay_s,
         ms_per_char=args.ms_per_char,
+        reuse_audio=args.reuse_audio,
         espeak_binary=args.espeak_binary,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -190,21 +190,12 @@ class Host:
     fleet: "Fleet"
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start_fish_standin(self, ms_per_char: float = 0.0) -> dict[str, str]:
+    def start_fish_standin(self, ms_per_char: float = 0.0, reuse_audio: bool = False) -> dict[str, str]:
         """A Fish Speech stand-in on this host (its "GPU"), in latency mode; returns the
         environment that points this host's TTS worker at it."""
         port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "deploy.fish_speech_standin",
-            "--host",
-            self.address,
-            "--port",
-            str(port),
-            "--ms-per-char",
-            str(ms_per_char),
-        ]
+        argv = [sys.executable, "-m", "deploy.fish_speech_standin", "--host", self.address, "--port", str(port)]
+        argv += ["--ms-per-char", str(ms_per_char), *(["--reuse-audio"] if reuse_audio else [])]
         self.processes.append(spawn(argv, dict(os.environ), self.fleet.folder / f"{self.name}-fish.log", self.name))
         wait_for_port(self.address, port)
         return {"VOXQ_TTS_ENGINE": "fish_speech", "VOXQ_FISH_SPEECH_URL": f"http://{self.address}:{port}"}

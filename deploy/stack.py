@@ -1,6 +1,7 @@
 """Whole VoxQueue stacks on one machine, for tests and benchmarks: fresh databases (SQLite
 and Postgres), private Redis databases, and the API and Celery workers as real processes."""
 
+import io
 import logging
 import os
 import socket
@@ -15,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psycopg
 import redis
+import soundfile as sf
 
 logger = logging.getLogger(__name__)
 
@@ -254,3 +257,20 @@ def run_fish_standin(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# --- reference clips, for voices that a stack's Fish Speech workers clone ----------------------
+
+TRANSCRIPT = "这是一段用来克隆声音的参考录音，说话要清楚自然，大约五秒钟。"
+
+
+def speech_clip(text: str = TRANSCRIPT, fmt: str = "WAV", channels: int = 1, variant: str = "m1") -> bytes:
+    """A few seconds of espeak-ng Mandarin, as a reference clip would be."""
+    cmd = ["espeak-ng", "-v", f"cmn+{variant}", "--stdout"]
+    wav = subprocess.run(cmd, input=text.encode(), capture_output=True, check=True).stdout
+    samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
+    if channels == 2:
+        samples = np.stack([samples, samples * 0.5], axis=1)
+    buf = io.BytesIO()
+    sf.write(buf, samples, rate, format=fmt)
+    return buf.getvalue()

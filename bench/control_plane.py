@@ -1,0 +1,89 @@
+"""Control-plane capacity: the most lines per second one API + Redis + Postgres complete on
+this machine when the engine costs nothing, and the CPU each part spends per line.
+
+The engine is the Fish Speech stand-in with `--reuse-audio` (deploy/fish_speech_standin.py):
+it speaks once and answers every later line with that clip, so what is measured is VoxQueue
+itself: the API accepting the chapter, Redis, Postgres (jobs and snippets), and the worker
+(Celery, the Fish Speech client, checking, trimming and encoding the audio, recording it).
+Worker hosts are network namespaces on a private Redis and Postgres (deploy/fleet.py; run as
+root); each has its own stand-in and one worker. Prints, for each number of worker
+processes, lines/s and CPU ms per line in each part, then how many GPUs one control plane
+can feed at `GPU_LINES_PER_S` lines/s each. Target: well past 340 lines/s.
+
+    sudo .venv/bin/python -m bench.control_plane [--workers 1 2 4] [--lines 2000]
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import unique_lines
+from bench.cpu import postmaster_pid, tree_cpu_s
+from bench.scale_out import submit, wait_done
+from deploy.fleet import Fleet
+from deploy.stack import TRANSCRIPT, speech_clip
+
+GPU_LINES_PER_S = 3.0  # a Fish Speech server on one GPU, for the "how many GPUs" line
+ENV = {"VOXQ_TTS_ENGINE": "fish_speech"}
+
+
+def lines(n: int, offset: int) -> list[str]:
+    return [text[:20] for text in unique_lines(n + offset)[offset:]]
+
+
+def run(workers: int, n_lines: int, offset: int) -> tuple[float, dict[str, float]]:
+    """(lines/s, CPU ms per line by part) with `workers` worker hosts of one slot each."""
+    with Fleet(Path(tempfile.mkdtemp(prefix="voxq-capacity-")), **ENV) as fleet:
+        key = fleet.new_key("bench")
+        fleet.start_api()
+        hosts = []
+        for _ in range(workers):
+            host = fleet.add_host()
+            host.start_worker("tts", **host.start_fish_standin(reuse_audio=True))
+            hosts.append(host)
+        with httpx.Client(base_url=fleet.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as api:
+            files = {"audio": ("reference.wav", speech_clip(), "audio/wav")}
+            voice = api.post("/v1/voices", files=files, data={"transcript": TRANSCRIPT}).json()["id"]
+            wait_done(api, submit(api, voice, lines(4 * workers, offset)))  # warm-up
+            parts = {
+                "API": [fleet.api.pid] if fleet.api else [],
+                "Redis": [fleet.redis.proc.pid] if fleet.redis.proc else [],
+                "Postgres": [postmaster_pid(fleet.postgres.folder / "data")],
+                "workers": [p.pid for h in hosts for p in h.processes if "worker" in p.args],  # type: ignore[operator]
+                "engine stand-ins": [p.pid for h in hosts for p in h.processes if "worker" not in p.args],  # type: ignore[operator]
+            }
+            before = {part: sum(tree_cpu_s(pid) for pid in pids) for part, pids in parts.items()}
+            texts = lines(n_lines, offset + 4 * workers)
+            started = time.perf_counter()
+            wait_done(api, submit(api, voice, texts))
+            elapsed = time.perf_counter() - started
+            after = {part: sum(tree_cpu_s(pid) for pid in pids) for part, pids in parts.items()}
+    per_line_ms = {part: (after[part] - before[part]) * 1000 / n_lines for part in parts}
+    return n_lines / elapsed, per_line_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--lines", type=int, default=2000)
+    args = parser.parse_args()
+    best = 0.0
+    offset = 0
+    for workers in args.workers:
+        rate, per_line = run(workers, args.lines, offset)
+        offset += args.lines + 100
+        best = max(best, rate)
+        control = sum(ms for part, ms in per_line.items() if part != "engine stand-ins")
+        detail = ", ".join(f"{part} {ms:.2f}" for part, ms in per_line.items())
+        print(f"{workers} worker hosts: {rate:7.1f} lines/s; CPU ms per line: {detail}; VoxQueue in all {control:.2f}")
+    print(
+        f"one control plane on this machine: {best:.0f} lines/s, enough for {best / GPU_LINES_PER_S:.0f} GPUs "
+        f"at {GPU_LINES_PER_S:g} lines/s each"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Scale-out: 1, 2, 4 and 8 worker hosts against one API + Redis + Postgres.
+
+Each host is a network namespace (deploy/fleet.py; run as root) with its own Fish Speech
+stand-in in latency mode, its "GPU": a line takes `MS_PER_CHAR` per character, asleep, so
+eight of them fit on two cores. One TTS worker slot per host, as on a real GPU host. For each
+fleet size, a chapter of `LINES_PER_HOST` lines per host goes through the API, timed from
+submission until the batch is done, after a warm-up batch. One engine's rate is measured
+straight against a stand-in (the Fish Speech client in a loop, no VoxQueue). Prints lines/s
+and the ratio to ideal (hosts × one engine's rate). Target: at least 0.9 at 8 hosts.
+
+    sudo .venv/bin/python -m bench.scale_out [--hosts 1 2 4 8]
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import unique_lines
+from deploy.fleet import Fleet
+from deploy.stack import TRANSCRIPT, speech_clip
+from shared.voices import VoiceSpec
+from workers.tts.engines.fish_speech import FishSpeechEngine
+
+MS_PER_CHAR = 12.0  # ~20 characters a line: ~0.25 s a line, ~4 lines/s per "GPU"
+LINES_PER_HOST = 40
+ENV = {"VOXQ_TTS_ENGINE": "fish_speech"}
+
+
+def lines(n: int, offset: int) -> list[str]:
+    """n distinct lines of about 20 characters (so no line is a cache hit)."""
+    return [text[:20] for text in unique_lines(n + offset)[offset:]]
+
+
+def wait_done(api: httpx.Client, batch_id: str, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        batch = api.get(f"/v1/batches/{batch_id}").json()
+        if batch["done"]:
+            assert batch["counts"]["failed"] == 0, batch
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"batch {batch_id} not done after {timeout_s:.0f}s")
+
+
+def submit(api: httpx.Client, voice: str, texts: list[str]) -> str:
+    r = api.post("/v1/batches", files={"file": ("lines.txt", "\n".join(texts).encode())}, data={"voice": voice})
+    r.raise_for_status()
+    return str(r.json()["id"])
+
+
+def engine_rate(base_url: str, clip: bytes, texts: list[str]) -> float:
+    """Lines per second of one stand-in asked directly, one line after another."""
+    voice = VoiceSpec(name="bench", reference_audio=clip, reference_text=TRANSCRIPT, reference_sha256="bench", seed=1)
+    with FishSpeechEngine(base_url) as engine:
+        engine.synthesize(texts[0], voice)
+        started = time.perf_counter()
+        for text in texts:
+            engine.synthesize(text, voice)
+        return len(texts) / (time.perf_counter() - started)
+
+
+def run(hosts: int, offset: int) -> tuple[float, float]:
+    """(VoxQueue lines/s, one engine's lines/s) with `hosts` worker hosts."""
+    with Fleet(Path(tempfile.mkdtemp(prefix="voxq-scale-")), **ENV) as fleet:
+        key = fleet.new_key("bench")
+        fleet.start_api()
+        engines = []
+        for _ in range(hosts):
+            host = fleet.add_host()
+            engines.append(host.start_fish_standin(MS_PER_CHAR))
+            host.start_worker("tts", **engines[-1])
+        clip = speech_clip()
+        with httpx.Client(base_url=fleet.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as api:
+            files = {"audio": ("reference.wav", clip, "audio/wav")}
+            voice = api.post("/v1/voices", files=files, data={"transcript": TRANSCRIPT}).json()["id"]
+            wait_done(api, submit(api, voice, lines(2 * hosts, offset)))  # warm-up: every worker has its voice
+            texts = lines(LINES_PER_HOST * hosts, offset + 2 * hosts)
+            started = time.perf_counter()
+            wait_done(api, submit(api, voice, texts))
+            rate = len(texts) / (time.perf_counter() - started)
+        one = engine_rate(engines[0]["VOXQ_FISH_SPEECH_URL"], clip, lines(20, offset + 10_000))
+    return rate, one
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, nargs="+", default=[1, 2, 4, 8])
+    args = parser.parse_args()
+    print(f"{'hosts':>5}  {'lines':>5}  {'VoxQueue lines/s':>16}  {'one engine lines/s':>18}  {'ratio to ideal':>14}")
+    offset = 0
+    for hosts in args.hosts:
+        rate, one = run(hosts, offset)
+        offset += 100 * hosts
+        print(f"{hosts:>5}  {LINES_PER_HOST * hosts:>5}  {rate:>16.2f}  {one:>18.2f}  {rate / (hosts * one):>14.2f}")
+
+
+if __name__ == "__main__":
+    main()
