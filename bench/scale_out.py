@@ -24,7 +24,7 @@ from deploy.stack import TRANSCRIPT, speech_clip
 from shared.voices import VoiceSpec
 from workers.tts.engines.fish_speech import FishSpeechEngine
 
-MS_PER_CHAR = 12.0  # ~20 characters a line: ~0.25 s a line, ~4 lines/s per "GPU"
+MS_PER_CHAR = 16.0  # ~20 characters a line: ~0.33 s a line, 3 lines/s per "GPU" (a Fish Speech server)
 LINES_PER_HOST = 40
 ENV = {"VOXQ_TTS_ENGINE": "fish_speech"}
 

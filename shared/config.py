@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         description="Path or soname of libespeak-ng, which the espeak engine loads into the worker; "
         "unset: the system's (libespeak-ng.so.1, Debian package libespeak-ng1).",
     )
+    tts_group_size: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Lines of a batch carried by one queue message. 1 suits a GPU engine, whose line takes far "
+        "longer than a message costs, and records each line as soon as it is spoken; more spares the "
+        "control plane per-message work where lines are cheap.",
+    )
     fish_speech_url: str = Field("http://127.0.0.1:8080", description="Fish Speech API server base URL.")
     fish_speech_api_key: str | None = Field(None, description="Bearer key of the Fish Speech server, if set.")
     fish_speech_timeout_s: float = Field(300.0, description="Timeout of one Fish Speech request.")

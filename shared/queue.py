@@ -44,8 +44,8 @@ TASK_FOR_KIND: dict[JobKind, str] = {
 QUEUE_FOR_TASK: dict[str, str] = {SYNTHESIZE_TASK: "tts", GENERATE_TASK: "llm", DIALECT_TASK: "llm"}
 QUEUES: tuple[str, ...] = ("tts", "llm")
 # LLM jobs travel in groups, which the LLM worker sends to vLLM as batch requests; a
-# synthesis message carries one job (its Celery task id is the job id, as Flower shows it).
-GROUPED_TASKS: frozenset[str] = frozenset({GENERATE_TASK, DIALECT_TASK})
+# synthesis message carries `tts_group_size` jobs (one by default: its Celery task id is then
+# the job id, as Flower shows it).
 
 # Messages pushed per LPUSH command when enqueuing many jobs, and read per LRANGE.
 _PUSH_SIZE = 1000
@@ -98,10 +98,11 @@ def _redis(url: str) -> Redis:
 
 
 def enqueue(task_name: str, job_ids: Sequence[str]) -> None:
-    """Put jobs on their pool's queue: one message per job, or one per group of up to
-    `llm_group_size` jobs for the grouped LLM tasks."""
-    per_message = get_settings().llm_group_size if task_name in GROUPED_TASKS else None
-    enqueue_jobs(task_name, job_ids, per_message)
+    """Put jobs on their pool's queue: one per group of up to `llm_group_size` jobs for the
+    LLM tasks, up to `tts_group_size` for synthesis (one job a message when that is 1)."""
+    settings = get_settings()
+    group = settings.tts_group_size if task_name == SYNTHESIZE_TASK else settings.llm_group_size
+    enqueue_jobs(task_name, job_ids, None if task_name == SYNTHESIZE_TASK and group == 1 else group)
 
 
 def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None = None) -> None:

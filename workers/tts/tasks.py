@@ -8,13 +8,15 @@ from celery import Task
 from shared.audio import encode
 from shared.config import get_settings
 from shared.db import session_scope
+from shared.errors import VoxQueueError
 from shared.queue import SYNTHESIZE_TASK
 from shared.schemas import SynthesisInput, SynthesisResult
-from shared.snippets import NewSnippet, get_snippet
-from shared.voices import resolve_voice
+from shared.snippets import NewSnippet, cached_durations
+from shared.voices import VoiceSpec, resolve_voice
 from workers.app import celery_app
 from workers.runner import JOB_TASK_POLICY, Outcome, Outcomes, Work, run_jobs
 from workers.tts.engines import get_engine
+from workers.tts.engines.base import TTSEngine
 from workers.tts.speak import speak
 
 logger = logging.getLogger(__name__)
@@ -23,30 +25,55 @@ settings = get_settings()
 
 # Its queue: shared.queue.QUEUE_FOR_TASK, as task_routes (Celery deprecates `queue=` on a task).
 @celery_app.task(name=SYNTHESIZE_TASK, soft_time_limit=900, time_limit=960, **JOB_TASK_POLICY)
-def synthesize(self: Task[Any, Any], job_id: str) -> None:
-    run_jobs(self, [job_id], SynthesisInput, synthesize_jobs)
+def synthesize(self: Task[Any, Any], job_ids: str | list[str]) -> None:
+    """One job id, or a group of them (VOXQ_TTS_GROUP_SIZE above 1)."""
+    run_jobs(self, [job_ids] if isinstance(job_ids, str) else job_ids, SynthesisInput, synthesize_jobs)
 
 
 def synthesize_jobs(group: list[Work[SynthesisInput]]) -> Outcomes:
-    """A synthesis message carries one job (see shared/queue.py)."""
-    return [synthesize_job(work) for work in group]
+    """The lines one after another, as the engine serves them; each ends on its own, so a
+    line the engine refuses, or that must be tried again, concerns that line alone.
+
+    One look-up for the whole group first (no transaction is held while the engine works):
+    lines spoken meanwhile (the same line twice in a chapter) and each voice, once."""
+    engine = get_engine()
+    ready: list[Outcome | VoxQueueError | VoiceSpec] = []
+    with session_scope() as session:
+        cached: dict[tuple[str, str], float] = {}
+        for tenant in {work.job.tenant_id for work in group}:
+            keys = [work.job.snippet_key or "" for work in group if work.job.tenant_id == tenant]
+            cached.update(((tenant, key), s) for key, s in cached_durations(session, tenant, keys).items())
+        voices: dict[tuple[str, str | None, float], VoiceSpec] = {}
+        for work in group:
+            job, spec = work.job, work.input
+            if (duration := cached.get((job.tenant_id, job.snippet_key or ""))) is not None:
+                ready.append(Outcome(SynthesisResult(duration_s=duration, cached=True)))
+                continue
+            which = (job.tenant_id, spec.voice, spec.speed)
+            try:
+                if which not in voices:
+                    voices[which] = resolve_voice(session, job.tenant_id, spec.voice, engine.name, spec.speed)
+                ready.append(voices[which])
+            except VoxQueueError as exc:
+                ready.append(exc)
+    outcomes: Outcomes = []
+    for work, step in zip(group, ready, strict=True):
+        try:
+            outcomes.append(synthesize_job(work, step, engine) if isinstance(step, VoiceSpec) else step)
+        except VoxQueueError as exc:
+            outcomes.append(exc)
+    return outcomes
 
 
-def synthesize_job(work: Work[SynthesisInput]) -> Outcome:
+def synthesize_job(work: Work[SynthesisInput], voice: VoiceSpec, engine: TTSEngine) -> Outcome:
     """Speak the job's text into the snippet cache under the key chosen at submission."""
     job, spec = work.job, work.input
-    engine = get_engine()
-    key = job.snippet_key
-    assert key is not None, "synthesis jobs get their snippet key at submission"
-    with session_scope() as session:
-        if (cached := get_snippet(session, job.tenant_id, key)) is not None:
-            return Outcome(SynthesisResult(duration_s=cached.duration_s, cached=True))
-        voice = resolve_voice(session, job.tenant_id, spec.voice, engine.name, spec.speed)
+    assert job.snippet_key is not None, "synthesis jobs get their snippet key at submission"
     audio = speak(engine, spec.text, voice, settings.max_chunk_chars, settings.pause_between_chunks_ms)
     logger.info("job %s: spoke %d chars, %.2fs of audio", job.id, len(spec.text), audio.duration_s)
     snippet = NewSnippet(
         tenant_id=job.tenant_id,
-        key=key,
+        key=job.snippet_key,
         text=spec.text,
         voice=spec.voice or voice.name,
         engine=engine.name,
