@@ -1,9 +1,13 @@
-"""What the benchmarks share: the dev-set sentences and scratch folders (stacks: deploy/stack.py)."""
+"""What the benchmarks share: the dev-set sentences, scratch folders, and submitting a chapter
+through the API and waiting for it (stacks and fleets: deploy/)."""
 
 import csv
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_SET = REPO.parent / "shared" / "data" / "dialect-dev.tsv"
@@ -24,3 +28,25 @@ def unique_lines(n: int) -> list[str]:
 
 def scratch_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def lines(n: int, offset: int) -> list[str]:
+    """n distinct lines of about 20 characters (so no line is a cache hit)."""
+    return [text[:20] for text in unique_lines(n + offset)[offset:]]
+
+
+def wait_done(api: httpx.Client, batch_id: str, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        batch = api.get(f"/v1/batches/{batch_id}").json()
+        if batch["done"]:
+            assert batch["counts"]["failed"] == 0, batch
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"batch {batch_id} not done after {timeout_s:.0f}s")
+
+
+def submit(api: httpx.Client, voice: str, texts: list[str]) -> str:
+    r = api.post("/v1/batches", files={"file": ("lines.txt", "\n".join(texts).encode())}, data={"voice": voice})
+    r.raise_for_status()
+    return str(r.json()["id"])

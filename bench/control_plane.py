@@ -23,9 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import unique_lines
+from bench.common import lines, submit, wait_done
 from bench.cpu import postmaster_pid, tree_cpu_s
-from bench.scale_out import submit, wait_done
 from deploy.fleet import Fleet
 from deploy.stack import TRANSCRIPT, speech_clip
 
@@ -34,10 +33,6 @@ GPU_LINES_PER_S = 3.0  # a Fish Speech server on one GPU, for the "how many GPUs
 # per-message work (Celery's receive and ack, two transactions) is what a group shares.
 GROUP_SIZE = 16
 ENV = {"VOXQ_TTS_ENGINE": "fish_speech", "VOXQ_TTS_GROUP_SIZE": str(GROUP_SIZE)}
-
-
-def lines(n: int, offset: int) -> list[str]:
-    return [text[:20] for text in unique_lines(n + offset)[offset:]]
 
 
 def run(workers: int, n_lines: int, offset: int) -> tuple[float, dict[str, float]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import unique_lines
+from bench.common import lines, submit, wait_done
 from deploy.fleet import Fleet
 from deploy.stack import TRANSCRIPT, speech_clip
 from shared.voices import VoiceSpec
@@ -27,28 +27,6 @@ from workers.tts.engines.fish_speech import FishSpeechEngine
 MS_PER_CHAR = 16.0  # ~20 characters a line: ~0.33 s a line, 3 lines/s per "GPU" (a Fish Speech server)
 LINES_PER_HOST = 40
 ENV = {"VOXQ_TTS_ENGINE": "fish_speech"}
-
-
-def lines(n: int, offset: int) -> list[str]:
-    """n distinct lines of about 20 characters (so no line is a cache hit)."""
-    return [text[:20] for text in unique_lines(n + offset)[offset:]]
-
-
-def wait_done(api: httpx.Client, batch_id: str, timeout_s: float = 600) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        batch = api.get(f"/v1/batches/{batch_id}").json()
-        if batch["done"]:
-            assert batch["counts"]["failed"] == 0, batch
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"batch {batch_id} not done after {timeout_s:.0f}s")
-
-
-def submit(api: httpx.Client, voice: str, texts: list[str]) -> str:
-    r = api.post("/v1/batches", files={"file": ("lines.txt", "\n".join(texts).encode())}, data={"voice": voice})
-    r.raise_for_status()
-    return str(r.json()["id"])
 
 
 def engine_rate(base_url: str, clip: bytes, texts: list[str]) -> float:

@@ -28,7 +28,7 @@ from types import TracebackType
 
 import httpx
 
-from deploy.stack import REPO, free_port
+from deploy.stack import REPO, free_port, new_key
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 _fleets = itertools.count(1)
@@ -278,15 +278,7 @@ class Fleet:
         self.close()
 
     def new_key(self, tenant: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "cli", "keys", "create", "--tenant", tenant],
-            env=self.env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout.strip()
+        return new_key(self.env, tenant)
 
     def start_api(self) -> str:
         """The API (on the address it had, if it ran before), once it answers."""

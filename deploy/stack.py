@@ -110,6 +110,12 @@ def spawn(voxq_args: list[str], env: dict[str, str], log: Path) -> subprocess.Po
         )
 
 
+def new_key(env: dict[str, str], tenant: str) -> str:
+    """`voxq keys create` for `tenant` on the database `env` names; the key."""
+    argv = [sys.executable, "-m", "cli", "keys", "create", "--tenant", tenant]
+    return subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+
+
 @dataclass
 class Stack:
     """A running VoxQueue: the API and workers as real processes on real Redis and a real database."""
@@ -124,15 +130,7 @@ class Stack:
         return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=60)
 
     def new_key(self, tenant: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "cli", "keys", "create", "--tenant", tenant],
-            env=self.env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout.strip()
+        return new_key(self.env, tenant)
 
     def start_worker(self, pool: str, concurrency: int = 1, **extra_env: str) -> subprocess.Popen[bytes]:
         log = self.data_dir / f"worker-{pool}-{len(self.processes)}.log"
