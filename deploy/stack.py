@@ -125,6 +125,8 @@ class Stack:
     env: dict[str, str]
     data_dir: Path
     processes: list[subprocess.Popen] = field(default_factory=list)
+    # The shared Redis database this stack claimed (none when it was given a Redis of its own).
+    claimed_redis: str | None = None
 
     def client(self, key: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=60)
@@ -146,7 +148,8 @@ class Stack:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        release_redis_db(self.env["VOXQ_REDIS_URL"])
+        if self.claimed_redis is not None:
+            release_redis_db(self.claimed_redis)
 
 
 def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra_env: str) -> Stack:
@@ -157,7 +160,9 @@ def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra
         **os.environ,
         "VOXQ_DATA_DIR": str(data_dir),
         "VOXQ_DATABASE_URL": database_url,
-        "VOXQ_REDIS_URL": claim_redis_db(),
+        # A claimed database of the machine's Redis, unless the caller brings a Redis of its own:
+        # releasing by the URL's database number would free another stack's claim.
+        "VOXQ_REDIS_URL": extra_env.get("VOXQ_REDIS_URL") or claim_redis_db(),
         "VOXQ_API_URL": f"http://127.0.0.1:{port}",
         "VOXQ_RECONCILE_IN_API": "1",
         **extra_env,
@@ -165,6 +170,7 @@ def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra
     env.pop("VOXQ_API_KEY", None)
     subprocess.run([sys.executable, "-m", "cli", "migrate"], env=env, cwd=REPO, check=True, capture_output=True)
     stack = Stack(f"http://127.0.0.1:{port}", "", env, data_dir)
+    stack.claimed_redis = None if "VOXQ_REDIS_URL" in extra_env else env["VOXQ_REDIS_URL"]
     stack.key = stack.new_key("tenant-a")
     stack.processes.append(spawn(["api", "--port", str(port)], env, data_dir / "api.log"))
     if tts_workers:

@@ -69,7 +69,7 @@ def _pass(settings: Settings) -> Reconciled:
     if stale:
         on_broker = queue.job_ids_on_broker(unacked_stale_s=settings.requeue_after_s)
         done.message_lost = _send([(kind, job_id) for kind, job_id in stale if job_id not in on_broker])
-    if done.lease_ran_out or any(done.message_lost.values()):
+    if any(done.lease_ran_out.values()) or any(done.message_lost.values()):
         logger.warning("reconciler: sent again %s", done)
     return done
 
