@@ -9,7 +9,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Table, Update, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -81,11 +81,19 @@ def fail_unqueued(session: Session, job_ids: Sequence[str], error: str) -> None:
         )
 
 
-def queued_before(session: Session, older_than_s: float) -> list[tuple[JobKind, str]]:
-    """(kind, id) of every job still queued `older_than_s` seconds after it was created."""
+class Found(NamedTuple):
+    """A job the reconciler sends again: its kind (so its task), id, and batch (so its lane)."""
+
+    kind: JobKind
+    id: str
+    batch_id: str | None
+
+
+def queued_before(session: Session, older_than_s: float) -> list[Found]:
+    """Every job still queued `older_than_s` seconds after it was created."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
-    rows = session.execute(select(Job.kind, Job.id).where(Job.status == JobStatus.queued, Job.created_at <= cutoff))
-    return [(kind, job_id) for kind, job_id in rows]
+    query = select(Job.kind, Job.id, Job.batch_id).where(Job.status == JobStatus.queued, Job.created_at <= cutoff)
+    return [Found(*row) for row in session.execute(query)]
 
 
 def start(session: Session, job_id: str, worker: str = "", lease_s: float = 30.0) -> Job | None:
@@ -154,18 +162,18 @@ def renew(session: Session, held: Sequence[Job], lease_s: float) -> int:
     return _fenced(session, _RENEW, [_fence(job) | {"expires": expires} for job in held])
 
 
-def requeue_expired(session: Session) -> list[tuple[JobKind, str]]:
-    """Queue again every running job whose lease ran out; (kind, id) of each, to enqueue."""
+def requeue_expired(session: Session) -> list[Found]:
+    """Queue again every running job whose lease ran out; each, to enqueue."""
     rows = session.execute(
         update(Job)
         .where(Job.status == JobStatus.running, _lease_ran_out(utcnow()))
         .values(status=JobStatus.queued, worker=None, lease_expires_at=None)
-        .returning(Job.kind, Job.id)
+        .returning(Job.kind, Job.id, Job.batch_id)
         .execution_options(synchronize_session=False)
     ).all()
-    for _kind, job_id in rows:
+    for _kind, job_id, _batch in rows:
         logger.warning("job %s: its worker's lease ran out, queued again", job_id)
-    return [(kind, job_id) for kind, job_id in rows]
+    return [Found(*row) for row in rows]
 
 
 def release(session: Session, held: Sequence[Job]) -> int:

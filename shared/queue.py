@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from celery import Celery
 from celery.app.amqp import AMQP
@@ -43,6 +43,23 @@ TASK_FOR_KIND: dict[JobKind, str] = {
 # One queue per worker pool; the length of its Redis list is the pool's backlog.
 QUEUE_FOR_TASK: dict[str, str] = {SYNTHESIZE_TASK: "tts", GENERATE_TASK: "llm", DIALECT_TASK: "llm"}
 QUEUES: tuple[str, ...] = ("tts", "llm")
+
+# Every pool has two lanes, as kombu's Redis priorities: a worker pops the live list before
+# the bulk one (BRPOP in that order), so a live job waits at most for the jobs already
+# running. Single requests go live; batches go bulk unless submitted with priority=live.
+Lane = Literal["live", "bulk"]
+LANES: tuple[Lane, ...] = ("live", "bulk")
+_PRIORITY: dict[Lane, int] = {"live": 0, "bulk": 9}
+_SEP = ":"
+
+
+def lane_list(queue: str, lane: Lane) -> str:
+    """The Redis list that holds `queue`'s waiting messages of `lane`: `tts` (live) and
+    `tts:9` (bulk), and so for `llm`; each list's length is that lane's backlog."""
+    priority = _PRIORITY[lane]
+    return f"{queue}{_SEP}{priority}" if priority else queue
+
+
 # LLM jobs travel in groups, which the LLM worker sends to vLLM as batch requests; a
 # synthesis message carries `tts_group_size` jobs (one by default: its Celery task id is then
 # the job id, as Flower shows it).
@@ -72,7 +89,13 @@ def make_celery_app(settings: Settings) -> Celery:
         # backlog to an autoscaler and a slow GPU host does not sit on work another could do.
         worker_prefetch_multiplier=1,
         # One visibility timeout everywhere: a task still unacknowledged after it is redelivered.
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_s,
+            # The two lanes (see LANES): priority 0 is the queue's own list, 9 its bulk list.
+            "priority_steps": sorted(_PRIORITY.values()),
+            "sep": _SEP,
+            "queue_order_strategy": "priority",
+        },
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         visibility_timeout=settings.visibility_timeout_s,
         broker_connection_retry_on_startup=True,
@@ -97,15 +120,15 @@ def _redis(url: str) -> Redis:
     return Redis.from_url(url, health_check_interval=30)
 
 
-def enqueue(task_name: str, job_ids: Sequence[str]) -> None:
-    """Put jobs on their pool's queue: one per group of up to `llm_group_size` jobs for the
-    LLM tasks, up to `tts_group_size` for synthesis (one job a message when that is 1)."""
+def enqueue(task_name: str, job_ids: Sequence[str], lane: Lane = "live") -> None:
+    """Put jobs on their pool's queue, in `lane`: one per group of up to `llm_group_size` jobs
+    for the LLM tasks, up to `tts_group_size` for synthesis (one job a message when that is 1)."""
     settings = get_settings()
     group = settings.tts_group_size if task_name == SYNTHESIZE_TASK else settings.llm_group_size
-    enqueue_jobs(task_name, job_ids, None if task_name == SYNTHESIZE_TASK and group == 1 else group)
+    enqueue_jobs(task_name, job_ids, None if task_name == SYNTHESIZE_TASK and group == 1 else group, lane)
 
 
-def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None = None) -> None:
+def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None = None, lane: Lane = "live") -> None:
     """Send one task message per job, whose Celery task id is the job id; or, with
     `per_message`, one message per group of up to that many jobs, for a task that takes a
     list of job ids (a group of several gets a new task id)."""
@@ -122,6 +145,7 @@ def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None
     # until a worker declares them again.
     app = publisher()
     queue = QUEUE_FOR_TASK[task_name]
+    target = lane_list(queue, lane)
     # ignore_result=None, as send_task: the worker then applies the task's own setting.
     # (celery-types declares it bool; celery's own send_task passes None here.)
     template = app.amqp.as_task_v2("-", task_name, args=("-",), ignore_result=None).headers  # type: ignore[arg-type]
@@ -129,11 +153,11 @@ def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None
     for start in range(0, len(messages), _PUSH_SIZE):
         chunk = messages[start : start + _PUSH_SIZE]
         # Workers BRPOP from the right, so LPUSH of a list keeps submission order.
-        redis.lpush(queue, *(message(template, task_id, args, queue) for task_id, args in chunk))
-    logger.info("enqueued %d %s jobs in %d messages on %s", len(job_ids), task_name, len(messages), queue)
+        redis.lpush(target, *(message(template, task_id, args, queue, _PRIORITY[lane]) for task_id, args in chunk))
+    logger.info("enqueued %d %s jobs in %d messages on %s", len(job_ids), task_name, len(messages), target)
 
 
-def message(headers: dict[str, Any], task_id: str, args: list[Any], queue: str) -> str:
+def message(headers: dict[str, Any], task_id: str, args: list[Any], queue: str, priority: int = 0) -> str:
     """One task message as kombu's Redis transport stores it, from the task's header template."""
     body = json.dumps([args, {}, _EMBED]).encode()
     return json.dumps(
@@ -146,7 +170,7 @@ def message(headers: dict[str, Any], task_id: str, args: list[Any], queue: str) 
                 "correlation_id": task_id,
                 "delivery_mode": 2,
                 "delivery_info": {"exchange": "", "routing_key": queue},
-                "priority": 0,
+                "priority": priority,
                 "body_encoding": "base64",
                 "delivery_tag": str(uuid.uuid4()),
             },
@@ -171,9 +195,9 @@ def job_ids_on_broker(queues: Sequence[str] = QUEUES, unacked_stale_s: float | N
     worker that took it was lost before it began (or Redis restarted under it)."""
     redis = _redis(publisher().conf.broker_url)
     raw: list[bytes | str] = []
-    for queue in queues:
-        for start in range(0, redis.llen(queue), _SCAN_SIZE):
-            raw.extend(redis.lrange(queue, start, start + _SCAN_SIZE - 1))
+    for name in (lane_list(queue, lane) for queue in queues for lane in LANES):
+        for start in range(0, redis.llen(name), _SCAN_SIZE):
+            raw.extend(redis.lrange(name, start, start + _SCAN_SIZE - 1))
     unacked: dict[bytes | str, bytes | str] = redis.hgetall("unacked")
     # zrange with scores: (tag, delivery time) pairs, which redis-py's stubs do not say.
     scored: list[tuple[bytes, float]] = redis.zrange("unacked_index", 0, -1, withscores=True)  # type: ignore[assignment]

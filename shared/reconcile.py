@@ -68,18 +68,20 @@ def _pass(settings: Settings) -> Reconciled:
         stale = jobs.queued_before(session, settings.requeue_after_s)
     if stale:
         on_broker = queue.job_ids_on_broker(unacked_stale_s=settings.requeue_after_s)
-        done.message_lost = _send([(kind, job_id) for kind, job_id in stale if job_id not in on_broker])
+        done.message_lost = _send([job for job in stale if job.id not in on_broker])
     if any(done.lease_ran_out.values()) or any(done.message_lost.values()):
         logger.warning("reconciler: sent again %s", done)
     return done
 
 
-def _send(found: list[tuple[JobKind, str]]) -> dict[str, int]:
+def _send(found: list[jobs.Found]) -> dict[str, int]:
+    """Each job on its task's queue: a batch's line in the bulk lane, a single request live."""
     counts: dict[str, int] = {}
     for kind, task in queue.TASK_FOR_KIND.items():
-        ids = [job_id for job_kind, job_id in found if job_kind == kind]
-        queue.enqueue(task, ids)
-        counts[kind.value] = len(ids)
+        of_kind = [job for job in found if job.kind == kind]
+        queue.enqueue(task, [job.id for job in of_kind if job.batch_id is None], "live")
+        queue.enqueue(task, [job.id for job in of_kind if job.batch_id is not None], "bulk")
+        counts[kind.value] = len(of_kind)
     return counts
 
 

@@ -126,33 +126,45 @@ def generation_jobs(items: Sequence[GenerateRequest]) -> list[NewJob]:
     return [NewJob(JobKind.generation, item, number) for number, item in enumerate(items, start=1)]
 
 
-def submit(session: Session, tenant_id: str, new_jobs: Sequence[NewJob], batch_id: str | None = None) -> Submitted:
-    """Insert the jobs (all of one kind), commit, then put the queued ones on their queue."""
+def submit(
+    session: Session,
+    tenant_id: str,
+    new_jobs: Sequence[NewJob],
+    batch_id: str | None = None,
+    lane: queue.Lane = "live",
+) -> Submitted:
+    """Insert the jobs (all of one kind), commit, then put the queued ones on their queue's `lane`."""
     queued = jobs.insert_jobs(session, tenant_id, new_jobs, batch_id=batch_id)
     if new_jobs:
-        commit_and_enqueue(session, queue.TASK_FOR_KIND[new_jobs[0].kind], queued)
+        commit_and_enqueue(session, queue.TASK_FOR_KIND[new_jobs[0].kind], queued, lane)
     return Submitted([job.id for job in new_jobs], queued)
 
 
 def create_batch(
-    session: Session, tenant_id: str, kind: JobKind, new_jobs: Sequence[NewJob], options: dict[str, Any]
+    session: Session,
+    tenant_id: str,
+    kind: JobKind,
+    new_jobs: Sequence[NewJob],
+    options: dict[str, Any],
+    lane: queue.Lane = "bulk",
 ) -> Batch:
-    """A batch of one job per line, stored and queued as one submission."""
+    """A batch of one job per line, stored and queued as one submission (in the bulk lane,
+    unless its lines are asked for now)."""
     batch = Batch(tenant_id=tenant_id, kind=kind, lines=len(new_jobs), options=options)
     session.add(batch)
     session.flush()
-    submit(session, tenant_id, new_jobs, batch_id=batch.id)
+    submit(session, tenant_id, new_jobs, batch_id=batch.id, lane=lane)
     return batch
 
 
-def commit_and_enqueue(session: Session, task_name: str, job_ids: list[str]) -> None:
+def commit_and_enqueue(session: Session, task_name: str, job_ids: list[str], lane: queue.Lane = "live") -> None:
     """Commit, so that no worker can take a job before its row exists, then enqueue. If the
     broker is down, fail the jobs rather than leave them queued forever, and say so."""
     session.commit()
     if not job_ids:
         return
     try:
-        queue.enqueue(task_name, job_ids)
+        queue.enqueue(task_name, job_ids, lane)
     except Exception as exc:  # redis-py raises several unrelated classes for a dead broker
         jobs.fail_unqueued(session, job_ids, f"could not reach the queue: {exc}")
         session.commit()

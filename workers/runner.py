@@ -28,7 +28,7 @@ from shared.config import get_settings
 from shared.db import UNREACHABLE, new_session, session_scope
 from shared.errors import BadInput, EngineUnavailable, RetryableEngineError, VoxQueueError
 from shared.models import Job
-from shared.queue import SYNTHESIZE_TASK
+from shared.queue import SYNTHESIZE_TASK, Lane
 from shared.schemas import GenerationResult, JobResult, SpeakOptions
 from shared.snippets import NewSnippet, store_snippet
 from shared.submit import ScriptLine, commit_and_enqueue, synthesis_jobs
@@ -217,7 +217,7 @@ def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
     enqueued after its commit."""
     errors: list[tuple[Job, str]] = []
     results: list[tuple[Job, JobResult]] = []
-    children: list[str] = []
+    children: dict[Lane, list[str]] = {"live": [], "bulk": []}  # a reply's speech goes where its request came
     session = new_session()
     try:
         for job, outcome in finished:
@@ -229,7 +229,8 @@ def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
             if outcome.speak is None:
                 results.append((job, outcome.result))
             else:
-                children.extend(_record_spoken_reply(session, job, outcome.result, outcome.speak))
+                lane: Lane = "live" if job.batch_id is None else "bulk"
+                children[lane].extend(_record_spoken_reply(session, job, outcome.result, outcome.speak))
         recorded = jobs.succeed_many(session, results) + jobs.fail_many(session, errors)
         if recorded < len(results) + len(errors):
             # Their leases ran out (this worker was cut off) and the jobs were queued again:
@@ -240,11 +241,16 @@ def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
                 len(results) + len(errors) - recorded,
             )
         try:
-            commit_and_enqueue(session, SYNTHESIZE_TASK, children)
+            for lane, ids in children.items():
+                commit_and_enqueue(session, SYNTHESIZE_TASK, ids, lane)
         except EngineUnavailable as exc:
             # Recorded and committed; only the children could not be queued, and they are
             # failed with the reason. The retries of the group's other jobs still go ahead.
-            logger.error("jobs %s: recorded, but their speech jobs could not be queued: %s", ", ".join(children), exc)
+            logger.error(
+                "jobs %s: recorded, but their speech jobs could not be queued: %s",
+                ", ".join(children["live"] + children["bulk"]),
+                exc,
+            )
     except BaseException:
         session.rollback()
         raise

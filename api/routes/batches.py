@@ -18,6 +18,7 @@ from shared.config import get_settings
 from shared.dialect.labels import LABELS
 from shared.errors import BadInput, NotReady
 from shared.models import Batch, Job, JobKind, JobStatus
+from shared.queue import LANES, Lane
 from shared.schemas import AudioFormat, BatchOut, DialectText, JobOut, Speed, VoiceName
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
@@ -41,19 +42,30 @@ async def create_batch(
     follow_dialect: Annotated[
         bool, Form(description="Each line is spoken by the voice mapped to its dialect (粤语 → yue on espeak-ng).")
     ] = False,
+    priority: Annotated[
+        str,
+        Form(
+            description="bulk: behind single requests, sharing the workers with other batches; live: its lines "
+            "go with single requests, ahead of every bulk line.",
+            json_schema_extra={"enum": list(LANES)},
+        ),
+    ] = "bulk",
     dialect_voices: Annotated[
         str | None, Form(description='JSON object overriding the mapping, e.g. {"四川话": "voice_..."}.')
     ] = None,
 ) -> BatchOut:
     """Upload a whole script (a line per job), speak or identify every line as one batch."""
+    if priority not in LANES:
+        raise BadInput(f"unknown priority {priority!r}: use {' or '.join(LANES)}")
+    lane: Lane = "live" if priority == "live" else "bulk"
     settings = get_settings()
     data = await read_upload(file, settings.max_script_bytes, "script")
     fmt = detect_format(file.filename, script_format)
     lines = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
     if kind == "dialect":
         items = [DialectText(text=line.text, id=line.id) for line in lines]
-        options: dict[str, Any] = {"filename": file.filename}
-        batch = submit.create_batch(session, tenant, JobKind.dialect, submit.dialect_jobs(items), options)
+        options: dict[str, Any] = {"filename": file.filename, "priority": lane}
+        batch = submit.create_batch(session, tenant, JobKind.dialect, submit.dialect_jobs(items), options, lane)
         return batch_out(session, batch, request)
     if follow_dialect:
         lines = submit.follow_dialect(session, tenant, lines, parse_dialect_voices(dialect_voices))
@@ -64,8 +76,9 @@ async def create_batch(
         "speed": speed,
         "filename": file.filename,
         "follow_dialect": follow_dialect,
+        "priority": lane,
     }
-    batch = submit.create_batch(session, tenant, JobKind.synthesis, new_jobs, options)
+    batch = submit.create_batch(session, tenant, JobKind.synthesis, new_jobs, options, lane)
     return batch_out(session, batch, request)
 
 

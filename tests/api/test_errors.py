@@ -108,3 +108,12 @@ def test_with_the_queue_unreachable_a_script_is_a_503_and_its_lines_fail_rather_
         lines = session.scalars(select(Job).order_by(Job.created_at.desc()).limit(2)).all()
     assert [job.status for job in lines] == [JobStatus.failed, JobStatus.failed]
     assert all("could not reach the queue" in (job.error or "") for job in lines)
+
+
+def test_an_unknown_priority_is_a_400_naming_the_choices(client: TestClient) -> None:
+    before = stored()
+
+    r = upload(client, "s.txt", "你好。\n".encode(), priority="urgent")
+
+    assert r.status_code == 400 and "unknown priority 'urgent': use live or bulk" in error_of(r)
+    assert stored() == before

@@ -5,7 +5,7 @@ import json
 
 import redis
 
-from shared.queue import enqueue_jobs, job_ids_on_broker
+from shared.queue import enqueue_jobs, job_ids_on_broker, lane_list
 
 
 def _queued(broker: redis.Redis, queue: str) -> list[tuple[str, list]]:  # type: ignore[type-arg]
@@ -41,3 +41,15 @@ def test_the_jobs_with_a_message_on_the_broker_are_found_waiting_or_unacknowledg
 
     assert job_ids_on_broker(["llm", "tts"]) == {"job_1", "job_2", "job_3", "job_4", "job_5"}
     assert job_ids_on_broker(["llm"]) == {"job_1", "job_2", "job_3", "job_4"}  # job_4 through unacked
+
+
+def test_each_pool_has_a_live_list_and_a_bulk_list(broker: redis.Redis) -> None:
+    enqueue_jobs("voxq.tts.synthesize", ["job_live"], lane="live")
+    enqueue_jobs("voxq.tts.synthesize", ["job_bulk"], lane="bulk")
+    enqueue_jobs("voxq.llm.dialect", ["job_d"], per_message=4, lane="bulk")
+
+    assert (lane_list("tts", "live"), lane_list("tts", "bulk"), lane_list("llm", "bulk")) == ("tts", "tts:9", "llm:9")
+    assert _queued(broker, "tts") == [("job_live", ["job_live"])]
+    assert _queued(broker, "tts:9") == [("job_bulk", ["job_bulk"])]
+    assert json.loads(broker.lindex("tts:9", 0))["properties"]["priority"] == 9  # where kombu puts it back
+    assert job_ids_on_broker(["tts", "llm"]) == {"job_live", "job_bulk", "job_d"}

@@ -115,7 +115,7 @@ def test_a_lost_workers_job_is_queued_again_and_its_late_outcome_changes_nothing
         s.execute(update(Job).where(Job.id == job.id).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
         s.commit()
 
-        assert jobs.requeue_expired(s) == [(JobKind.synthesis, job.id)]
+        assert jobs.requeue_expired(s) == [(JobKind.synthesis, job.id, None)]
         s.commit()
         newer = jobs.start(s, job.id, "tts-2@b", lease_s=30)
         s.commit()

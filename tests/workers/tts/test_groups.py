@@ -26,7 +26,7 @@ def test_a_batch_travels_in_groups_and_a_line_that_fails_fails_alone(grouped_sta
         batch = api.post("/v1/batches", files={"file": ("s.txt", "\n".join(lines).encode())}, data={"voice": "cmn"})
         assert batch.status_code == 202, batch.text
         broker = redis.Redis.from_url(grouped_stack.env["VOXQ_REDIS_URL"])
-        messages = [json.loads(raw) for raw in reversed(broker.lrange("tts", 0, -1))]
+        messages = [json.loads(raw) for raw in reversed(broker.lrange("tts:9", 0, -1))]  # the bulk lane
         groups = [json.loads(base64.b64decode(m["body"]))[0][0] for m in messages]
 
         grouped_stack.start_worker("tts")

@@ -1,0 +1,55 @@
+"""Lanes with a real worker: a single request is taken before every waiting line of a batch,
+and a batch sent with priority=live goes with the single requests."""
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import redis
+
+from deploy.stack import Stack, sqlite_url, start_stack
+from tests.plugins.services import wait_for
+
+
+@pytest.fixture
+def unstaffed(tmp_path: Path) -> Iterator[Stack]:
+    """A stack whose worker starts only when the test has queued everything."""
+    stack = start_stack(tmp_path, sqlite_url(tmp_path), tts_workers=0)
+    yield stack
+    stack.stop()
+
+
+def started(job: dict[str, str]) -> datetime:
+    return datetime.fromisoformat(job["started_at"])
+
+
+def test_a_single_line_is_spoken_before_the_waiting_lines_of_a_batch(unstaffed: Stack) -> None:
+    script = "\n".join(f"这是一本书的第{i}行。" for i in range(30)).encode()
+    with unstaffed.client() as api:
+        batch = api.post("/v1/batches", files={"file": ("book.txt", script)}, data={"voice": "cmn"}).json()
+        live = api.post("/v1/synthesize", json={"text": "您好，请问有什么可以帮您？", "voice": "cmn"}).json()
+        broker = redis.Redis.from_url(unstaffed.env["VOXQ_REDIS_URL"])
+        waiting = (broker.llen("tts"), broker.llen("tts:9"))
+
+        unstaffed.start_worker("tts", concurrency=1)
+        done = wait_for(lambda: (lambda b: b if b["done"] else None)(api.get(f"/v1/batches/{batch['id']}").json()))
+        lines = api.get(f"/v1/batches/{batch['id']}/jobs").json()
+        spoken = api.get(f"/v1/jobs/{live['id']}").json()
+
+    assert waiting == (1, 30)  # the live lane and the bulk lane
+    assert done["counts"]["succeeded"] == 30 and spoken["status"] == "succeeded"
+    assert started(spoken) < min(started(job) for job in lines)
+
+
+def test_a_batch_sent_with_priority_live_goes_in_the_live_lane(unstaffed: Stack) -> None:
+    with unstaffed.client() as api:
+        r = api.post(
+            "/v1/batches",
+            files={"file": ("call.txt", "第一句。\n第二句。".encode())},
+            data={"voice": "cmn", "priority": "live"},
+        )
+        broker = redis.Redis.from_url(unstaffed.env["VOXQ_REDIS_URL"])
+
+    assert r.status_code == 202 and r.json()["options"]["priority"] == "live"
+    assert (broker.llen("tts"), broker.llen("tts:9")) == (2, 0)
