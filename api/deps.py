@@ -3,9 +3,10 @@
 from collections.abc import Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
+from api.waiting import Finished
 from shared.auth import tenant_for_key
 from shared.db import session_scope
 from shared.errors import NotFound, Unauthorized
@@ -35,6 +36,25 @@ def get_tenant(session: SessionDep, authorization: Annotated[str | None, Header(
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+def get_tenant_briefly(authorization: Annotated[str | None, Header()] = None) -> str:
+    """The caller's tenant, from a session closed at once: for a handler that waits (a
+    long-poll), which must hold no database connection while it does."""
+    with session_scope() as session:
+        return get_tenant(session, authorization)
+
+
+BriefTenantDep = Annotated[str, Depends(get_tenant_briefly)]
+
+
+def get_finished(request: Request) -> Finished:
+    """The process's waiter for finished jobs (api/waiting.py)."""
+    finished: Finished = request.app.state.finished
+    return finished
+
+
+FinishedDep = Annotated[Finished, Depends(get_finished)]
 
 # The tables whose rows belong to a tenant.
 M = TypeVar("M", Job, Batch, Voice, Snippet)

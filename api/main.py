@@ -7,21 +7,26 @@ from fastapi import FastAPI
 
 from api import errors
 from api.routes import batches, dialect, generate, jobs, snippets, speech, synthesize, voices
+from api.waiting import Finished
 from shared.config import get_settings
 from shared.reconcile import Reconciler
 
 
 @asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """The reconciler runs beside the API (VOXQ_RECONCILE_IN_API), so that recovery from a lost
-    worker or a restarted Redis needs no process of its own on one machine."""
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The finished-job notices that wake waiting requests, and the reconciler beside the API
+    (VOXQ_RECONCILE_IN_API), so that recovery from a lost worker or a restarted Redis needs
+    no process of its own on one machine."""
     settings = get_settings()
+    app.state.finished = Finished(settings.redis_url)
+    app.state.finished.start()
     reconciler = Reconciler(settings) if settings.reconcile_in_api else None
     if reconciler is not None:
         reconciler.start()
     yield
     if reconciler is not None:
         reconciler.stop()
+    await app.state.finished.stop()
 
 
 def create_app() -> FastAPI:

@@ -23,8 +23,7 @@ def _wait_for_job(client: Client, job: dict[str, Any], timeout_s: float = 300) -
     while job["status"] not in ("succeeded", "failed"):
         if time.monotonic() > deadline:
             raise ApiError(f"job {job['id']} still {job['status']} after {timeout_s:.0f}s", ExitCode.FAILED)
-        time.sleep(0.2)
-        job = client.json("GET", f"/v1/jobs/{job['id']}")
+        job = client.json("GET", f"/v1/jobs/{job['id']}", params={"wait": 20}, timeout=50)  # a long-poll
     return job
 
 

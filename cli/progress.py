@@ -1,6 +1,5 @@
 """Following a batch with a progress bar until it is done."""
 
-import time
 from typing import Any
 
 from rich.console import Console
@@ -8,8 +7,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli.client import Client
 
+# Each request long-polls: the API answers as soon as a line finishes (the workers' notices
+# wake it), or after this long with the batch as it is.
+_WAIT_S = 20
 
-def follow_batch(client: Client, batch: dict[str, Any], console: Console, poll_s: float = 0.5) -> dict[str, Any]:
+
+def follow_batch(client: Client, batch: dict[str, Any], console: Console) -> dict[str, Any]:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"{batch['kind']} jobs", total=sum(batch["counts"].values()))
@@ -18,5 +21,4 @@ def follow_batch(client: Client, batch: dict[str, Any], console: Console, poll_s
             progress.update(task, completed=counts["succeeded"] + counts["failed"])
             if batch["done"]:
                 return batch
-            time.sleep(poll_s)
-            batch = client.json("GET", f"/v1/batches/{batch['id']}")
+            batch = client.json("GET", f"/v1/batches/{batch['id']}", params={"wait": _WAIT_S}, timeout=_WAIT_S + 30)

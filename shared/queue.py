@@ -114,7 +114,7 @@ def publisher() -> Celery:
 
 
 @lru_cache
-def _redis(url: str) -> Redis:
+def redis_client(url: str) -> Redis:
     """One client (and its connection pool) per broker URL for the process; it reconnects by
     itself after Redis restarts."""
     return Redis.from_url(url, health_check_interval=30)
@@ -149,7 +149,7 @@ def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None
     # ignore_result=None, as send_task: the worker then applies the task's own setting.
     # (celery-types declares it bool; celery's own send_task passes None here.)
     template = app.amqp.as_task_v2("-", task_name, args=("-",), ignore_result=None).headers  # type: ignore[arg-type]
-    redis = _redis(app.conf.broker_url)
+    redis = redis_client(app.conf.broker_url)
     for start in range(0, len(messages), _PUSH_SIZE):
         chunk = messages[start : start + _PUSH_SIZE]
         # Workers BRPOP from the right, so LPUSH of a list keeps submission order.
@@ -193,7 +193,7 @@ def job_ids_on_broker(queues: Sequence[str] = QUEUES, unacked_stale_s: float | N
     With `unacked_stale_s`, an unacknowledged message delivered longer ago than that, and not
     due later (a retry's eta), does not count: a worker starts what it takes at once, so the
     worker that took it was lost before it began (or Redis restarted under it)."""
-    redis = _redis(publisher().conf.broker_url)
+    redis = redis_client(publisher().conf.broker_url)
     raw: list[bytes | str] = []
     for name in (lane_list(queue, lane) for queue in queues for lane in LANES):
         for start in range(0, redis.llen(name), _SCAN_SIZE):

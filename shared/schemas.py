@@ -177,7 +177,8 @@ class DialectJobOut(_JobOut):
 
 
 # A job as the API shows it; `kind` tells which input and result it holds.
-JobOut = Annotated[SynthesisJobOut | GenerationJobOut | DialectJobOut, Field(discriminator="kind")]
+AnyJobOut = SynthesisJobOut | GenerationJobOut | DialectJobOut
+JobOut = Annotated[AnyJobOut, Field(discriminator="kind")]
 
 
 class BatchOut(BaseModel):

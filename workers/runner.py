@@ -28,6 +28,7 @@ from shared.config import get_settings
 from shared.db import UNREACHABLE, new_session, session_scope
 from shared.errors import BadInput, EngineUnavailable, RetryableEngineError, VoxQueueError
 from shared.models import Job
+from shared.notify import publish_finished
 from shared.queue import SYNTHESIZE_TASK, Lane
 from shared.schemas import GenerationResult, JobResult, SpeakOptions
 from shared.snippets import NewSnippet, store_snippet
@@ -205,6 +206,7 @@ def _retry(task: Task[Any, Any], group: list[Job], retry: dict[str, RetryableEng
 def _fail(errors: list[tuple[Job, str]]) -> None:
     with session_scope() as session:
         jobs.fail_many(session, errors)
+    publish_finished([job.id for job, _ in errors], [job.batch_id for job, _ in errors])
 
 
 def _release(held: list[Job]) -> None:
@@ -256,6 +258,9 @@ def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
         raise
     finally:
         session.close()
+    # Committed: the waiters may read it now.
+    done = [job for job, _ in results] + [job for job, _ in errors]
+    publish_finished([job.id for job in done], [job.batch_id for job in done])
 
 
 def _record_spoken_reply(session: Session, job: Job, result: JobResult, speak: SpeakReply) -> list[str]:

@@ -4,17 +4,20 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from api.deps import SessionDep, TenantDep, get_owned
+from api.deps import BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
 from api.exports import chapter, stream, zip_of_lines
 from api.presenters import batch_out, job_out
 from api.scripts import detect_format, parse_script
 from api.uploads import read_upload
+from api.waiting import MAX_WAIT_S
 from shared import jobs, submit
 from shared.audio import MEDIA_TYPES
 from shared.config import get_settings
+from shared.db import session_scope
 from shared.dialect.labels import LABELS
 from shared.errors import BadInput, NotReady
 from shared.models import Batch, Job, JobKind, JobStatus
@@ -98,9 +101,31 @@ def parse_dialect_voices(raw: str | None) -> dict[str, str]:
 
 
 @router.get("/{batch_id}", response_model=BatchOut)
-def get_batch(batch_id: str, session: SessionDep, tenant: TenantDep, request: Request) -> BatchOut:
-    """A batch's progress: its jobs counted by status."""
-    return batch_out(session, get_owned(session, Batch, batch_id, tenant), request)
+async def get_batch(
+    batch_id: str,
+    tenant: BriefTenantDep,
+    finished: FinishedDep,
+    request: Request,
+    wait: Annotated[
+        float, Query(ge=0, le=MAX_WAIT_S, description="Seconds to wait for a line to finish (a long-poll).")
+    ] = 0,
+) -> BatchOut:
+    """A batch's progress: its jobs counted by status; `wait` long-polls for the next change."""
+
+    def read() -> BatchOut:
+        with session_scope() as session:
+            return batch_out(session, get_owned(session, Batch, batch_id, tenant), request)
+
+    first = await run_in_threadpool(read)
+    if not wait or first.done:
+        return first
+
+    async def changed() -> BatchOut | None:
+        now = await run_in_threadpool(read)
+        return now if now.done or now.counts != first.counts else None
+
+    found = await finished.wait(batch_id, wait, changed)
+    return found if found is not None else await run_in_threadpool(read)
 
 
 @router.get("/{batch_id}/jobs", response_model=list[JobOut])

@@ -3,24 +3,46 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import SessionDep, TenantDep, get_owned
+from api.deps import BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
 from api.exports import to_bytes
 from api.presenters import job_out
+from api.waiting import MAX_WAIT_S
 from shared.audio import MEDIA_TYPES
+from shared.db import session_scope
 from shared.errors import BadInput, NotReady
 from shared.models import Job, JobKind, JobStatus
-from shared.schemas import AudioFormat, JobOut
+from shared.schemas import AnyJobOut, AudioFormat, JobOut
 from shared.snippets import get_snippet
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: str, session: SessionDep, tenant: TenantDep, request: Request) -> JobOut:
-    """A job's state, its input and, once finished, its result or error."""
-    return job_out(get_owned(session, Job, job_id, tenant), request)
+async def get_job(
+    job_id: str,
+    tenant: BriefTenantDep,
+    finished: FinishedDep,
+    request: Request,
+    wait: Annotated[
+        float, Query(ge=0, le=MAX_WAIT_S, description="Seconds to wait for the job to finish (a long-poll).")
+    ] = 0,
+) -> JobOut:
+    """A job's state, its input and, once finished, its result or error; `wait` long-polls."""
+
+    def read() -> JobOut:
+        with session_scope() as session:
+            return job_out(get_owned(session, Job, job_id, tenant), request)
+
+    async def finished_job() -> AnyJobOut | None:
+        job = await run_in_threadpool(read)
+        return job if job.status in (JobStatus.succeeded, JobStatus.failed) else None
+
+    if wait and (done := await finished.wait(job_id, wait, finished_job)) is not None:
+        return done
+    return await run_in_threadpool(read)
 
 
 @router.get("/{job_id}/audio", name="job_audio")

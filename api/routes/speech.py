@@ -8,14 +8,14 @@ worker to finish it, then answers with the audio bytes as OpenAI does. Errors us
 
 import io
 import logging
-import time
 
 import numpy as np
 import soundfile as sf
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import SessionDep, TenantDep
+from api.deps import BriefTenantDep, FinishedDep
 from api.exports import to_bytes
 from shared import submit
 from shared.audio import decode, resample
@@ -41,34 +41,37 @@ _OPUS_RATE = 48_000  # Opus runs at 48 kHz
 
 
 @router.post("/speech", response_class=Response)
-def speech(body: SpeechRequest, session: SessionDep, tenant: TenantDep) -> Response:
+async def speech(body: SpeechRequest, tenant: BriefTenantDep, finished: FinishedDep) -> Response:
     """Speak `input` and answer with the audio itself, as OpenAI's speech endpoint does."""
     fmt = body.response_format
-    line = submit.ScriptLine(1, submit.cleaned(body.input, "input"))
-    submitted = submit.submit(session, tenant, submit.synthesis_jobs(session, tenant, [line], body.voice, body.speed))
-    flac = _wait_for_audio(tenant, submitted.job_ids[0], get_settings().speech_wait_s)
-    return Response(_encode(flac, fmt), media_type=MEDIA_TYPES[fmt])
 
-
-def _wait_for_audio(tenant_id: str, job_id: str, timeout_s: float) -> bytes:
-    """The job's stored audio once a worker has finished it (polls the database)."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.05
-    while True:
+    def submit_line() -> str:
+        line = submit.ScriptLine(1, submit.cleaned(body.input, "input"))
         with session_scope() as session:
-            job = session.get_one(Job, job_id)
-            if job.status == JobStatus.succeeded and job.snippet_key:
-                snippet = get_snippet(session, tenant_id, job.snippet_key)
-                if snippet is None:
-                    raise NotReady(f"the audio of job {job_id} is no longer stored")
-                return snippet.audio
-            if job.status == JobStatus.failed:
-                raise PermanentEngineError(f"synthesis job {job_id} failed: {job.error}")
-        if time.monotonic() > deadline:
-            # The job goes on; its audio can still be fetched from /v1/jobs/{id}/audio.
-            raise EngineUnavailable(f"no TTS worker finished job {job_id} within {timeout_s:g}s")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
+            new_jobs = submit.synthesis_jobs(session, tenant, [line], body.voice, body.speed)
+            return submit.submit(session, tenant, new_jobs).job_ids[0]
+
+    job_id = await run_in_threadpool(submit_line)
+    timeout_s = get_settings().speech_wait_s
+    flac = await finished.wait(job_id, timeout_s, lambda: run_in_threadpool(_audio_if_done, tenant, job_id))
+    if flac is None:
+        # The job goes on; its audio can still be fetched from /v1/jobs/{id}/audio.
+        raise EngineUnavailable(f"no TTS worker finished job {job_id} within {timeout_s:g}s")
+    return Response(await run_in_threadpool(_encode, flac, fmt), media_type=MEDIA_TYPES[fmt])
+
+
+def _audio_if_done(tenant_id: str, job_id: str) -> bytes | None:
+    """The job's stored audio once a worker has finished it; None while it is not."""
+    with session_scope() as session:
+        job = session.get_one(Job, job_id)
+        if job.status == JobStatus.failed:
+            raise PermanentEngineError(f"synthesis job {job_id} failed: {job.error}")
+        if job.status != JobStatus.succeeded or not job.snippet_key:
+            return None
+        snippet = get_snippet(session, tenant_id, job.snippet_key)
+        if snippet is None:
+            raise NotReady(f"the audio of job {job_id} is no longer stored")
+        return snippet.audio
 
 
 def _encode(flac: bytes, fmt: str) -> bytes:
