@@ -57,3 +57,24 @@ def test_another_tenant_sees_404_for_my_job(stack: Stack) -> None:
         job_id = api.post("/v1/synthesize", json={"text": "只有我能看到。"}).json()["id"]
         assert intruder.get(f"/v1/jobs/{job_id}").status_code == 404
         assert intruder.get(f"/v1/jobs/{job_id}/audio").status_code == 404
+
+
+def test_a_long_poll_answers_once_the_job_has_finished(stack: Stack) -> None:
+    with stack.client() as api:
+        job = api.post("/v1/synthesize", json={"text": "长轮询等到这一行说完。", "voice": "cmn"}).json()
+        done = api.get(f"/v1/jobs/{job['id']}", params={"wait": 30}).json()
+
+    assert done["status"] == "succeeded" and done["result"]["duration_s"] > 0.5
+
+
+def test_a_long_poll_on_a_batch_answers_at_its_next_change(stack: Stack) -> None:
+    script = "\n".join(f"第{i}句，看进度。" for i in range(3)).encode()
+    with stack.client() as api:
+        batch = api.post("/v1/batches", files={"file": ("p.txt", script)}, data={"voice": "cmn"}).json()
+        seen = [batch["counts"]]
+        while not batch["done"]:
+            batch = api.get(f"/v1/batches/{batch['id']}", params={"wait": 30}).json()
+            seen.append(batch["counts"])
+
+    assert batch["counts"]["succeeded"] == 3
+    assert all(a != b for a, b in zip(seen, seen[1:], strict=False))  # every answer brought news
