@@ -165,7 +165,7 @@ def test_the_worker_holds_no_more_messages_than_it_runs_so_the_list_shows_the_ba
 
     def sample() -> None:
         while not done.is_set():
-            samples.append((broker.llen("llm"), broker.hlen("unacked")))
+            samples.append((broker.llen("llm:9"), broker.hlen("unacked")))  # a batch: the bulk lane
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)
