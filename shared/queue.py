@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from celery import Celery
@@ -25,6 +26,7 @@ from celery.app.amqp import AMQP
 from celery.utils.saferepr import saferepr
 from kombu import Queue
 from redis import Redis
+from redis.commands.core import AsyncScript, Script
 
 from shared.config import Settings, get_settings
 from shared.models import JobKind
@@ -120,18 +122,29 @@ def redis_client(url: str) -> Redis:
     return Redis.from_url(url, health_check_interval=30)
 
 
-def enqueue(task_name: str, job_ids: Sequence[str], lane: Lane = "live") -> None:
+def enqueue(task_name: str, job_ids: Sequence[str], lane: Lane = "live", batch_id: str | None = None) -> None:
     """Put jobs on their pool's queue, in `lane`: one per group of up to `llm_group_size` jobs
     for the LLM tasks, up to `tts_group_size` for synthesis (one job a message when that is 1)."""
     settings = get_settings()
     group = settings.tts_group_size if task_name == SYNTHESIZE_TASK else settings.llm_group_size
-    enqueue_jobs(task_name, job_ids, None if task_name == SYNTHESIZE_TASK and group == 1 else group, lane)
+    enqueue_jobs(task_name, job_ids, None if task_name == SYNTHESIZE_TASK and group == 1 else group, lane, batch_id)
 
 
-def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None = None, lane: Lane = "live") -> None:
+def enqueue_jobs(
+    task_name: str,
+    job_ids: Sequence[str],
+    per_message: int | None = None,
+    lane: Lane = "live",
+    batch_id: str | None = None,
+) -> None:
     """Send one task message per job, whose Celery task id is the job id; or, with
     `per_message`, one message per group of up to that many jobs, for a task that takes a
-    list of job ids (a group of several gets a new task id)."""
+    list of job ids (a group of several gets a new task id).
+
+    In the bulk lane, batches take turns (fair share): the lane's list is rebuilt, in one
+    Redis script, so that its batches alternate, one message each in the order the batches
+    came, the new batch's messages after what each had. A 20-line batch sent after a
+    10,000-line one is done after about 40 lines, not 10,020."""
     if not job_ids:
         return
     messages: list[tuple[str, list[Any]]]
@@ -150,15 +163,28 @@ def enqueue_jobs(task_name: str, job_ids: Sequence[str], per_message: int | None
     # (celery-types declares it bool; celery's own send_task passes None here.)
     template = app.amqp.as_task_v2("-", task_name, args=("-",), ignore_result=None).headers  # type: ignore[arg-type]
     redis = redis_client(app.conf.broker_url)
-    for start in range(0, len(messages), _PUSH_SIZE):
-        chunk = messages[start : start + _PUSH_SIZE]
-        # Workers BRPOP from the right, so LPUSH of a list keeps submission order.
-        redis.lpush(target, *(message(template, task_id, args, queue, _PRIORITY[lane]) for task_id, args in chunk))
+    built = [message(template, task_id, args, queue, _PRIORITY[lane], batch_id) for task_id, args in messages]
+    if lane == "bulk":
+        _take_turns(redis)(keys=[target], args=built)
+    else:
+        for start in range(0, len(built), _PUSH_SIZE):
+            # Workers BRPOP from the right, so LPUSH of a list keeps submission order.
+            redis.lpush(target, *built[start : start + _PUSH_SIZE])
     logger.info("enqueued %d %s jobs in %d messages on %s", len(job_ids), task_name, len(messages), target)
 
 
-def message(headers: dict[str, Any], task_id: str, args: list[Any], queue: str, priority: int = 0) -> str:
-    """One task message as kombu's Redis transport stores it, from the task's header template."""
+@lru_cache
+def _take_turns(redis: Redis) -> AsyncScript | Script:
+    return redis.register_script((Path(__file__).parent / "lua" / "take_turns.lua").read_text())
+
+
+def message(
+    headers: dict[str, Any], task_id: str, args: list[Any], queue: str, priority: int = 0, batch_id: str | None = None
+) -> str:
+    """One task message as kombu's Redis transport stores it, from the task's header template;
+    a batch's line names its batch (``voxq_batch``), so that batches can take turns."""
+    if batch_id is not None:
+        headers = dict(headers, voxq_batch=batch_id)
     body = json.dumps([args, {}, _EMBED]).encode()
     return json.dumps(
         {

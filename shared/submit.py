@@ -136,7 +136,7 @@ def submit(
     """Insert the jobs (all of one kind), commit, then put the queued ones on their queue's `lane`."""
     queued = jobs.insert_jobs(session, tenant_id, new_jobs, batch_id=batch_id)
     if new_jobs:
-        commit_and_enqueue(session, queue.TASK_FOR_KIND[new_jobs[0].kind], queued, lane)
+        commit_and_enqueue(session, queue.TASK_FOR_KIND[new_jobs[0].kind], queued, lane, batch_id)
     return Submitted([job.id for job in new_jobs], queued)
 
 
@@ -157,14 +157,16 @@ def create_batch(
     return batch
 
 
-def commit_and_enqueue(session: Session, task_name: str, job_ids: list[str], lane: queue.Lane = "live") -> None:
+def commit_and_enqueue(
+    session: Session, task_name: str, job_ids: list[str], lane: queue.Lane = "live", batch_id: str | None = None
+) -> None:
     """Commit, so that no worker can take a job before its row exists, then enqueue. If the
     broker is down, fail the jobs rather than leave them queued forever, and say so."""
     session.commit()
     if not job_ids:
         return
     try:
-        queue.enqueue(task_name, job_ids, lane)
+        queue.enqueue(task_name, job_ids, lane, batch_id)
     except Exception as exc:  # redis-py raises several unrelated classes for a dead broker
         jobs.fail_unqueued(session, job_ids, f"could not reach the queue: {exc}")
         session.commit()

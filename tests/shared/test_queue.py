@@ -53,3 +53,16 @@ def test_each_pool_has_a_live_list_and_a_bulk_list(broker: redis.Redis) -> None:
     assert _queued(broker, "tts:9") == [("job_bulk", ["job_bulk"])]
     assert json.loads(broker.lindex("tts:9", 0))["properties"]["priority"] == 9  # where kombu puts it back
     assert job_ids_on_broker(["tts", "llm"]) == {"job_live", "job_bulk", "job_d"}
+
+
+def test_batches_in_the_bulk_lane_take_turns(broker: redis.Redis) -> None:
+    big = [f"job_a{i}" for i in range(10)]
+    small = ["job_b0", "job_b1"]
+    enqueue_jobs("voxq.tts.synthesize", big, lane="bulk", batch_id="batch_a")
+    enqueue_jobs("voxq.tts.synthesize", small, lane="bulk", batch_id="batch_b")
+    enqueue_jobs("voxq.tts.synthesize", ["job_c0"], lane="bulk", batch_id="batch_c")
+
+    order = [task_id for task_id, _ in _queued(broker, "tts:9")]  # as the workers will take them
+
+    assert order == ["job_a0", "job_b0", "job_c0", "job_a1", "job_b1", *big[2:]]
+    assert json.loads(broker.lindex("tts:9", -1))["headers"]["voxq_batch"] == "batch_a"

@@ -53,3 +53,21 @@ def test_a_batch_sent_with_priority_live_goes_in_the_live_lane(unstaffed: Stack)
 
     assert r.status_code == 202 and r.json()["options"]["priority"] == "live"
     assert (broker.llen("tts"), broker.llen("tts:9")) == (2, 0)
+
+
+def test_a_small_batch_takes_turns_with_a_big_one_sent_before_it(unstaffed: Stack) -> None:
+    other = unstaffed.new_key("call-centre")
+    big_script = "\n".join(f"有声书第{i}行。" for i in range(120)).encode()
+    small_script = "\n".join(f"客服话术第{i}句。" for i in range(10)).encode()
+    with unstaffed.client() as api, unstaffed.client(other) as api_b:
+        big = api.post("/v1/batches", files={"file": ("book.txt", big_script)}, data={"voice": "cmn"}).json()
+        small = api_b.post("/v1/batches", files={"file": ("calls.txt", small_script)}, data={"voice": "cmn"}).json()
+        unstaffed.start_worker("tts", concurrency=1)
+        wait_for(lambda: (lambda b: b if b["done"] else None)(api.get(f"/v1/batches/{big['id']}").json()), timeout=120)
+        big_lines = api.get(f"/v1/batches/{big['id']}/jobs", params={"limit": 200}).json()
+        small_lines = api_b.get(f"/v1/batches/{small['id']}/jobs").json()
+
+    last_small = max(started(job) for job in small_lines)
+    big_before = sum(1 for job in big_lines if started(job) < last_small)
+    assert all(job["status"] == "succeeded" for job in small_lines + big_lines)
+    assert big_before <= len(small_lines) + 1  # turn about, not after the 120 lines of the big one
