@@ -3,6 +3,13 @@
 -- The list is consumed from its right end (BRPOP). Rebuild it so that batches take turns:
 -- one message of each batch in the order the batches first appear, then again.
 local key = KEYS[1]
+if redis.call('LLEN', key) == 0 then
+  -- Nothing waits: the new batch alone, in order (no rebuild).
+  for i = 1, #ARGV, 1000 do
+    redis.call('LPUSH', key, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  end
+  return #ARGV
+end
 local items = redis.call('LRANGE', key, 0, -1)
 local order, lines = {}, {}
 local function add(item)
