@@ -41,6 +41,7 @@ bench: services venv vllm  ## benchmark scripts; each prints its figures
 	$(BIN)/python -m bench.llm_dialect
 	$(BIN)/python -m bench.dialect_dev
 	$(BIN)/python -m bench.text_speed
+	$(BIN)/python -m bench.live_lane
 
 clean:
 	rm -rf out .pytest_cache
