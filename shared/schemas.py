@@ -270,4 +270,6 @@ class SpeechRequest(BaseModel):
     response_format: SpeechFormat = "mp3"
     speed: Speed = 1.0
     instructions: str | None = Field(None, description="Accepted and ignored: no engine here takes style prompts.")
-    stream_format: Literal["audio"] | None = Field(None, description="Only 'audio' (the whole file) is served.")
+    stream_format: Literal["audio"] | None = Field(
+        None, description="'audio': each sentence's audio as soon as it is spoken (wav with an open length, or pcm)."
+    )

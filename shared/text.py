@@ -38,6 +38,12 @@ def split_sentences(text: str, max_chars: int) -> list[str]:
     return [c.strip() for c in chunks if c.strip()]
 
 
+def sentences(text: str, max_chars: int) -> list[str]:
+    """Each sentence on its own (a long one broken as in `split_sentences`): the pieces a
+    streamed answer speaks one after another, the first as soon as it can."""
+    return [p.strip() for p in _pieces(text, max_chars) if p.strip()]
+
+
 def _pieces(text: str, max_chars: int) -> list[str]:
     out: list[str] = []
     for sentence in _SENTENCE_END.split(text):

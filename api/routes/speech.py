@@ -6,25 +6,30 @@ worker to finish it, then answers with the audio bytes as OpenAI does. Errors us
 ``{"error": {"type", "message"}}`` shape that OpenAI clients already parse.
 """
 
+import functools
 import io
 import logging
+import struct
+from collections.abc import AsyncIterator
 
 import numpy as np
 import soundfile as sf
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from api.deps import BriefTenantDep, FinishedDep
 from api.exports import to_bytes
+from api.waiting import Finished
 from shared import submit
 from shared.audio import decode, resample
 from shared.config import get_settings
 from shared.db import session_scope
-from shared.errors import EngineUnavailable, NotReady, PermanentEngineError
+from shared.errors import BadInput, EngineUnavailable, NotReady, PermanentEngineError
 from shared.models import Job, JobStatus
 from shared.schemas import SpeechFormat, SpeechRequest
 from shared.snippets import get_snippet
+from shared.text import sentences
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audio", tags=["openai"])
@@ -44,6 +49,8 @@ _OPUS_RATE = 48_000  # Opus runs at 48 kHz
 async def speech(body: SpeechRequest, tenant: BriefTenantDep, finished: FinishedDep) -> Response:
     """Speak `input` and answer with the audio itself, as OpenAI's speech endpoint does."""
     fmt = body.response_format
+    if body.stream_format == "audio":
+        return await _streamed(body, tenant, finished)
 
     def submit_line() -> str:
         line = submit.ScriptLine(1, submit.cleaned(body.input, "input"))
@@ -53,11 +60,63 @@ async def speech(body: SpeechRequest, tenant: BriefTenantDep, finished: Finished
 
     job_id = await run_in_threadpool(submit_line)
     timeout_s = get_settings().speech_wait_s
-    flac = await finished.wait(job_id, timeout_s, lambda: run_in_threadpool(_audio_if_done, tenant, job_id))
+    flac = await finished.wait(job_id, timeout_s, functools.partial(_look, tenant, job_id))
     if flac is None:
         # The job goes on; its audio can still be fetched from /v1/jobs/{id}/audio.
         raise EngineUnavailable(f"no TTS worker finished job {job_id} within {timeout_s:g}s")
     return Response(await run_in_threadpool(_encode, flac, fmt), media_type=MEDIA_TYPES[fmt])
+
+
+async def _streamed(body: SpeechRequest, tenant: str, finished: Finished) -> StreamingResponse:
+    """Each sentence is a job in the live lane; its audio is sent as soon as it exists, in
+    order: 24 kHz 16-bit mono, as raw PCM (`pcm`) or in a WAV whose length is left open.
+    A client that goes away cancels nothing: the lines are still spoken and cached."""
+    if body.response_format not in ("wav", "pcm"):
+        raise BadInput(f"stream_format 'audio' streams wav or pcm, not {body.response_format!r}")
+    settings = get_settings()
+
+    def submit_sentences() -> list[str]:
+        text = submit.cleaned(body.input, "input")
+        lines = [submit.ScriptLine(n, s) for n, s in enumerate(sentences(text, settings.max_chunk_chars), 1)]
+        with session_scope() as session:
+            new_jobs = submit.synthesis_jobs(session, tenant, lines, body.voice, body.speed)
+            return submit.submit(session, tenant, new_jobs).job_ids
+
+    job_ids = await run_in_threadpool(submit_sentences)
+    pause = np.zeros(_PCM_RATE * settings.pause_between_chunks_ms // 1000, dtype="<i2").tobytes()
+
+    async def audio() -> AsyncIterator[bytes]:
+        if body.response_format == "wav":
+            yield _open_wav_header(_PCM_RATE)
+        for number, job_id in enumerate(job_ids):
+            flac = await finished.wait(job_id, settings.speech_wait_s, functools.partial(_look, tenant, job_id))
+            if flac is None:
+                logger.warning("job %s: not spoken within %gs; the stream ends here", job_id, settings.speech_wait_s)
+                return
+            if number:
+                yield pause
+            yield await run_in_threadpool(_encode, flac, "pcm")
+
+    headers = {"X-VoxQueue-Job-Ids": ",".join(job_ids)}
+    return StreamingResponse(audio(), media_type=MEDIA_TYPES[body.response_format], headers=headers)
+
+
+def _open_wav_header(rate: int) -> bytes:
+    """A 16-bit mono WAV header whose sizes say "unknown" (0xFFFFFFFF), for a stream."""
+    unknown = 0xFFFFFFFF
+    return (
+        b"RIFF"
+        + struct.pack("<I", unknown)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", unknown)
+    )
+
+
+async def _look(tenant_id: str, job_id: str) -> bytes | None:
+    return await run_in_threadpool(_audio_if_done, tenant_id, job_id)
 
 
 def _audio_if_done(tenant_id: str, job_id: str) -> bytes | None:

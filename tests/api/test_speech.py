@@ -67,3 +67,39 @@ def test_errors_reach_the_client_as_openai_errors(setup: tuple[openai.OpenAI, st
         openai.OpenAI(base_url=str(client.base_url), api_key="wrong", max_retries=0).audio.speech.create(
             model="tts-1", voice=voice, input=LINE
         )
+
+
+STORY = "第一句话很短。第二句话稍微长一点，但也不算太长！第三句是最后一句？"
+
+
+def test_streamed_audio_comes_sentence_by_sentence_in_order(stack: Stack) -> None:
+    body = {"model": "tts-1", "voice": "cmn", "input": STORY, "response_format": "wav", "stream_format": "audio"}
+    with stack.client() as api, api.stream("POST", "/v1/audio/speech", json=body) as r:
+        assert r.status_code == 200, r.read()
+        job_ids = r.headers["X-VoxQueue-Job-Ids"].split(",")
+        data = b"".join(r.iter_bytes())
+        sentences = [api.get(f"/v1/jobs/{job_id}").json() for job_id in job_ids]
+        pcm = [api.get(f"/v1/jobs/{job_id}/audio", params={"format": "wav"}).content for job_id in job_ids]
+
+    assert data[:4] == b"RIFF" and data[4:8] == b"\xff\xff\xff\xff"  # a WAV of open length
+    assert [job["input"]["text"] for job in sentences] == [
+        "第一句话很短。",
+        "第二句话稍微长一点，但也不算太长！",
+        "第三句是最后一句？",
+    ]
+    streamed = np.frombuffer(data[44:], dtype="<i2")
+    pause = 24_000 * 250 // 1000
+    expected = sum(round(sf.info(io.BytesIO(w)).duration * 24_000) for w in pcm) + 2 * pause
+    assert abs(len(streamed) - expected) <= 3 * 2  # each sentence resampled to 24 kHz, with a pause between
+    first = round(sf.info(io.BytesIO(pcm[0])).duration * 24_000)
+    assert (
+        np.abs(streamed[:first]).max() > 1000 and not streamed[first : first + pause].any()
+    )  # sentence 1, then the pause
+
+
+def test_streamed_audio_is_wav_or_pcm_only(stack: Stack) -> None:
+    body = {"model": "tts-1", "voice": "cmn", "input": STORY, "response_format": "mp3", "stream_format": "audio"}
+    with stack.client() as api:
+        r = api.post("/v1/audio/speech", json=body)
+
+    assert r.status_code == 400 and "streams wav or pcm" in r.json()["error"]["message"]
