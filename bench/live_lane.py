@@ -5,6 +5,10 @@
    behind the batch at most the idle p95 plus the longest single line's engine time.
 2. Fair share: a 20-line batch of another tenant sent right after a 5,000-line batch: when
    each finishes.
+3. Added latency: 40 new short lines one at a time through `/v1/audio/speech` on the idle
+   stack, minus the engine's own time for the same lines (measured here, in this run).
+   Target: p50 added under 15 ms.
+4. Time to first audio for a 10-sentence text: streamed (`stream_format: audio`) vs whole.
 
     .venv/bin/python -m bench.live_lane
 """
@@ -14,7 +18,7 @@ import time
 
 import httpx
 
-from bench.common import scratch_dir, unique_lines
+from bench.common import dev_sentences, scratch_dir, unique_lines
 from deploy.stack import Stack, sqlite_url, start_stack
 from shared.voices import VoiceSpec
 from workers.tts.engines.espeak import EspeakEngine
@@ -33,6 +37,22 @@ def live_latencies(api: httpx.Client, texts: list[str]) -> list[float]:
         r.raise_for_status()
         latencies.append(time.perf_counter() - started)
     return latencies
+
+
+def first_audio(api: httpx.Client, text: str, stream: bool) -> tuple[float, float]:
+    """(seconds to the first audio sample, seconds to the end) of one speech request."""
+    body = {"model": "tts-1", "voice": "cmn", "input": text, "response_format": "wav"}
+    if stream:
+        body["stream_format"] = "audio"
+    started = time.perf_counter()
+    first, received = 0.0, 0
+    with api.stream("POST", "/v1/audio/speech", json=body) as r:
+        r.raise_for_status()
+        for chunk in r.iter_bytes():
+            received += len(chunk)
+            if not first and received > 44:  # past the WAV header
+                first = time.perf_counter() - started
+    return first, time.perf_counter() - started
 
 
 def p95(values: list[float]) -> float:
@@ -64,6 +84,20 @@ def main() -> None:
     try:
         with stack.client() as api:
             idle = live_latencies(api, idle_texts)
+            short = [text[:12] for text in texts[-60:-20]]
+            engine_s = [_timed(engine, text) for text in short]
+            added = [lat - eng for lat, eng in zip(live_latencies(api, short), engine_s, strict=True)]
+            print(
+                f"added latency of /v1/audio/speech over the engine, {len(short)} new short lines: "
+                f"p50 {statistics.median(added) * 1000:.1f} ms, p95 {p95(added) * 1000:.1f} ms (target p50 < 15 ms)"
+            )
+            story = "".join(dev_sentences()[100:110])  # ten sentences, each ending with its own mark
+            for stream in (False, True):
+                first, whole = first_audio(api, story, stream)
+                print(
+                    f"10 sentences, {'streamed' if stream else 'whole   '}: first audio after {first * 1000:.0f} ms, "
+                    f"all of it after {whole * 1000:.0f} ms"
+                )
             big = batch(api, texts[:BIG_BATCH])
             behind = live_latencies(api, behind_texts)
             print(
