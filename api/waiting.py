@@ -9,8 +9,9 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+from fastapi import Query
 from redis.asyncio import Redis
 
 from shared.notify import CHANNEL
@@ -20,6 +21,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _LOOK_EVERY_S = 2.0
 MAX_WAIT_S = 60.0  # the longest long-poll: below the timeouts of common proxies and clients
+LongPoll = Annotated[
+    float, Query(ge=0, le=MAX_WAIT_S, description="Seconds to wait for the next change (a long-poll); 0: answer now.")
+]
 
 
 class Finished:

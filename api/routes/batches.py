@@ -13,7 +13,7 @@ from api.exports import chapter, stream, zip_of_lines
 from api.presenters import batch_out, job_out
 from api.scripts import detect_format, parse_script
 from api.uploads import read_upload
-from api.waiting import MAX_WAIT_S
+from api.waiting import LongPoll
 from shared import jobs, submit
 from shared.audio import MEDIA_TYPES
 from shared.config import get_settings
@@ -106,9 +106,7 @@ async def get_batch(
     tenant: BriefTenantDep,
     finished: FinishedDep,
     request: Request,
-    wait: Annotated[
-        float, Query(ge=0, le=MAX_WAIT_S, description="Seconds to wait for a line to finish (a long-poll).")
-    ] = 0,
+    wait: LongPoll = 0,
 ) -> BatchOut:
     """A batch's progress: its jobs counted by status; `wait` long-polls for the next change."""
 

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from api.deps import BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
 from api.exports import to_bytes
 from api.presenters import job_out
-from api.waiting import MAX_WAIT_S
+from api.waiting import LongPoll
 from shared.audio import MEDIA_TYPES
 from shared.db import session_scope
 from shared.errors import BadInput, NotReady
@@ -26,9 +26,7 @@ async def get_job(
     tenant: BriefTenantDep,
     finished: FinishedDep,
     request: Request,
-    wait: Annotated[
-        float, Query(ge=0, le=MAX_WAIT_S, description="Seconds to wait for the job to finish (a long-poll).")
-    ] = 0,
+    wait: LongPoll = 0,
 ) -> JobOut:
     """A job's state, its input and, once finished, its result or error; `wait` long-polls."""
 
