@@ -38,6 +38,8 @@ class Finished:
     async def stop(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener  # let it close its connection before the loop ends
 
     async def _listen(self) -> None:
         while True:
