@@ -5,9 +5,14 @@ import csv
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from deploy.fleet import Fleet
+from deploy.stack import TRANSCRIPT
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_SET = REPO.parent / "shared" / "data" / "dialect-dev.tsv"
@@ -50,3 +55,16 @@ def submit(api: httpx.Client, voice: str, texts: list[str]) -> str:
     r = api.post("/v1/batches", files={"file": ("lines.txt", "\n".join(texts).encode())}, data={"voice": voice})
     r.raise_for_status()
     return str(r.json()["id"])
+
+
+@contextmanager
+def tenant_with_voice(fleet: Fleet, clip: bytes) -> Iterator[tuple[httpx.Client, str]]:
+    """The fleet's API (started here), a client of a new tenant, and that tenant's library
+    voice cloned from `clip` (a Fish Speech worker speaks only cloned voices)."""
+    key = fleet.new_key("bench")
+    fleet.start_api()
+    with httpx.Client(base_url=fleet.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as api:
+        files = {"audio": ("reference.wav", clip, "audio/wav")}
+        r = api.post("/v1/voices", files=files, data={"transcript": TRANSCRIPT})
+        r.raise_for_status()
+        yield api, str(r.json()["id"])

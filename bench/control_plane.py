@@ -21,12 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-from bench.common import lines, submit, wait_done
+from bench.common import lines, submit, tenant_with_voice, wait_done
 from bench.cpu import postmaster_pid, tree_cpu_s
 from deploy.fleet import Fleet
-from deploy.stack import TRANSCRIPT, speech_clip
+from deploy.stack import speech_clip
 
 GPU_LINES_PER_S = 3.0  # a Fish Speech server on one GPU, for the "how many GPUs" line
 # Lines per queue message (VOXQ_TTS_GROUP_SIZE): where a line costs the engine nothing, the
@@ -38,16 +36,12 @@ ENV = {"VOXQ_TTS_ENGINE": "fish_speech", "VOXQ_TTS_GROUP_SIZE": str(GROUP_SIZE)}
 def run(workers: int, n_lines: int, offset: int) -> tuple[float, dict[str, float]]:
     """(lines/s, CPU ms per line by part) with `workers` worker hosts of one slot each."""
     with Fleet(Path(tempfile.mkdtemp(prefix="voxq-capacity-")), **ENV) as fleet:
-        key = fleet.new_key("bench")
-        fleet.start_api()
         hosts = []
         for _ in range(workers):
             host = fleet.add_host()
             host.start_worker("tts", **host.start_fish_standin(reuse_audio=True))
             hosts.append(host)
-        with httpx.Client(base_url=fleet.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as api:
-            files = {"audio": ("reference.wav", speech_clip(), "audio/wav")}
-            voice = api.post("/v1/voices", files=files, data={"transcript": TRANSCRIPT}).json()["id"]
+        with tenant_with_voice(fleet, speech_clip()) as (api, voice):
             wait_done(api, submit(api, voice, lines(4 * workers, offset)))  # warm-up
             parts = {
                 "API": [fleet.api.pid] if fleet.api else [],

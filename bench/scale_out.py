@@ -16,9 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-from bench.common import lines, submit, wait_done
+from bench.common import lines, submit, tenant_with_voice, wait_done
 from deploy.fleet import Fleet
 from deploy.stack import TRANSCRIPT, speech_clip
 from shared.voices import VoiceSpec
@@ -43,17 +41,13 @@ def engine_rate(base_url: str, clip: bytes, texts: list[str]) -> float:
 def run(hosts: int, offset: int) -> tuple[float, float]:
     """(VoxQueue lines/s, one engine's lines/s) with `hosts` worker hosts."""
     with Fleet(Path(tempfile.mkdtemp(prefix="voxq-scale-")), **ENV) as fleet:
-        key = fleet.new_key("bench")
-        fleet.start_api()
         engines = []
         for _ in range(hosts):
             host = fleet.add_host()
             engines.append(host.start_fish_standin(MS_PER_CHAR))
             host.start_worker("tts", **engines[-1])
         clip = speech_clip()
-        with httpx.Client(base_url=fleet.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as api:
-            files = {"audio": ("reference.wav", clip, "audio/wav")}
-            voice = api.post("/v1/voices", files=files, data={"transcript": TRANSCRIPT}).json()["id"]
+        with tenant_with_voice(fleet, clip) as (api, voice):
             wait_done(api, submit(api, voice, lines(2 * hosts, offset)))  # warm-up: every worker has its voice
             texts = lines(LINES_PER_HOST * hosts, offset + 2 * hosts)
             started = time.perf_counter()
