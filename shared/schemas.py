@@ -80,6 +80,14 @@ class GenerateRequest(BaseModel):
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     max_tokens: int = Field(512, ge=1, le=32_768, description="Tokens of reasoning and reply together.")
     speak: SpeakOptions | None = Field(None, description="Also speak the reply (a child job, linked by parent_id).")
+    stream: bool = Field(
+        False,
+        description="Answer with Server-Sent Events: the reply as the model writes it and, with `speak`, each "
+        "finished sentence's audio while the model goes on (POST /v1/generate only).",
+    )
+    stream_audio: Literal["url", "base64"] = Field(
+        "url", description="With stream and speak: each sentence's audio as a URL to fetch, or inline as base64."
+    )
 
 
 GenerationInput = GenerateRequest
@@ -97,6 +105,9 @@ class GenerationResult(BaseModel):
     usage: TokenUsage | None = None
     model: str
     speech_job_id: str | None = Field(None, description="The synthesis job speaking the reply (with speak).")
+    speech_job_ids: list[str] | None = Field(
+        None, description="With speak and stream: the synthesis jobs speaking the reply, one per sentence, in order."
+    )
     speech_error: str | None = Field(None, description="Why the reply could not be spoken (with speak).")
 
 

@@ -44,6 +44,27 @@ def sentences(text: str, max_chars: int) -> list[str]:
     return [p.strip() for p in _pieces(text, max_chars) if p.strip()]
 
 
+def finished_sentences(growing: str, max_chars: int) -> tuple[list[str], str]:
+    """The sentences of a text still being written that are complete, and the rest.
+
+    A sentence is complete once a sentence end is followed by something else: a closing
+    quote may still come after a final 。. A rest longer than `max_chars` is broken at its
+    last clause mark (else at `max_chars`), so a reply without full stops is still spoken
+    as it comes rather than all at the end.
+    """
+    pieces = _SENTENCE_END.split(growing)
+    rest = pieces.pop()
+    if not rest and pieces:  # ends with a sentence end: wait for what follows it
+        rest = pieces.pop()
+    done = [p.strip() for piece in pieces for p in _pieces(piece, max_chars) if p.strip()]
+    while len(rest) > max_chars:
+        cut = max((m.end() for m in _CLAUSE_END.finditer(rest, 0, max_chars)), default=max_chars)
+        if head := rest[:cut].strip():
+            done.append(head)
+        rest = rest[cut:]
+    return done, rest
+
+
 def _pieces(text: str, max_chars: int) -> list[str]:
     out: list[str] = []
     for sentence in _SENTENCE_END.split(text):

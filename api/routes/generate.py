@@ -1,15 +1,18 @@
 """POST /v1/generate: a chat reply as a job, optionally spoken by the TTS pool afterwards."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep, TenantDep
+from api.deps import FinishedDep, SessionDep, TenantDep
 from api.presenters import batch_out, job_out
+from api.reply_events import ReplyEvents
 from shared import submit
 from shared.config import get_settings
-from shared.errors import EngineUnavailable
+from shared.errors import BadInput, EngineUnavailable
 from shared.models import Job, JobKind
 from shared.schemas import BatchOut, GenerateBatchRequest, GenerateRequest, JobOut
 from shared.voices import resolve_voice
@@ -30,19 +33,40 @@ def check_speak_voices(session: Session, tenant_id: str, requests: Sequence[Gene
         resolve_voice(session, tenant_id, voice, engine, speed)
 
 
-@router.post("", response_model=JobOut, status_code=202)
-def generate(body: GenerateRequest, session: SessionDep, tenant: TenantDep, request: Request) -> JobOut:
-    """Queue one reply; with `speak`, a synthesis job (result.speech_job_id) speaks it when done."""
+_EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "With `stream`: Server-Sent Events (text, audio, speech_error, restart, error, done); "
+        "see api/reply_events.py.",
+        "content": {"text/event-stream": {}},
+    }
+}
+
+
+@router.post("", response_model=JobOut, status_code=202, responses=_EVENT_STREAM)
+def generate(
+    body: GenerateRequest, session: SessionDep, tenant: TenantDep, request: Request, finished: FinishedDep
+) -> JobOut | StreamingResponse:
+    """Queue one reply; with `speak`, a synthesis job (result.speech_job_id) speaks it when done.
+    With `stream`, answer with the reply's events as it is written, and with `speak` too,
+    each sentence's audio while the model goes on."""
     require_llm()
     check_speak_voices(session, tenant, [body])
     submitted = submit.submit(session, tenant, submit.generation_jobs([body]))
-    return job_out(session.get_one(Job, submitted.job_ids[0]), request)
+    job = session.get_one(Job, submitted.job_ids[0])
+    if not body.stream:
+        return job_out(job, request)
+    events = ReplyEvents(job.id, tenant, body, finished, request)
+    # 200, not 202: the answer is the reply itself. No buffering by proxies (nginx's header).
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-VoxQueue-Job-Id": job.id}
+    return StreamingResponse(events.stream(), media_type="text/event-stream", headers=headers)
 
 
 @router.post("/batch", response_model=BatchOut, status_code=202)
 def generate_batch(body: GenerateBatchRequest, session: SessionDep, tenant: TenantDep, request: Request) -> BatchOut:
     """Queue many replies as one batch (kind `generation`); follow it at /v1/batches/{id}."""
     require_llm()
+    if streamed := [n for n, item in enumerate(body.items, 1) if item.stream]:
+        raise BadInput(f"items {streamed[:5]}: stream is for a single reply (POST /v1/generate), not a batch")
     check_speak_voices(session, tenant, body.items)
     new_jobs = submit.generation_jobs(body.items)
     batch = submit.create_batch(session, tenant, JobKind.generation, new_jobs, options={"pool": "llm"})

@@ -20,15 +20,14 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.deps import BriefTenantDep, FinishedDep
 from api.exports import to_bytes
+from api.spoken import audio_when_spoken
 from api.waiting import Finished
 from shared import submit
 from shared.audio import decode, resample
 from shared.config import get_settings
 from shared.db import session_scope
-from shared.errors import BadInput, EngineUnavailable, NotReady, PermanentEngineError
-from shared.models import Job, JobStatus
+from shared.errors import BadInput, EngineUnavailable
 from shared.schemas import SpeechFormat, SpeechRequest
-from shared.snippets import get_snippet
 from shared.text import sentences
 
 logger = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ async def speech(body: SpeechRequest, tenant: BriefTenantDep, finished: Finished
 
     job_id = await run_in_threadpool(submit_line)
     timeout_s = get_settings().speech_wait_s
-    flac = await finished.wait(job_id, timeout_s, functools.partial(_look, tenant, job_id))
+    flac = await finished.wait(job_id, timeout_s, functools.partial(audio_when_spoken, tenant, job_id))
     if flac is None:
         # The job goes on; its audio can still be fetched from /v1/jobs/{id}/audio.
         raise EngineUnavailable(f"no TTS worker finished job {job_id} within {timeout_s:g}s")
@@ -89,7 +88,9 @@ async def _streamed(body: SpeechRequest, tenant: str, finished: Finished) -> Str
         if body.response_format == "wav":
             yield _open_wav_header(_PCM_RATE)
         for number, job_id in enumerate(job_ids):
-            flac = await finished.wait(job_id, settings.speech_wait_s, functools.partial(_look, tenant, job_id))
+            flac = await finished.wait(
+                job_id, settings.speech_wait_s, functools.partial(audio_when_spoken, tenant, job_id)
+            )
             if flac is None:
                 logger.warning("job %s: not spoken within %gs; the stream ends here", job_id, settings.speech_wait_s)
                 return
@@ -113,24 +114,6 @@ def _open_wav_header(rate: int) -> bytes:
         + b"data"
         + struct.pack("<I", unknown)
     )
-
-
-async def _look(tenant_id: str, job_id: str) -> bytes | None:
-    return await run_in_threadpool(_audio_if_done, tenant_id, job_id)
-
-
-def _audio_if_done(tenant_id: str, job_id: str) -> bytes | None:
-    """The job's stored audio once a worker has finished it; None while it is not."""
-    with session_scope() as session:
-        job = session.get_one(Job, job_id)
-        if job.status == JobStatus.failed:
-            raise PermanentEngineError(f"synthesis job {job_id} failed: {job.error}")
-        if job.status != JobStatus.succeeded or not job.snippet_key:
-            return None
-        snippet = get_snippet(session, tenant_id, job.snippet_key)
-        if snippet is None:
-            raise NotReady(f"the audio of job {job_id} is no longer stored")
-        return snippet.audio
 
 
 def _encode(flac: bytes, fmt: str) -> bytes:

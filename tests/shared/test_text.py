@@ -1,4 +1,4 @@
-from shared.text import clean, split_sentences
+from shared.text import clean, finished_sentences, split_sentences
 
 
 def test_sentences_are_split_at_chinese_and_ascii_ends_and_join_back() -> None:
@@ -25,3 +25,28 @@ def test_a_sentence_over_the_limit_is_broken_at_commas_then_hard() -> None:
 
 def test_clean_folds_white_space_and_drops_control_characters() -> None:
     assert clean("  你好\u200b\t世界\x00 \n ") == "你好 世界"
+
+
+def test_a_growing_text_gives_its_sentences_once_something_follows_their_end() -> None:
+    assert finished_sentences("你好。我很", 120) == (["你好。"], "我很")
+    # A closing quote may still follow a final 。: the sentence waits for the next piece.
+    assert finished_sentences("你好。", 120) == ([], "你好。")
+    assert finished_sentences("他说“走。”好", 120) == ([], "他说“走。”好")
+    assert finished_sentences("Hi there. How", 120) == (["Hi there."], " How")
+
+
+def test_fed_piece_by_piece_a_reply_is_cut_as_if_it_came_whole() -> None:
+    reply = "今天天气很好。我们去公园吧！你想吃什么？随便"
+    spoken: list[str] = []
+    growing = ""
+    for char in reply:
+        done, growing = finished_sentences(growing + char, 120)
+        spoken += done
+
+    assert spoken == ["今天天气很好。", "我们去公园吧！", "你想吃什么？"]
+    assert growing == "随便"
+
+
+def test_a_growing_text_without_full_stops_is_cut_at_a_clause_mark_past_the_limit() -> None:
+    assert finished_sentences("一，二，三，四", 5) == (["一，二，"], "三，四")
+    assert finished_sentences("abcdefghijk", 4) == (["abcd", "efgh"], "ijk")

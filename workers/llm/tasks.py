@@ -46,6 +46,7 @@ from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines import get_engine
 from workers.llm.engines.base import ChatRequest, ChatResult
 from workers.llm.prompts import generation_messages
+from workers.llm.spoken_stream import streamed_reply
 from workers.runner import JOB_TASK_POLICY, Outcome, Outcomes, SpeakReply, Work, run_jobs
 
 logger = logging.getLogger(__name__)
@@ -91,15 +92,21 @@ def _usage(result: ChatResult) -> TokenUsage | None:
 def generate_jobs(group: list[Work[GenerationInput]]) -> Outcomes:
     """Persona + history + input -> reply; reasoning (thinking on) stored apart from the reply.
     A request the server rejects fails its job with the server's message; one that could not
-    get through is retried."""
+    get through is retried. A reply asked for as a stream is written piece by piece to its
+    reply stream and spoken sentence by sentence (workers/llm/spoken_stream.py)."""
     engine = get_engine()
+    outcomes: dict[int, Outcome | EngineError] = {}
+    streamed = [i for i, work in enumerate(group) if work.input.stream]
+    whole = [i for i, work in enumerate(group) if not work.input.stream]
     # One request per chat, so that each reply keeps its own token usage; a generation's
     # tokens, not the HTTP exchange, are what costs.
-    answers = engine.chat_many([_chat_request(work.input) for work in group], batch=False)
-    return [
-        answer if isinstance(answer, EngineError) else _reply(work, answer, engine.model)
-        for work, answer in zip(group, answers, strict=True)
-    ]
+    answers = engine.chat_many([_chat_request(group[i].input) for i in whole], batch=False)
+    for i, answer in zip(whole, answers, strict=True):
+        outcomes[i] = answer if isinstance(answer, EngineError) else _reply(group[i], answer, engine.model)
+    # Streams come one job to a message (single requests, live lane): no pool for them.
+    for i in streamed:
+        outcomes[i] = streamed_reply(group[i], _chat_request(group[i].input), engine)
+    return [outcomes[i] for i in range(len(group))]
 
 
 def _chat_request(request: GenerationInput) -> ChatRequest:

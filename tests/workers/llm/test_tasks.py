@@ -1,11 +1,13 @@
 """The LLM pool's tasks in a real Celery worker process (queue llm), on real vLLM and Postgres."""
 
+import base64
 import json
 import time
 
 import httpx
 import pytest
 
+from cli.events import read_events
 from deploy.stack import Stack, start_stack
 from deploy.vllm_server import VLLMServer
 from shared.dialect.labels import LABELS
@@ -271,3 +273,73 @@ def test_in_a_group_only_the_job_that_could_not_get_through_goes_round_again(
     assert "gave up after 2 attempts" in jobs[1]["error"] and "503" in jobs[1]["error"]
     asked = [json.dumps(body, ensure_ascii=False) for path, body in proxy.requests if path == "/v1/chat/completions"]
     assert sum("你好" in a for a in asked) == 1 and sum("早上好" in a for a in asked) == 1
+
+
+def _stream(api: httpx.Client, body: dict) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+    with api.stream("POST", "/v1/generate", json=body | {"stream": True}, timeout=180) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        return list(read_events(r.iter_lines()))
+
+
+def test_a_streamed_spoken_reply_sends_its_text_then_each_sentence_s_audio_in_order(llm_stack: Stack) -> None:
+    body = {"input": "讲个故事", "max_tokens": 120, "temperature": 1.0, "speak": {"voice": "cmn"}}
+    with llm_stack.client() as api:
+        events = _stream(api, body)
+        names = [name for name, _ in events]
+        done = events[-1][1]
+        audio = [data for name, data in events if name == "audio"]
+        wav = api.get(audio[0]["url"])
+
+    assert names[-1] == "done" and done["status"] == "succeeded", events[-3:]
+    assert "error" not in names and "speech_error" not in names
+    text = "".join(data["text"] for name, data in events if name == "text")
+    assert text == done["result"]["text"]
+    # Every sentence spoken, once, in order, and the job lists the same synthesis jobs.
+    assert [a["index"] for a in audio] == list(range(len(audio))) and audio
+    assert [a["job_id"] for a in audio] == done["result"]["speech_job_ids"]
+    assert "".join(a["text"] for a in audio).replace(" ", "") == "".join(text.split())
+    assert wav.status_code == 200 and wav.headers["content-type"] == "audio/wav"
+
+
+def test_a_streamed_reply_with_thinking_speaks_none_of_its_reasoning(llm_stack: Stack) -> None:
+    body = {"input": "你好", "thinking": True, "max_tokens": 24, "speak": {"voice": "cmn"}, "stream_audio": "base64"}
+    with llm_stack.client() as api:
+        events = _stream(api, body)
+
+    done = events[-1][1]
+    reasoning = "".join(data["reasoning"] for name, data in events if name == "text")
+    # The random tiny model never closes its think block: all of it is reasoning, none spoken.
+    assert reasoning == done["result"]["reasoning"] and reasoning
+    assert not [name for name, _ in events if name == "audio"]
+    assert done["result"]["speech_job_ids"] == []
+    assert done["result"]["speech_error"] == "the reply is empty: nothing to speak"
+
+
+def test_base64_audio_comes_inside_the_events(llm_stack: Stack) -> None:
+    body = {"input": "你好", "max_tokens": 24, "speak": {"voice": "cmn", "format": "flac"}, "stream_audio": "base64"}
+    with llm_stack.client() as api:
+        events = _stream(api, body)
+
+    audio = [data for name, data in events if name == "audio"]
+    assert audio and all(base64.b64decode(a["base64"])[:4] == b"fLaC" for a in audio)
+
+
+def test_a_client_that_leaves_mid_stream_cancels_nothing(llm_stack: Stack) -> None:
+    body = {"input": "讲个故事", "max_tokens": 120, "speak": {"voice": "cmn"}, "stream": True}
+    with llm_stack.client() as api:
+        with api.stream("POST", "/v1/generate", json=body) as r:
+            job_id = r.headers["x-voxqueue-job-id"]
+            next(r.iter_lines())  # the first line, then away
+        job = wait_for(lambda: finished(api, job_id), timeout=120)
+        spoken = [wait_for(lambda i=i: finished(api, i), timeout=120) for i in job["result"]["speech_job_ids"]]
+
+    assert job["status"] == "succeeded" and spoken
+    assert all(s["status"] == "succeeded" and s["parent_id"] == job_id for s in spoken)
+
+
+def test_a_batch_of_replies_cannot_be_streamed(llm_stack: Stack) -> None:
+    with llm_stack.client() as api:
+        r = api.post("/v1/generate/batch", json={"items": [{"input": "一"}, {"input": "二", "stream": True}]})
+
+    assert r.status_code == 400 and "stream" in r.json()["error"]["message"]

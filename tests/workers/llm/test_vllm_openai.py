@@ -177,3 +177,27 @@ def test_a_chat_that_cannot_get_through_gets_a_retryable_error_and_the_rest_thei
 
     assert isinstance(results[0], ChatResult) and isinstance(results[2], ChatResult)
     assert isinstance(results[1], RetryableEngineError) and "503" in str(results[1])
+
+
+def test_a_streamed_reply_comes_in_pieces_that_add_up_to_the_whole(engine: VLLMOpenAIEngine) -> None:
+    request = _ask("你好", enable_thinking=False, max_tokens=24, temperature=0.0)
+
+    pieces = list(engine.chat_stream(request))
+    whole = engine.chat(request)
+
+    assert len(pieces) > 1
+    assert "".join(p.text for p in pieces) == whole.text
+    assert pieces[-1].usage == whole.usage  # stream_options.include_usage: the last piece
+    assert whole.finish_reason in {p.finish_reason for p in pieces}
+
+
+def test_streamed_reasoning_comes_apart_from_the_reply(engine: VLLMOpenAIEngine) -> None:
+    pieces = list(engine.chat_stream(_ask("你好", enable_thinking=True, max_tokens=24, temperature=0.0)))
+
+    # The random tiny model never closes its think block: all of it is reasoning.
+    assert "".join(p.reasoning for p in pieces) and not "".join(p.text for p in pieces)
+
+
+def test_a_streamed_request_the_server_rejects_is_permanent(engine: VLLMOpenAIEngine) -> None:
+    with pytest.raises(PermanentEngineError, match="max_model_len"):
+        list(engine.chat_stream(_ask("你好", max_tokens=100_000)))

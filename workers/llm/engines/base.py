@@ -4,7 +4,7 @@ Only these plain dataclasses cross it; the task code never sees HTTP, JSON or a 
 library. The real implementation is ``vllm_openai.py`` (vLLM's OpenAI-compatible server).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -51,6 +51,16 @@ class ChatResult:
     usage: Usage | None = field(default_factory=Usage)  # None: answered in a batch, which has only a total
 
 
+@dataclass(frozen=True)
+class ChatDelta:
+    """A piece of a streamed reply: new reply text, new reasoning, or (last) how it ended."""
+
+    text: str = ""
+    reasoning: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None  # only on the last piece
+
+
 class LLMEngine(Protocol):
     """A chat model. Implementations must be safe to call from many threads at once."""
 
@@ -65,6 +75,12 @@ class LLMEngine(Protocol):
         """Run several chat completions at once; a chat that failed gets its error in its
         place (Permanent- or RetryableEngineError). `batch`: in as few requests as the
         server allows, at the price of per-chat token usage; otherwise one request each."""
+        ...
+
+    def chat_stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
+        """Run one chat completion and yield the reply as the model writes it. A failure
+        before the first piece is retried like `chat`; one after it raises
+        RetryableEngineError (the pieces already given cannot be taken back)."""
         ...
 
     def close(self) -> None:

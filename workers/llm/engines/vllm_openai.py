@@ -17,10 +17,11 @@ the cost.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,7 +29,7 @@ import httpx
 
 from shared.config import Settings, get_settings
 from shared.errors import EngineError, EngineUnavailable, PermanentEngineError, RetryableEngineError
-from workers.llm.engines.base import ChatRequest, ChatResult, Usage
+from workers.llm.engines.base import ChatDelta, ChatRequest, ChatResult, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,27 @@ class VLLMOpenAIEngine:
         body = self._body(request)
         response = self._post_with_retries("/chat/completions", body)
         return _parse(response)
+
+    def chat_stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
+        """The reply as vLLM writes it: its server-sent events, one piece each, the last one
+        with the finish reason and the token usage (``stream_options.include_usage``)."""
+        body = self._body(request) | {"stream": True, "stream_options": {"include_usage": True}}
+        response = self._open("/chat/completions", body, stream=True)
+        try:
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue  # blank separators and comments
+                data = line[len("data:") :].strip()
+                if data == "[DONE]":
+                    return
+                if delta := _delta(json.loads(data)):
+                    yield delta
+        except httpx.TransportError as exc:  # cut off mid-reply: the job goes round again
+            raise RetryableEngineError(f"the LLM server's stream broke off: {type(exc).__name__}: {exc}") from exc
+        except ValueError as exc:
+            raise PermanentEngineError(f"LLM server streamed something that is not JSON: {exc}") from exc
+        finally:
+            response.close()
 
     def chat_many(self, requests: Sequence[ChatRequest], *, batch: bool = True) -> list[ChatResult | EngineError]:
         """Several chats, answered in order; a chat that failed gets its error in its place
@@ -167,16 +189,25 @@ class VLLMOpenAIEngine:
         return body
 
     def _post_with_retries(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self._open(path, body, stream=False)
+        return _json(response)
+
+    def _open(self, path: str, body: dict[str, Any], *, stream: bool) -> httpx.Response:
+        """POST until the server answers with a success status; a streamed answer is
+        returned open, its body still to be read (the caller closes it)."""
         last: str = ""
         for attempt in range(1, self.max_attempts + 1):
             retry_after: float | None = None
             try:
-                response = self._client.post(path, json=body)
+                response = self._client.send(self._client.build_request("POST", path, json=body), stream=stream)
             except httpx.TransportError as exc:  # refused, reset, timeouts, pool wait
                 last = f"{type(exc).__name__}: {exc}"
             else:
                 if response.status_code < 400:
-                    return _json(response)
+                    return response
+                if stream:
+                    response.read()  # the error body, then let the connection go
+                    response.close()
                 message = _error_message(response)
                 if response.status_code in (404, 405) and not _is_api_error(response):
                     raise _NoSuchEndpoint(f"LLM server has no {path} (HTTP {response.status_code})")
@@ -286,6 +317,27 @@ def _parse(data: dict[str, Any]) -> ChatResult:
             completion_tokens=int(usage.get("completion_tokens") or 0),
         ),
     )
+
+
+def _delta(chunk: dict[str, Any]) -> ChatDelta | None:
+    """One streamed chunk as a piece of the reply; None for a chunk that adds nothing."""
+    if error := chunk.get("error"):  # vLLM reports a failure mid-stream as an event of its own
+        raise PermanentEngineError(f"LLM server failed mid-reply: {error}")
+    usage = chunk.get("usage")
+    choices = chunk.get("choices") or [{}]
+    delta = choices[0].get("delta") or {}
+    piece = ChatDelta(
+        text=delta.get("content") or "",
+        reasoning=delta.get("reasoning") or delta.get("reasoning_content") or "",
+        finish_reason=choices[0].get("finish_reason"),
+        usage=None
+        if not usage
+        else Usage(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        ),
+    )
+    return piece if piece != ChatDelta() else None
 
 
 def _choice(choice: dict[str, Any], usage: Usage | None) -> ChatResult:
