@@ -1,5 +1,6 @@
-"""Request dependencies: a database session, the caller's tenant, and owned objects."""
+"""Request dependencies: a database session, the caller's tenant, owned objects, and the rate limit."""
 
+import secrets
 from collections.abc import Iterator
 from typing import Annotated, TypeVar
 
@@ -7,7 +8,9 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from api.waiting import Finished
-from shared.auth import tenant_for_key
+from shared import rate_limit
+from shared.auth import hash_key, tenant_for_key
+from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import NotFound, Unauthorized
 from shared.models import Batch, Job, Snippet, Voice
@@ -46,6 +49,34 @@ def get_tenant_briefly(authorization: Annotated[str | None, Header()] = None) ->
 
 
 BriefTenantDep = Annotated[str, Depends(get_tenant_briefly)]
+
+
+def limit_rate(authorization: Annotated[str | None, Header()] = None) -> None:
+    """429 when the request's API key has made VOXQ_RATE_LIMIT_PER_MIN submissions in the last
+    minute. Counted by the key's hash, with no database read: a flood is turned away before it
+    costs a query, and a waiting handler (/v1/audio/speech) holds no connection for it. A request
+    without a bearer key passes on to its route's 401."""
+    per_min = get_settings().rate_limit_per_min
+    scheme, _, key = (authorization or "").partition(" ")
+    if per_min and scheme.lower() == "bearer" and key.strip():
+        rate_limit.take(hash_key(key.strip()), per_min)
+
+
+# For the routes that create jobs or batches: `dependencies=[RATE_LIMIT]`.
+RATE_LIMIT = Depends(limit_rate)
+
+
+def require_metrics_reader(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> None:
+    """Who may read /metrics: with VOXQ_METRICS_TOKEN set, only its bearer (Prometheus, which
+    holds no tenant's key); without it, any valid API key. 401 otherwise."""
+    token = get_settings().metrics_token
+    if token is None:
+        get_tenant(session, authorization)
+        return
+    scheme, _, given = (authorization or "").partition(" ")
+    # compare_digest: the time taken says nothing about how much of the token was right.
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), token.encode()):
+        raise Unauthorized("missing or wrong metrics token: send 'Authorization: Bearer <VOXQ_METRICS_TOKEN>'")
 
 
 def get_finished(request: Request) -> Finished:

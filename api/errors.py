@@ -16,6 +16,9 @@ from shared.errors import (
     EngineUnavailable,
     NotFound,
     NotReady,
+    OverLimit,
+    QuotaExceeded,
+    RateLimited,
     TooLarge,
     Unauthorized,
     VoxQueueError,
@@ -30,6 +33,8 @@ _STATUS: list[tuple[type[VoxQueueError], int, str]] = [
     (Unauthorized, 401, "unauthorized"),
     (NotFound, 404, "not_found"),
     (NotReady, 409, "not_ready"),
+    (RateLimited, 429, "rate_limited"),
+    (QuotaExceeded, 429, "quota_exceeded"),
     (EngineUnavailable, 503, "engine_unavailable"),
     (EngineError, 502, "engine_error"),
 ]
@@ -55,6 +60,8 @@ def install(app: FastAPI) -> None:
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
                 if status == 503:
                     headers = {"Retry-After": str(RETRY_AFTER_S)}
+                if isinstance(exc, OverLimit):
+                    headers = {"Retry-After": str(exc.retry_after_s)}
                 return JSONResponse(error_body(kind, str(exc)), status_code=status, headers=headers)
         logger.error("unmapped error: %r", exc)
         return JSONResponse(error_body("internal", str(exc)), status_code=500)

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import batches, dialect, generate, jobs, snippets, speech, synthesize, voices
+from api.routes import batches, dialect, generate, jobs, metrics, snippets, speech, synthesize, voices
 from api.waiting import Finished
 from shared.config import get_settings
 from shared.reconcile import Reconciler
@@ -37,7 +37,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (synthesize, generate, dialect, jobs, batches, voices, snippets, speech):
+    for module in (synthesize, generate, dialect, jobs, batches, voices, snippets, speech, metrics):
         app.include_router(module.router)
 
     @app.get("/health", tags=["ops"])

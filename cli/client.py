@@ -43,9 +43,23 @@ class Client:
                 message = response.json()["error"]["message"]
             except (ValueError, KeyError, TypeError):
                 message = response.text[:500]
+            if response.status_code == 429:
+                # Over a rate limit or a daily quota: the same command may pass later, so it is
+                # no usage error; say when.
+                wait = response.headers.get("Retry-After")
+                later = f" (try again in {_duration(int(wait))})" if wait and wait.isdigit() else ""
+                raise ApiError(f"429 over a limit: {message}{later}", ExitCode.FAILED)
             code = ExitCode.USAGE if response.status_code < 500 else ExitCode.FAILED
             raise ApiError(f"{response.status_code}: {message}", code)
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.request(method, path, **kwargs).json()
+
+
+def _duration(seconds: int) -> str:
+    """`Retry-After` for a person: 45 s, 12 min, 3 h 5 min."""
+    if seconds < 120:
+        return f"{seconds} s"
+    hours, minutes = divmod(-(-seconds // 60), 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

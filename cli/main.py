@@ -30,6 +30,7 @@ Examples (copy and paste):
   voxq dialect "侬今朝夜饭吃啥？"                 # which variety, with evidence
   voxq dialect eval labelled.tsv                 # accuracy, macro-F1, confusion matrix
   voxq keys create --tenant acme                 # a new API key for tenant acme
+  voxq keys limits --tenant acme --daily-synth-chars 100000 --daily-llm-jobs 500
   voxq requeue --older-than 600 --every 300      # re-send jobs whose queue messages were lost
   voxq flower --port 5555                        # monitoring (needs VOXQ_FLOWER_PASSWORD)
   voxq demo                                      # everything above, on this machine
@@ -42,10 +43,12 @@ app = typer.Typer(
     rich_markup_mode=None,
     add_completion=False,
 )
-keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys, and the daily quotas of their tenants.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 console = Console()
 err = Console(stderr=True)
+# A quota is stored in an INTEGER column (32 bits on Postgres).
+_MAX_QUOTA = 2**31 - 1
 
 
 def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
@@ -111,7 +114,7 @@ def flower(port: Annotated[int, typer.Option(help="Port of the Flower web UI.")]
         _fail("set VOXQ_FLOWER_PASSWORD: Flower is never started without basic auth")
     # Flower reads --basic-auth from FLOWER_BASIC_AUTH: the password stays out of the process list.
     env = os.environ | {"FLOWER_BASIC_AUTH": f"{settings.flower_user}:{settings.flower_password}"}
-    os.execve(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.app", "flower", f"--port={port}"], env)
+    os.execve(sys.executable, [sys.executable, "-m", "workers.flower", f"--port={port}"], env)
 
 
 @app.command()
@@ -228,6 +231,53 @@ def keys_create(tenant: Annotated[str, typer.Option(help="Tenant name; created i
     with session_scope() as session:
         key = create_key(session, tenant.strip())
     console.print(key)
+
+
+@keys_app.command("limits")
+def keys_limits(
+    tenant: Annotated[str, typer.Option(help="Tenant name.")],
+    daily_synth_chars: Annotated[
+        int | None, typer.Option(min=0, max=_MAX_QUOTA, help="Its characters to synthesise a UTC day; 0: no limit.")
+    ] = None,
+    daily_llm_jobs: Annotated[
+        int | None, typer.Option(min=0, max=_MAX_QUOTA, help="Its LLM jobs a UTC day; 0: no limit.")
+    ] = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Back to the deployment's (VOXQ_DAILY_*), before any value given.")
+    ] = False,
+) -> None:
+    """Show a tenant's daily quotas and what it has used today; with options, set its own."""
+    from redis import RedisError
+
+    from shared import quota
+    from shared.db import session_scope
+    from shared.errors import NotFound
+
+    settings = get_settings()
+    with session_scope() as session:
+        try:
+            row = quota.find_tenant(session, tenant.strip())
+        except NotFound as exc:
+            _fail(str(exc))
+        if reset:
+            row.daily_synth_chars = row.daily_llm_jobs = None
+        if daily_synth_chars is not None:
+            row.daily_synth_chars = daily_synth_chars
+        if daily_llm_jobs is not None:
+            row.daily_llm_jobs = daily_llm_jobs
+        own = {q: getattr(row, f"daily_{q.name}") for q in quota.QUOTAS}
+        limits = {q: quota.quota_for(row, q, settings) for q in quota.QUOTAS}
+        tenant_id = row.id
+    console.print(f"tenant {tenant.strip()} ({tenant_id}), per UTC day:")
+    for q in quota.QUOTAS:
+        limit = limits[q]
+        whose = "its own" if own[q] is not None else "the deployment's"
+        try:
+            used = f"{quota.used_today(tenant_id, q):,}"
+        except RedisError:
+            used = "unknown (Redis unreachable)"
+        shown = f"{limit:,}" if limit is not None else "no limit"
+        console.print(f"  {q.counts}: {shown} ({whose}); used today: {used}")
 
 
 @app.command()

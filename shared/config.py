@@ -128,6 +128,23 @@ class Settings(BaseSettings):
         300.0, description="How long POST /v1/audio/speech waits for its synthesis job before answering 503."
     )
 
+    # --- limits between tenants (counted in Redis, so they hold across API processes) -----
+    rate_limit_per_min: int = Field(
+        0, ge=0, description="Submissions (requests that create jobs or batches) per API key per minute; 0: no limit."
+    )
+    daily_synth_chars: int | None = Field(
+        None,
+        ge=0,
+        description="Characters a tenant may have synthesised per UTC day (cache hits are free); 0 or unset: no "
+        "limit. `voxq keys limits` sets a tenant's own.",
+    )
+    daily_llm_jobs: int | None = Field(
+        None,
+        ge=0,
+        description="LLM jobs (generation, and dialect jobs sent to the LLM) a tenant may submit per UTC day; "
+        "0 or unset: no limit. `voxq keys limits` sets a tenant's own.",
+    )
+
     # --- API and operations --------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Address `voxq api` listens on.")
     api_port: int = Field(8000, description="Port `voxq api` listens on.")
@@ -135,6 +152,10 @@ class Settings(BaseSettings):
     api_key: str | None = Field(None, description="Key the CLI sends; default is the local key file.")
     flower_user: str = Field("admin", description="Flower basic-auth user.")
     flower_password: str | None = Field(None, description="Flower basic-auth password (required to start Flower).")
+    metrics_token: str | None = Field(
+        None,
+        description="Bearer token that GET /metrics answers to (give it to Prometheus); unset: any valid API key.",
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

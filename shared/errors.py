@@ -44,3 +44,21 @@ class PermanentEngineError(EngineError):
 class EngineUnavailable(VoxQueueError):
     """Raised when what a request needs is not there now (HTTP 503): an engine this deployment
     does not configure, the queue (Redis) unreachable, or no worker finishing a job in time."""
+
+
+class OverLimit(VoxQueueError):
+    """Root of refusals for being over a limit between tenants (HTTP 429); nothing of the refused
+    request is stored. `retry_after_s` says when the same request may pass."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimited(OverLimit):
+    """Raised when an API key submits faster than VOXQ_RATE_LIMIT_PER_MIN allows."""
+
+
+class QuotaExceeded(OverLimit):
+    """Raised when a submission would take its tenant over a daily quota (synthesis characters or
+    LLM jobs); the whole submission is refused, and may pass after the next UTC midnight."""

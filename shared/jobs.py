@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import ColumnElement, CursorResult, Table, Update, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from shared import metrics
 from shared.models import Job, JobKind, JobStatus, new_id, utcnow
 from shared.schemas import JobInput, JobResult
 
@@ -66,6 +67,10 @@ def insert_jobs(
         for job in new_jobs
     ]
     session.execute(insert(_JOBS), rows)  # Core, not the ORM: no per-row ORM bookkeeping for 10,000 lines
+    # Every path that submits synthesis (routes, a spoken reply) comes here with the lines
+    # the snippet cache answered; the misses are counted by the worker that looks again.
+    hits = sum(1 for job in new_jobs if job.kind == JobKind.synthesis and job.result is not None)
+    metrics.Recording().count(metrics.CACHE_HITS, by=hits).send()
     return [job.id for job in new_jobs if job.result is None]
 
 
@@ -248,6 +253,14 @@ def _fenced(session: Session, statement: Update, rows: list[dict[str, Any]]) -> 
         return 0
     # Session.execute is declared to return a Result; a DML statement's is a CursorResult.
     return cast(CursorResult[Any], session.execute(statement, rows)).rowcount
+
+
+def kind_status_counts(session: Session) -> dict[tuple[JobKind, JobStatus], int]:
+    """How many jobs there are of each kind in each state, every pair present (0 if none)."""
+    counts = {(kind, status): 0 for kind in JobKind for status in JobStatus}
+    rows = session.execute(select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status))
+    counts.update({(kind, status): n for kind, status, n in rows})
+    return counts
 
 
 def status_counts(session: Session, batch_id: str) -> dict[str, int]:

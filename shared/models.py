@@ -55,6 +55,10 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ten"))
     name: Mapped[str] = mapped_column(String(NAME_CHARS), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The tenant's own daily quotas (`voxq keys limits`); None: the deployment's
+    # (VOXQ_DAILY_SYNTH_CHARS, VOXQ_DAILY_LLM_JOBS); 0: none for this tenant.
+    daily_synth_chars: Mapped[int | None] = mapped_column(Integer, default=None)
+    daily_llm_jobs: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class ApiKey(Base):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from redis import Redis
 
-from shared import jobs, queue
+from shared import jobs, metrics, queue
 from shared.config import Settings
 from shared.db import session_scope
 from shared.models import JobKind
@@ -71,6 +71,11 @@ def _pass(settings: Settings) -> Reconciled:
         done.message_lost = _send([job for job in stale if job.id not in on_broker])
     if any(done.lease_ran_out.values()) or any(done.message_lost.values()):
         logger.warning("reconciler: sent again %s", done)
+    recording = metrics.Recording()
+    for reason, by_kind in (("lease_ran_out", done.lease_ran_out), ("message_lost", done.message_lost)):
+        for kind, n in by_kind.items():
+            recording.count(metrics.RECONCILER_RESENT, (kind, reason), by=n)
+    recording.send()
     return done
 
 

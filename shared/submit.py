@@ -4,6 +4,10 @@ insert them in one statement, commit, then enqueue.
 Used by the API's routes and by the worker runner, which creates the child job of a reply
 that is to be spoken. Cache hits (synthesis) and CPU answers (dialect, with no LLM) are
 stored as succeeded at once and never queued.
+
+A tenant's submissions (`submit`, `create_batch`) are counted against its daily quotas
+(shared/quota.py) before anything is written. The runner's child jobs are stored with
+`jobs.insert_jobs` and `commit_and_enqueue`, and are not: the tenant did not submit them.
 """
 
 import logging
@@ -13,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared import jobs, queue
+from shared import jobs, queue, quota
 from shared.config import get_settings
 from shared.dialect.answer import cpu_answer
 from shared.dialect.detector import detect
@@ -133,11 +137,10 @@ def submit(
     batch_id: str | None = None,
     lane: queue.Lane = "live",
 ) -> Submitted:
-    """Insert the jobs (all of one kind), commit, then put the queued ones on their queue's `lane`."""
-    queued = jobs.insert_jobs(session, tenant_id, new_jobs, batch_id=batch_id)
-    if new_jobs:
-        commit_and_enqueue(session, queue.TASK_FOR_KIND[new_jobs[0].kind], queued, lane, batch_id)
-    return Submitted([job.id for job in new_jobs], queued)
+    """A tenant's submission of jobs (all of one kind), within its daily quota: insert them,
+    commit, then put the queued ones on their queue's `lane`."""
+    with quota.reserved(session, tenant_id, new_jobs, "this request"):
+        return _store(session, tenant_id, new_jobs, batch_id, lane)
 
 
 def create_batch(
@@ -148,13 +151,24 @@ def create_batch(
     options: dict[str, Any],
     lane: queue.Lane = "bulk",
 ) -> Batch:
-    """A batch of one job per line, stored and queued as one submission (in the bulk lane,
-    unless its lines are asked for now)."""
-    batch = Batch(tenant_id=tenant_id, kind=kind, lines=len(new_jobs), options=options)
-    session.add(batch)
-    session.flush()
-    submit(session, tenant_id, new_jobs, batch_id=batch.id, lane=lane)
-    return batch
+    """A batch of one job per line, stored and queued as one submission within the tenant's
+    daily quota (in the bulk lane, unless its lines are asked for now)."""
+    with quota.reserved(session, tenant_id, new_jobs, "this batch"):
+        batch = Batch(tenant_id=tenant_id, kind=kind, lines=len(new_jobs), options=options)
+        session.add(batch)
+        session.flush()
+        _store(session, tenant_id, new_jobs, batch.id, lane)
+        return batch
+
+
+def _store(
+    session: Session, tenant_id: str, new_jobs: Sequence[NewJob], batch_id: str | None, lane: queue.Lane
+) -> Submitted:
+    """Insert the jobs, commit, then enqueue the queued ones."""
+    queued = jobs.insert_jobs(session, tenant_id, new_jobs, batch_id=batch_id)
+    if new_jobs:
+        commit_and_enqueue(session, queue.TASK_FOR_KIND[new_jobs[0].kind], queued, lane, batch_id)
+    return Submitted([job.id for job in new_jobs], queued)
 
 
 def commit_and_enqueue(

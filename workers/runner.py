@@ -33,6 +33,7 @@ from shared.queue import SYNTHESIZE_TASK, Lane
 from shared.schemas import GenerationResult, JobResult, SpeakOptions
 from shared.snippets import NewSnippet, store_snippet
 from shared.submit import ScriptLine, commit_and_enqueue, synthesis_jobs
+from workers import metrics
 from workers.leases import LeaseKeeper
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def run_jobs(
     group = _with_database(lambda: _start(job_ids, worker), job_ids)
     if not group:
         return
+    metrics.started(group)
     logger.info("%s %s: attempt %d", group[0].kind.value, _ids(group), max(job.attempts for job in group))
     _leases.hold(group)
     try:
@@ -131,6 +133,7 @@ def run_jobs(
         retry = {job.id: o for job, o in finished if isinstance(o, RetryableEngineError)}
         to_record = [(job, o) for job, o in finished if job.id not in retry]
         _with_database(lambda: _record(to_record), job_ids)
+        metrics.ended(finished, retried=retry)
     finally:
         _leases.drop(group)
     if retry:
@@ -185,6 +188,7 @@ def _retry(task: Task[Any, Any], group: list[Job], retry: dict[str, RetryableEng
     if task.request.retries >= (task.max_retries or 0):
         errors = [(job, f"gave up after {job.attempts} attempts: {retry[job.id]}") for job in retried]
         _with_database(lambda: _fail(errors), [job.id for job in retried])
+        metrics.ran(retried)
         return
     # Queued again (no lease) while the retry waits out its backoff; the retry's message
     # takes it then. Were that message lost, the reconciler sends the job again.

@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from api.deps import BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
+from api.deps import RATE_LIMIT, BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
 from api.exports import chapter, stream, zip_of_lines
 from api.presenters import batch_out, job_out
 from api.scripts import detect_format, parse_script
@@ -27,7 +27,7 @@ from shared.schemas import AudioFormat, BatchOut, DialectText, JobOut, Speed, Vo
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 
-@router.post("", response_model=BatchOut, status_code=202)
+@router.post("", response_model=BatchOut, status_code=202, dependencies=[RATE_LIMIT])
 async def create_batch(
     session: SessionDep,
     tenant: TenantDep,

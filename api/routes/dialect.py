@@ -6,13 +6,14 @@ job goes to the LLM pool instead, whose answer is combined with the CPU evidence
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import SessionDep, TenantDep
+from api.deps import RATE_LIMIT, SessionDep, TenantDep
 from api.presenters import batch_out, job_out
 from shared import submit
 from shared.models import Job, JobKind
 from shared.schemas import BatchOut, DialectBatchRequest, DialectText, JobOut
 
-router = APIRouter(prefix="/v1/dialect", tags=["dialect"])
+# Both routes submit jobs: the rate limit is the router's.
+router = APIRouter(prefix="/v1/dialect", tags=["dialect"], dependencies=[RATE_LIMIT])
 
 
 @router.post("", response_model=JobOut, status_code=202)

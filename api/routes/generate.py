@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from api.deps import FinishedDep, SessionDep, TenantDep
+from api.deps import RATE_LIMIT, FinishedDep, SessionDep, TenantDep
 from api.presenters import batch_out, job_out
 from api.reply_events import ReplyEvents
 from shared import submit
@@ -17,7 +17,7 @@ from shared.models import Job, JobKind
 from shared.schemas import BatchOut, GenerateBatchRequest, GenerateRequest, JobOut
 from shared.voices import resolve_voice
 
-router = APIRouter(prefix="/v1/generate", tags=["generation"])
+router = APIRouter(prefix="/v1/generate", tags=["generation"], dependencies=[RATE_LIMIT])
 
 
 def require_llm() -> None:

@@ -7,7 +7,7 @@ ordinary synthesis jobs. Afterwards, the same phrase in the same voice (through
 
 from fastapi import APIRouter, Response
 
-from api.deps import SessionDep, TenantDep
+from api.deps import RATE_LIMIT, SessionDep, TenantDep
 from shared import submit
 from shared.errors import BadInput
 from shared.models import JobStatus
@@ -16,7 +16,7 @@ from shared.schemas import PrecomputedPhrase, PrecomputeOut, PrecomputeRequest
 router = APIRouter(prefix="/v1/snippets", tags=["snippets"])
 
 
-@router.post("/precompute", response_model=PrecomputeOut, status_code=202)
+@router.post("/precompute", response_model=PrecomputeOut, status_code=202, dependencies=[RATE_LIMIT])
 def precompute(body: PrecomputeRequest, session: SessionDep, tenant: TenantDep, response: Response) -> PrecomputeOut:
     """Have phrases in one voice ready in the cache (202); all cached already: 200."""
     lines: list[submit.ScriptLine] = []

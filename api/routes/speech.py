@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
-from api.deps import BriefTenantDep, FinishedDep
+from api.deps import RATE_LIMIT, BriefTenantDep, FinishedDep
 from api.exports import to_bytes
 from api.spoken import audio_when_spoken
 from api.waiting import Finished
@@ -31,7 +31,7 @@ from shared.schemas import SpeechFormat, SpeechRequest
 from shared.text import sentences
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/audio", tags=["openai"])
+router = APIRouter(prefix="/v1/audio", tags=["openai"], dependencies=[RATE_LIMIT])
 
 MEDIA_TYPES: dict[SpeechFormat, str] = {
     "mp3": "audio/mpeg",

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import SessionDep, TenantDep
+from api.deps import RATE_LIMIT, SessionDep, TenantDep
 from api.presenters import job_out
 from shared import submit
 from shared.models import Job
@@ -11,7 +11,7 @@ from shared.schemas import JobOut, SynthesizeRequest
 router = APIRouter(prefix="/v1", tags=["synthesis"])
 
 
-@router.post("/synthesize", response_model=JobOut, status_code=202)
+@router.post("/synthesize", response_model=JobOut, status_code=202, dependencies=[RATE_LIMIT])
 def synthesize(
     body: SynthesizeRequest, session: SessionDep, tenant: TenantDep, request: Request, response: Response
 ) -> JobOut:

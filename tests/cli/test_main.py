@@ -94,6 +94,10 @@ def test_flower_starts_on_the_broker_behind_basic_auth(sqlite_stack: Stack) -> N
                 time.sleep(0.3)
         assert httpx.get(f"{url}/workers", timeout=5).status_code == 401
         assert httpx.get(f"{url}/workers", auth=("admin", "s3cret"), timeout=5).status_code == 200
+        # Its Prometheus metrics too (Flower itself leaves them open: workers/flower.py).
+        assert httpx.get(f"{url}/metrics", timeout=5).status_code == 401
+        metrics = httpx.get(f"{url}/metrics", auth=("admin", "s3cret"), timeout=5)
+        assert metrics.status_code == 200 and "flower_" in metrics.text
         assert httpx.get(f"{url}/healthcheck", timeout=5).text == "OK"
     finally:
         proc.terminate()

@@ -5,6 +5,7 @@ from typing import Any
 
 from celery import Task
 
+from shared import metrics
 from shared.audio import encode
 from shared.config import get_settings
 from shared.db import session_scope
@@ -56,6 +57,8 @@ def synthesize_jobs(group: list[Work[SynthesisInput]]) -> Outcomes:
                 ready.append(voices[which])
             except VoxQueueError as exc:
                 ready.append(exc)
+    hits = sum(1 for step in ready if isinstance(step, Outcome))
+    metrics.Recording().count(metrics.CACHE_HITS, by=hits).count(metrics.CACHE_MISSES, by=len(group) - hits).send()
     outcomes: Outcomes = []
     for work, step in zip(group, ready, strict=True):
         try:

@@ -1,0 +1,74 @@
+"""The collector behind GET /metrics: the whole deployment as it is at scrape time.
+
+Nothing is counted in this process. The queue depths and the counters and histograms that
+workers, the reconciler and submissions record are read from Redis (shared/metrics.py), and
+the jobs by kind and state are counted in the database, so that every API process answers
+with the same global values: scrape one of them (or take max(), never sum(), across several).
+"""
+
+import logging
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
+
+from shared import jobs, metrics, queue
+from shared.models import JobKind
+
+logger = logging.getLogger(__name__)
+
+QUEUE_DEPTH = "voxq_queue_depth"
+JOBS = "voxq_jobs"
+
+# Series shown at 0 before anything is recorded, so a dashboard's rate() has a start and a
+# panel shows 0, not "no data". Engines are open-ended: their errors appear once one occurs.
+_KNOWN: dict[metrics.Family, list[tuple[str, ...]]] = {
+    metrics.CACHE_HITS: [()],
+    metrics.CACHE_MISSES: [()],
+    metrics.RECONCILER_RESENT: [
+        (kind.value, reason) for kind in JobKind for reason in ("lease_ran_out", "message_lost")
+    ],
+    metrics.WAIT_SECONDS: [(kind.value,) for kind in JobKind],
+    metrics.RUN_SECONDS: [(kind.value,) for kind in JobKind],
+}
+
+
+class DeploymentCollector:
+    """A prometheus_client collector for one scrape: the jobs counted through the request's
+    `session`, the rest read from the broker's Redis. Without Redis, only the database's
+    figures are reported (and the reason logged), so a scrape still shows the jobs."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._jobs()
+        try:
+            snapshot = metrics.read(queue.redis_client(queue.publisher().conf.broker_url))
+        except RedisError as exc:
+            logger.warning("metrics: Redis is unreachable, its figures are left out: %s", exc)
+            return
+        depth = GaugeMetricFamily(
+            QUEUE_DEPTH, "Messages waiting in a queue's lane (its Redis list).", labels=["queue", "lane"]
+        )
+        for (name, lane), n in sorted(snapshot.depths.items()):
+            depth.add_metric([name, lane], n)
+        yield depth
+        for family, series in snapshot.counters.items():
+            counter = CounterMetricFamily(family.name, family.help, labels=family.labels)
+            for labels, value in sorted((dict.fromkeys(_KNOWN.get(family, []), 0.0) | series).items()):
+                counter.add_metric(labels, value)
+            yield counter
+        for family, histograms in snapshot.histograms.items():
+            histogram = HistogramMetricFamily(family.name, family.help, labels=family.labels)
+            empty = metrics.Histogram([*((metrics.bound(b), 0.0) for b in family.buckets), ("+Inf", 0.0)], 0.0)
+            for labels, observed in sorted((dict.fromkeys(_KNOWN.get(family, []), empty) | histograms).items()):
+                histogram.add_metric(labels, observed.buckets, observed.sum)
+            yield histogram
+
+    def _jobs(self) -> GaugeMetricFamily:
+        gauge = GaugeMetricFamily(JOBS, "Jobs in the database, by kind and state.", labels=["kind", "status"])
+        for (kind, status), n in sorted(jobs.kind_status_counts(self.session).items()):
+            gauge.add_metric([kind.value, status.value], n)
+        return gauge

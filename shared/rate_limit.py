@@ -1,0 +1,49 @@
+"""The rate limit of submissions: at most VOXQ_RATE_LIMIT_PER_MIN requests that create jobs or
+batches, per API key and minute, counted in Redis so that it holds across API processes.
+
+The algorithm is GCRA (the generic cell rate algorithm, shared/lua/gcra.lua): each key has one
+number, the time its next request is due; a request moves it on by a minute / the limit, and is
+refused while it is more than a minute ahead. That behaves as a sliding window (a fixed window
+per clock minute would let twice the limit through across a minute's edge), yet stores one
+value per key where a sliding log stores one entry per request, and it tells exactly when the
+next request would pass, which is the Retry-After. One script reads and moves it, so two API
+processes can never both take the last slot.
+"""
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from redis import Redis, RedisError
+from redis.commands.core import Script
+
+from shared import queue
+from shared.errors import EngineUnavailable, RateLimited
+
+PERIOD_MS = 60_000
+
+
+def rate_key(key_hash: str) -> str:
+    """The Redis key of an API key's rate state: by the key's hash, as the database stores it."""
+    return f"voxq:rate:{key_hash}"
+
+
+def take(key_hash: str, per_min: int) -> None:
+    """Count one submission of the API key whose sha256 is `key_hash`; RateLimited (nothing
+    counted) if the key has used up its `per_min`."""
+    redis = queue.redis_client(queue.publisher().conf.broker_url)
+    try:
+        wait_ms = int(_gcra(redis)(keys=[rate_key(key_hash)], args=[per_min, PERIOD_MS]))
+    except RedisError as exc:
+        raise EngineUnavailable(f"the rate limiter (Redis) is unreachable: {exc}") from None
+    if wait_ms:
+        retry_after_s = max(1, math.ceil(wait_ms / 1000))
+        raise RateLimited(
+            f"rate limit: {per_min} submissions a minute per API key; try again in {retry_after_s} s",
+            retry_after_s,
+        )
+
+
+@lru_cache
+def _gcra(redis: Redis) -> Script:
+    return Script(redis, (Path(__file__).parent / "lua" / "gcra.lua").read_text())

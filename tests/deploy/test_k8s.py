@@ -1,0 +1,482 @@
+"""The Kubernetes manifests (deploy/k8s) render, are valid for Kubernetes 1.32, scale each pool on
+exactly the Redis lists its lanes wait in, and give every process the settings it needs.
+
+Offline: `kubectl kustomize` renders the kustomization, `kubernetes-validate` checks the built-in
+kinds against the schemas it ships, and KEDA's kinds are checked against the fields KEDA documents
+(keda.sh/docs/2.16: reference/scaledobject-spec, scalers/redis-lists, concepts/authentication)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from shared.config import Settings
+from shared.queue import LANES, QUEUES, lane_list
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+KUBERNETES_VERSION = "1.32"  # the kubectl installed here; the manifests need 1.29+ (native sidecars)
+SECRET_EXAMPLE = K8S / "secret.example.yaml"
+MODEL_LOAD_ANNOTATION = "voxqueue/model-load-s"
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """An environment variable whose value a Secret holds (unknown here, as it should be)."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Role:
+    kind: str
+    name: str
+    container: str
+    command: tuple[str, ...]
+    settings: frozenset[str]  # the VOXQ_ variables this process needs set
+
+
+_STORE = {"VOXQ_REDIS_URL", "VOXQ_DATABASE_URL"}
+# What the API reads to key snippets and accept work: the same values the workers use.
+_JOB_SHAPE = {"VOXQ_TTS_ENGINE", "VOXQ_FISH_SPEECH_MODEL", "VOXQ_LLM_URL"}
+ROLES = {
+    "api": Role(
+        "Deployment",
+        "voxq-api",
+        "api",
+        ("voxq", "api", "--host", "0.0.0.0"),
+        frozenset(_STORE | _JOB_SHAPE | {"VOXQ_METRICS_TOKEN"}),
+    ),
+    "tts-worker": Role(
+        "Deployment",
+        "voxq-tts-worker",
+        "worker",
+        ("voxq", "worker", "tts", "--concurrency", "1"),
+        frozenset(
+            _STORE
+            | {"VOXQ_TTS_ENGINE", "VOXQ_FISH_SPEECH_URL", "VOXQ_FISH_SPEECH_MODEL", "VOXQ_WORKER_SHUTDOWN_GRACE_S"}
+        ),
+    ),
+    "llm-worker": Role(
+        "Deployment",
+        "voxq-llm-worker",
+        "worker",
+        ("voxq", "worker", "llm"),
+        frozenset(_STORE | {"VOXQ_LLM_URL", "VOXQ_LLM_MODEL", "VOXQ_WORKER_SHUTDOWN_GRACE_S"}),
+    ),
+    "flower": Role(
+        "Deployment",
+        "voxq-flower",
+        "flower",
+        ("voxq", "flower", "--port", "5555"),
+        frozenset({"VOXQ_REDIS_URL", "VOXQ_FLOWER_PASSWORD"}),
+    ),
+    "reconciler": Role(
+        "Deployment", "voxq-reconciler", "reconciler", ("voxq", "requeue", "--every", "10"), frozenset(_STORE)
+    ),
+    "migrate": Role("Job", "voxq-migrate", "migrate", ("voxq", "migrate"), frozenset({"VOXQ_DATABASE_URL"})),
+}
+WORKERS = {"tts": ROLES["tts-worker"], "llm": ROLES["llm-worker"]}
+# Never a literal in a manifest: each comes from the Secret.
+SECRET_SETTINGS = {"VOXQ_REDIS_URL", "VOXQ_DATABASE_URL", "VOXQ_METRICS_TOKEN", "VOXQ_FLOWER_PASSWORD"}
+# Where one process writes and another reads: every process that sets one sets the same value.
+AGREED_SETTINGS = {
+    "VOXQ_TTS_ENGINE",
+    "VOXQ_FISH_SPEECH_MODEL",
+    "VOXQ_LLM_MODEL",
+    "VOXQ_TTS_GROUP_SIZE",
+    "VOXQ_LLM_GROUP_SIZE",
+    "VOXQ_VISIBILITY_TIMEOUT_S",
+    "VOXQ_LEASE_S",
+}
+
+# The fields KEDA documents (2.16), by object.
+SCALED_OBJECT_SPEC = {
+    "scaleTargetRef",
+    "pollingInterval",
+    "cooldownPeriod",
+    "initialCooldownPeriod",
+    "idleReplicaCount",
+    "minReplicaCount",
+    "maxReplicaCount",
+    "fallback",
+    "advanced",
+    "triggers",
+}
+SCALE_TARGET_REF = {"apiVersion", "kind", "name", "envSourceContainerName"}
+ADVANCED = {"restoreToOriginalReplicaCount", "horizontalPodAutoscalerConfig", "scalingModifiers"}
+HPA_CONFIG = {"name", "behavior"}
+TRIGGER = {"type", "metadata", "name", "useCachedMetrics", "metricType", "authenticationRef"}
+AUTHENTICATION_REF = {"name", "kind"}
+REDIS_LIST_METADATA = {
+    "address",
+    "host",
+    "port",
+    "addressFromEnv",
+    "hostFromEnv",
+    "portFromEnv",
+    "usernameFromEnv",
+    "passwordFromEnv",
+    "listName",
+    "listLength",
+    "activationListLength",
+    "enableTLS",
+    "unsafeSsl",
+    "databaseIndex",
+}
+REDIS_AUTH_PARAMETERS = {"address", "host", "port", "username", "password", "tls", "ca", "cert", "key", "keyPassword"}
+SECRET_TARGET_REF = {"parameter", "name", "key"}
+
+
+@pytest.fixture(scope="module")
+def objects() -> list[Manifest]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl (1.32, with kustomize) is needed to render deploy/k8s")
+    done = subprocess.run([kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def find(objects: list[Manifest], kind: str, name: str) -> Manifest:
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} in the render"
+    return found[0]
+
+
+def of_kind(objects: list[Manifest], kind: str) -> list[Manifest]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def pod_spec(workload: Manifest) -> dict[str, Any]:
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
+
+
+def container(workload: Manifest, name: str) -> dict[str, Any]:
+    found = [c for c in pod_spec(workload)["containers"] if c["name"] == name]
+    assert len(found) == 1, f"{workload['metadata']['name']} has no container {name!r}"
+    return found[0]
+
+
+def sidecars(workload: Manifest) -> list[dict[str, Any]]:
+    """Native sidecars: init containers that keep running beside the pod's containers."""
+    return [c for c in pod_spec(workload).get("initContainers", []) if c.get("restartPolicy") == "Always"]
+
+
+def environment(objects: list[Manifest], spec: dict[str, Any]) -> dict[str, str | SecretRef]:
+    """A container's environment as Kubernetes builds it: envFrom first, then env over it."""
+    values: dict[str, str | SecretRef] = {}
+    for source in spec.get("envFrom", []):
+        assert set(source) == {"configMapRef"}, f"only ConfigMaps are read whole, never a Secret: {source}"
+        values.update(find(objects, "ConfigMap", source["configMapRef"]["name"]).get("data", {}))
+    for variable in spec.get("env", []):
+        ref = variable.get("valueFrom", {})
+        if "secretKeyRef" in ref:
+            values[variable["name"]] = SecretRef(ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"])
+        elif "configMapKeyRef" in ref:
+            config = find(objects, "ConfigMap", ref["configMapKeyRef"]["name"])
+            values[variable["name"]] = config["data"][ref["configMapKeyRef"]["key"]]
+        else:
+            values[variable["name"]] = variable["value"]
+    return values
+
+
+def voxq_containers(objects: list[Manifest]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{o['metadata']['name']}/{c['name']}", c)
+        for o in objects
+        if o["kind"] in ("Deployment", "Job")
+        for c in pod_spec(o)["containers"]
+        if c.get("command", [""])[0] == "voxq"
+    ]
+
+
+def arg(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+def model_load_s(deployment: Manifest) -> float:
+    annotations = deployment["metadata"].get("annotations", {})
+    assert MODEL_LOAD_ANNOTATION in annotations, f"{deployment['metadata']['name']} states no model load time"
+    return float(annotations[MODEL_LOAD_ANNOTATION])
+
+
+def scaled_pools(objects: list[Manifest]) -> dict[str, Manifest]:
+    """Each pool's ScaledObject, by the pool its target Deployment's worker serves."""
+    pools = {}
+    for scaled in of_kind(objects, "ScaledObject"):
+        target = find(objects, "Deployment", scaled["spec"]["scaleTargetRef"]["name"])
+        commands = [
+            c["command"] for c in pod_spec(target)["containers"] if c.get("command", [])[:2] == ["voxq", "worker"]
+        ]
+        assert len(commands) == 1, f"{scaled['metadata']['name']} scales no worker Deployment"
+        pools[commands[0][2]] = scaled
+    return pools
+
+
+# --- the render and the built-in kinds ----------------------------------------------------------
+
+
+def test_the_kustomization_renders_every_part_of_the_deployment(objects: list[Manifest]) -> None:
+    kinds = Counter(o["kind"] for o in objects)
+
+    assert kinds["Deployment"] == 5  # api, flower, reconciler, tts worker, llm worker
+    assert kinds["Job"] == 1  # the migration
+    assert kinds["Service"] == 2  # api, flower
+    assert kinds["ScaledObject"] == len(QUEUES)
+    assert kinds["TriggerAuthentication"] == 1
+    for role in ROLES.values():
+        find(objects, role.kind, role.name)
+
+
+def test_every_built_in_kind_is_valid_for_kubernetes_1_32(objects: list[Manifest]) -> None:
+    """Strict: an unknown or misspelt field fails too, not only a wrong type."""
+    errors = []
+    built_in = [o for o in objects if not o["apiVersion"].startswith("keda.sh/")]
+    for manifest in built_in:
+        try:
+            kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            errors.append(f"{manifest['kind']}/{manifest['metadata']['name']} {list(error.path)}: {error.message}")
+    assert errors == []
+    assert {o["kind"] for o in built_in} >= {"Deployment", "Job", "Service", "ConfigMap"}
+
+
+def test_each_process_runs_its_voxq_command(objects: list[Manifest]) -> None:
+    for role in ROLES.values():
+        spec = container(find(objects, role.kind, role.name), role.container)
+        assert tuple(spec["command"]) == role.command, role.name
+        assert "args" not in spec, role.name
+
+
+def test_every_image_is_pinned_to_a_version(objects: list[Manifest]) -> None:
+    images = [
+        c["image"]
+        for o in objects
+        if o["kind"] in ("Deployment", "Job")
+        for c in pod_spec(o)["containers"] + pod_spec(o).get("initContainers", [])
+    ]
+    unpinned = [image for image in images if "@sha256:" not in image and ":" not in image.rsplit("/", 1)[-1]]
+    latest = [image for image in images if image.endswith(":latest")]
+    assert unpinned == [] and latest == []
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES, ids=str)
+def test_each_process_gets_the_settings_its_role_needs(objects: list[Manifest], role: str) -> None:
+    spec = ROLES[role]
+    env = environment(objects, container(find(objects, spec.kind, spec.name), spec.container))
+
+    assert sorted(spec.settings - set(env)) == []
+
+
+def test_every_voxq_variable_is_a_settings_field(objects: list[Manifest]) -> None:
+    """A misspelt variable would be ignored silently (Settings ignores extra variables)."""
+    fields = {f"VOXQ_{name.upper()}" for name in Settings.model_fields}
+    unknown = {
+        f"{where}: {name}"
+        for where, spec in voxq_containers(objects)
+        for name in environment(objects, spec)
+        if name.startswith("VOXQ_") and name not in fields
+    }
+    assert sorted(unknown) == []
+
+
+def test_secrets_come_from_the_secret_never_from_a_literal(objects: list[Manifest]) -> None:
+    literal = [
+        f"{where}: {name}"
+        for where, spec in voxq_containers(objects)
+        for name, value in environment(objects, spec).items()
+        if name in SECRET_SETTINGS and not isinstance(value, SecretRef)
+    ]
+    assert literal == []
+
+
+def test_the_processes_agree_on_the_shared_settings(objects: list[Manifest]) -> None:
+    seen: dict[str, set[str | SecretRef]] = {}
+    for _, spec in voxq_containers(objects):
+        for name, value in environment(objects, spec).items():
+            if name in AGREED_SETTINGS:
+                seen.setdefault(name, set()).add(value)
+    assert {name: values for name, values in seen.items() if len(values) > 1} == {}
+
+
+def test_the_example_secret_holds_every_key_the_manifests_read_and_is_not_applied(objects: list[Manifest]) -> None:
+    example = yaml.safe_load(SECRET_EXAMPLE.read_text())
+    kubernetes_validate.validate(example, KUBERNETES_VERSION, strict=True)
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    wanted = {
+        SecretRef(value.name, value.key)
+        for _, spec in voxq_containers(objects)
+        for value in environment(objects, spec).values()
+        if isinstance(value, SecretRef)
+    }
+    wanted |= {
+        SecretRef(ref["name"], ref["key"])
+        for auth in of_kind(objects, "TriggerAuthentication")
+        for ref in auth["spec"].get("secretTargetRef", [])
+    }
+
+    assert SECRET_EXAMPLE.name not in kustomization["resources"]
+    assert of_kind(objects, "Secret") == []
+    assert {ref.name for ref in wanted} == {example["metadata"]["name"]}
+    assert sorted(ref.key for ref in wanted if ref.key not in example["stringData"]) == []
+
+
+# --- the engines beside each worker -------------------------------------------------------------
+
+
+def test_the_tts_worker_speaks_through_the_fish_speech_server_in_its_pod(objects: list[Manifest]) -> None:
+    deployment = find(objects, "Deployment", WORKERS["tts"].name)
+    env = environment(objects, container(deployment, WORKERS["tts"].container))
+    (engine,) = sidecars(deployment)
+    command = engine["command"]
+    url = urlsplit(str(env["VOXQ_FISH_SPEECH_URL"]))
+    listen = urlsplit("//" + arg(command, "--listen"))
+
+    assert env["VOXQ_TTS_ENGINE"] == "fish_speech"
+    assert engine["image"].startswith("fishaudio/fish-speech:")
+    assert command[:2] == ["python", "tools/api_server.py"]
+    assert listen.hostname == "127.0.0.1"
+    assert (url.hostname, url.port) == (listen.hostname, listen.port)
+    assert Path(arg(command, "--llama-checkpoint-path")).name == env["VOXQ_FISH_SPEECH_MODEL"]
+
+
+def test_the_llm_worker_asks_the_vllm_server_in_its_pod(objects: list[Manifest]) -> None:
+    deployment = find(objects, "Deployment", WORKERS["llm"].name)
+    env = environment(objects, container(deployment, WORKERS["llm"].container))
+    (engine,) = sidecars(deployment)
+    args = engine["args"]
+    url = urlsplit(str(env["VOXQ_LLM_URL"]))
+
+    assert engine["image"].startswith("vllm/vllm-openai:")
+    assert (url.hostname, url.port, url.path) == ("127.0.0.1", int(arg(args, "--port")), "/v1")
+    assert arg(args, "--host") == "127.0.0.1"
+    assert arg(args, "--model") == env["VOXQ_LLM_MODEL"]
+    assert arg(args, "--reasoning-parser") == "qwen3"
+
+
+@pytest.mark.parametrize("pool", WORKERS)
+def test_a_worker_pod_holds_one_gpu_for_its_engine(objects: list[Manifest], pool: str) -> None:
+    """The engine is a native sidecar: it is ready before the worker starts and stops after it."""
+    deployment = find(objects, "Deployment", WORKERS[pool].name)
+    (engine,) = sidecars(deployment)
+    everything = pod_spec(deployment)["containers"] + pod_spec(deployment).get("initContainers", [])
+    gpus = [c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu") for c in everything]
+
+    assert engine["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert [g for g in gpus if g is not None] == [1]
+    assert "startupProbe" in engine
+
+
+# --- scaling ------------------------------------------------------------------------------------
+
+
+def test_each_pool_has_one_scaled_object_on_its_own_worker_deployment(objects: list[Manifest]) -> None:
+    """KEDA allows one ScaledObject per Deployment: a pool's lanes are triggers of one object."""
+    deployments = {d["metadata"]["name"] for d in of_kind(objects, "Deployment")}
+    targets = [s["spec"]["scaleTargetRef"] for s in of_kind(objects, "ScaledObject")]
+
+    assert all(t.get("kind", "Deployment") == "Deployment" for t in targets)
+    assert all(t.get("apiVersion", "apps/v1") == "apps/v1" for t in targets)
+    assert {t["name"] for t in targets} <= deployments
+    assert len({t["name"] for t in targets}) == len(targets)
+    assert sorted(scaled_pools(objects)) == sorted(QUEUES)
+    assert {p: s["spec"]["scaleTargetRef"]["name"] for p, s in scaled_pools(objects).items()} == {
+        p: r.name for p, r in WORKERS.items()
+    }
+
+
+@pytest.mark.parametrize("pool", QUEUES)
+def test_a_pool_scales_on_the_lists_of_its_lanes(objects: list[Manifest], pool: str) -> None:
+    scaled = scaled_pools(objects)[pool]
+    lists = [t["metadata"]["listName"] for t in scaled["spec"]["triggers"]]
+
+    assert sorted(lists) == sorted(lane_list(pool, lane) for lane in LANES)
+
+
+def test_scaled_objects_use_only_the_fields_keda_documents(objects: list[Manifest]) -> None:
+    for scaled in of_kind(objects, "ScaledObject"):
+        spec = scaled["spec"]
+        assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+        assert set(spec) <= SCALED_OBJECT_SPEC
+        assert set(spec["scaleTargetRef"]) <= SCALE_TARGET_REF
+        assert set(spec.get("advanced", {})) <= ADVANCED
+        assert set(spec.get("advanced", {}).get("horizontalPodAutoscalerConfig", {})) <= HPA_CONFIG
+        for key in ("pollingInterval", "cooldownPeriod", "minReplicaCount", "maxReplicaCount"):
+            assert isinstance(spec.get(key, 0), int), key
+        assert spec["triggers"]
+
+
+def test_every_trigger_reads_a_redis_list_as_keda_documents_it(objects: list[Manifest]) -> None:
+    """Metadata values are strings (KEDA's metadata is a string map); any waiting message wakes
+    a pool from zero (activationListLength 0); the address and password come from the Secret."""
+    auths = {a["metadata"]["name"]: a for a in of_kind(objects, "TriggerAuthentication")}
+    for scaled in of_kind(objects, "ScaledObject"):
+        for trigger in scaled["spec"]["triggers"]:
+            metadata = trigger["metadata"]
+            assert set(trigger) <= TRIGGER
+            assert trigger["type"] == "redis"
+            assert set(metadata) <= REDIS_LIST_METADATA
+            assert all(isinstance(value, str) for value in metadata.values()), metadata
+            assert int(metadata["listLength"]) > 0
+            assert metadata["activationListLength"] == "0"
+            assert int(metadata["databaseIndex"]) >= 0
+            assert set(trigger["authenticationRef"]) <= AUTHENTICATION_REF
+            assert trigger["authenticationRef"].get("kind", "TriggerAuthentication") == "TriggerAuthentication"
+            auth = auths[trigger["authenticationRef"]["name"]]
+            parameters = {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]}
+            addresses = [p for p in ("address", "addressFromEnv", "host", "hostFromEnv") if p in metadata]
+            addresses += [p for p in ("address", "host") if p in parameters]
+            assert len(addresses) == 1, f"{scaled['metadata']['name']}: Redis address given as {addresses}"
+            assert "password" in parameters and "passwordFromEnv" not in metadata
+
+
+def test_trigger_authentications_read_documented_parameters_from_secrets(objects: list[Manifest]) -> None:
+    for auth in of_kind(objects, "TriggerAuthentication"):
+        assert auth["apiVersion"] == "keda.sh/v1alpha1"
+        assert set(auth["spec"]) == {"secretTargetRef"}
+        for ref in auth["spec"]["secretTargetRef"]:
+            assert set(ref) == SECRET_TARGET_REF
+            assert ref["parameter"] in REDIS_AUTH_PARAMETERS
+
+
+@pytest.mark.parametrize("pool", QUEUES)
+def test_an_idle_pool_scales_to_zero_only_after_longer_than_a_model_load(objects: list[Manifest], pool: str) -> None:
+    scaled = scaled_pools(objects)[pool]
+    deployment = find(objects, "Deployment", scaled["spec"]["scaleTargetRef"]["name"])
+    load_s = model_load_s(deployment)
+    (engine,) = sidecars(deployment)
+    probe = engine["startupProbe"]
+    behavior = scaled["spec"].get("advanced", {}).get("horizontalPodAutoscalerConfig", {}).get("behavior", {})
+    stabilization = behavior.get("scaleDown", {}).get("stabilizationWindowSeconds", 300)
+
+    assert scaled["spec"].get("minReplicaCount", 0) == 0
+    assert scaled["spec"]["cooldownPeriod"] > load_s
+    assert stabilization >= load_s
+    assert probe.get("initialDelaySeconds", 0) + probe["periodSeconds"] * probe["failureThreshold"] >= load_s
+    assert "replicas" not in deployment["spec"]  # KEDA owns the count; `kubectl apply` must not reset it
+
+
+@pytest.mark.parametrize("pool", WORKERS)
+def test_a_stopped_worker_has_time_to_finish_its_job(objects: list[Manifest], pool: str) -> None:
+    deployment = find(objects, "Deployment", WORKERS[pool].name)
+    env = environment(objects, container(deployment, WORKERS[pool].container))
+    default = Settings.model_fields["worker_shutdown_grace_s"].default
+    grace_s = float(str(env.get("VOXQ_WORKER_SHUTDOWN_GRACE_S", default)))
+
+    assert pod_spec(deployment)["terminationGracePeriodSeconds"] > grace_s
