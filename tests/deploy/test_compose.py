@@ -1,0 +1,195 @@
+"""deploy/compose.yaml run for real: the file users run, with the compose.test.yaml override
+(images built here from Debian, the Fish Speech stand-in as the fish-speech server, no GPU
+reservations; see deploy/compose-test.sh), on a Docker daemon that deploy/docker-setup.sh
+installs and starts. Needs root, as CI has.
+
+A chapter goes through the published API port while the TTS workers are scaled from one to
+three and one of them is killed mid-batch; every line must then be done exactly once. Flower
+and /metrics must refuse requests without credentials. The times to a healthy stack and to the
+batch's end are printed at the end of the run (tests/deploy/conftest.py).
+"""
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.plugins.tiers import starts_processes
+from tests.voice_factory import create_voice, speech_clip
+
+pytestmark = pytest.mark.timeout(900)  # a cold machine installs Docker and builds every image first
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = str(REPO / "deploy" / "compose-test.sh")
+LOGS = REPO / "var" / "docker" / "compose-test.log"  # every service's log, kept after the run
+LINES = 60
+# Published on loopback only, never on the machine's own 6379/5432 (Redis and Postgres are
+# not published at all); override when these ports are taken.
+API_PORT = int(os.environ.get("VOXQ_TEST_API_PORT", "18000"))
+FLOWER_PORT = int(os.environ.get("VOXQ_TEST_FLOWER_PORT", "15555"))
+SECRETS = {
+    "VOXQ_POSTGRES_PASSWORD": "compose-test-pg",
+    "VOXQ_FLOWER_PASSWORD": "compose-test-flower",
+    "VOXQ_METRICS_TOKEN": "compose-test-metrics",
+}
+
+
+@dataclass
+class ComposeStack:
+    """The test stack, driven through deploy/compose-test.sh and the published ports."""
+
+    env: dict[str, str]
+    times: dict[str, float] = field(default_factory=dict)  # seconds of the set-up, the build, to healthy
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{API_PORT}"
+
+    @property
+    def flower_url(self) -> str:
+        return f"http://127.0.0.1:{FLOWER_PORT}"
+
+    def compose(self, *args: str, timeout: float = 600) -> str:
+        result = subprocess.run(
+            [COMPOSE, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if result.returncode:
+            raise RuntimeError(f"compose {' '.join(args)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        return result.stdout
+
+    def containers(self, service: str | None = None) -> list[str]:
+        return self.compose("ps", "-q", *([service] if service else [])).split()
+
+    def states(self) -> dict[str, str]:
+        """Each container's health where it has a check, else its state (running, exited 0...)."""
+        fmt = (
+            "{{.Name}} {{if .State.Health}}{{.State.Health.Status}}"
+            "{{else if .State.Running}}running{{else}}exited-{{.State.ExitCode}}{{end}}"
+        )
+        out = subprocess.run(
+            ["docker", "inspect", "--format", fmt, *self.containers()], capture_output=True, text=True, check=True
+        ).stdout
+        return dict(line.split() for line in out.splitlines())
+
+    def wait_healthy(self, timeout_s: float = 180) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            states = self.states()
+            if all(state in ("healthy", "running", "exited-0") for state in states.values()):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"stack not healthy after {timeout_s:.0f}s: {states}")
+
+    def rows(self, sql: str) -> list[list[str]]:
+        """What `sql` selects, read with psql inside the postgres container."""
+        out = self.compose("exec", "-T", "postgres", "psql", "-U", "voxq", "-d", "voxq", "-Atc", sql)
+        return [line.split("|") for line in out.splitlines()]
+
+    def numbers(self, sql: str) -> list[int]:
+        return [int(value) for value in self.rows(sql)[0]]
+
+    def new_key(self, tenant: str) -> str:
+        return self.compose("exec", "-T", "api", "voxq", "keys", "create", "--tenant", tenant).split()[-1]
+
+
+@pytest.fixture(scope="module")
+@starts_processes
+def compose_stack() -> Iterator[ComposeStack]:
+    """Docker set up, the images built, the stack up and healthy; `down -v` at the end, always."""
+    if os.geteuid() != 0:
+        pytest.fail("the compose test needs root: it installs and starts Docker (CI runs as root)")
+    env = os.environ | SECRETS
+    env |= {"VOXQ_API_PUBLISH": f"127.0.0.1:{API_PORT}", "VOXQ_FLOWER_PUBLISH": f"127.0.0.1:{FLOWER_PORT}"}
+    stack = ComposeStack(env)
+    started = time.monotonic()
+    subprocess.run(["bash", str(REPO / "deploy" / "docker-setup.sh")], check=True, timeout=900)
+    stack.times["setup"] = time.monotonic() - started
+    try:
+        stack.compose("down", "-v", "--remove-orphans")  # what a crashed run may have left
+        started = time.monotonic()
+        stack.compose("build")
+        stack.times["build"] = time.monotonic() - started
+        started = time.monotonic()
+        stack.compose("up", "-d")
+        stack.wait_healthy()
+        stack.times["healthy"] = time.monotonic() - started
+        yield stack
+    finally:
+        try:
+            LOGS.write_text(stack.compose("logs", "--no-color", "--timestamps"))
+        finally:
+            stack.compose("down", "-v", "--remove-orphans")
+
+
+def wait_for(api: httpx.Client, batch_id: str, lines_done: int, timeout_s: float) -> dict[str, int]:
+    """The batch's counts once `lines_done` of its lines have ended."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        counts = api.get(f"/v1/batches/{batch_id}").raise_for_status().json()["counts"]
+        if counts["succeeded"] + counts["failed"] >= lines_done:
+            return counts
+        time.sleep(0.2)
+    raise AssertionError(f"batch {batch_id}: {counts} after {timeout_s:.0f}s (logs: {LOGS})")
+
+
+def busy_worker(stack: ComposeStack, batch_id: str, timeout_s: float = 30) -> str:
+    """A TTS worker container that is speaking one of the batch's lines right now (a worker's
+    node name ends with its container's host name, the container id's first 12 digits)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        running = stack.rows(f"SELECT worker FROM jobs WHERE batch_id = '{batch_id}' AND status = 'running'")
+        hosts = {row[0].rpartition("@")[2] for row in running}
+        busy = [container for container in stack.containers("tts-worker") if container[:12] in hosts]
+        if busy:
+            return busy[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no TTS worker was running a line of batch {batch_id} for {timeout_s:.0f}s")
+
+
+def test_a_chapter_survives_scaling_and_a_killed_worker(
+    compose_stack: ComposeStack, record_property: Callable[[str, object], None]
+) -> None:
+    stack = compose_stack
+    for name, seconds in stack.times.items():
+        record_property(f"compose_{name}_s", round(seconds, 1))
+    key = stack.new_key("compose-test")
+    with httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as api:
+        voice = create_voice(api, speech_clip())["id"]  # a Fish Speech worker speaks cloned voices only
+        script = "\n".join(f"第{i}行：今天的天气不错，我们出去走走吧。" for i in range(LINES)).encode()
+        started = time.monotonic()
+        r = api.post("/v1/batches", files={"file": ("chapter.txt", script)}, data={"voice": voice})
+        assert r.status_code == 202, r.text
+        batch_id = r.json()["id"]
+
+        stack.compose("up", "-d", "--scale", "tts-worker=3", "--no-recreate")
+        assert len(stack.containers("tts-worker")) == 3
+        wait_for(api, batch_id, LINES // 3, timeout_s=120)
+        victim = busy_worker(stack, batch_id)
+        subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
+        at_kill = api.get(f"/v1/batches/{batch_id}").json()["counts"]
+        assert at_kill["succeeded"] < LINES, "the batch ended before the kill"
+        counts = wait_for(api, batch_id, LINES, timeout_s=240)
+        record_property("compose_done_s", round(time.monotonic() - started, 1))
+
+        assert counts == {"queued": 0, "running": 0, "succeeded": LINES, "failed": 0}
+        jobs = api.get(f"/v1/batches/{batch_id}/jobs", params={"limit": 1000}).json()
+        assert [job["line"] for job in jobs] == list(range(1, LINES + 1))
+        of_batch = f"FROM jobs WHERE batch_id = '{batch_id}'"
+        assert stack.numbers(f"SELECT count(*), count(DISTINCT line) {of_batch}") == [LINES, LINES]  # no duplicates
+        assert stack.numbers("SELECT count(*), count(DISTINCT key) FROM snippets") == [LINES, LINES]  # a result a line
+        assert stack.numbers(f"SELECT count(*) {of_batch} AND attempts > 1")[0] >= 1  # the killed worker's line
+        audio = api.get(f"/v1/batches/{batch_id}/audio", params={"format": "wav"}, timeout=120)
+        assert audio.status_code == 200, audio.text
+
+    with httpx.Client(timeout=30) as anyone:
+        assert anyone.get(f"{stack.flower_url}/").status_code == 401
+        auth = ("admin", SECRETS["VOXQ_FLOWER_PASSWORD"])
+        assert anyone.get(f"{stack.flower_url}/", auth=auth).status_code == 200
+        assert anyone.get(f"{stack.api_url}/metrics").status_code == 401
+        bearer = {"Authorization": f"Bearer {SECRETS['VOXQ_METRICS_TOKEN']}"}
+        assert anyone.get(f"{stack.api_url}/metrics", headers=bearer).status_code == 200
