@@ -45,6 +45,9 @@ bench: services venv vllm  ## benchmark scripts; each prints its figures
 	$(BIN)/python -m bench.dialect_dev
 	$(BIN)/python -m bench.text_speed
 	$(BIN)/python -m bench.live_lane
+	$(BIN)/python -m bench.speak_as_generated
+	$(BIN)/python -m bench.audiobook
+	$(BIN)/python -m bench.retention
 
 clean:
 	rm -rf out .pytest_cache

@@ -11,6 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import (
+    AudioExpired,
     BadInput,
     EngineError,
     EngineUnavailable,
@@ -33,6 +34,7 @@ _STATUS: list[tuple[type[VoxQueueError], int, str]] = [
     (Unauthorized, 401, "unauthorized"),
     (NotFound, 404, "not_found"),
     (NotReady, 409, "not_ready"),
+    (AudioExpired, 410, "audio_expired"),
     (RateLimited, 429, "rate_limited"),
     (QuotaExceeded, 429, "quota_exceeded"),
     (EngineUnavailable, 503, "engine_unavailable"),

@@ -10,7 +10,9 @@ import numpy as np
 import soundfile as sf
 from sqlalchemy.orm import Session
 
-from shared.audio import FORMATS, STORAGE_FORMAT, decode, encode, resample
+from shared import telephony
+from shared.audio import FORMATS, STORAGE_FORMAT, decode, encode, extension, for_telephone, resample
+from shared.errors import AudioExpired
 from shared.models import Job
 from shared.snippets import get_snippets
 
@@ -24,7 +26,9 @@ def _snippet_audio(session: Session, tenant_id: str, jobs: Sequence[Job]) -> Ite
         snippets = get_snippets(session, tenant_id, (job.snippet_key for job in chunk if job.snippet_key))
         for job in chunk:
             assert job.snippet_key is not None, "synthesis jobs get their snippet key at submission"
-            yield job, snippets[job.snippet_key].audio
+            if (snippet := snippets.get(job.snippet_key)) is None:  # the sweep deleted it after the route looked
+                raise AudioExpired(f"the audio of line {job.line} (job {job.id}) has expired and is no longer stored")
+            yield job, snippet.audio
 
 
 def chapter(
@@ -37,6 +41,8 @@ def chapter(
     silence = np.zeros(0, dtype=np.float32)
     for _job, flac in _snippet_audio(session, tenant_id, jobs):
         audio = decode(flac)
+        if fmt in telephony.FORMATS:
+            audio = for_telephone(audio)  # each line trimmed and band-limited, then at 8 kHz
         if writer is None:
             rate = audio.sample_rate
             writer = sf.SoundFile(out, "w", samplerate=rate, channels=1, format=container, subtype=subtype)
@@ -62,7 +68,7 @@ def zip_of_lines(
             name = f"{job.line or 0:0{width}d}"
             if job.line_id:
                 name += "_" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in job.line_id)[:80]
-            archive.writestr(f"{name}.{fmt}", data)
+            archive.writestr(f"{name}.{extension(fmt)}", data)
     out.seek(0)
     return out
 

@@ -7,6 +7,9 @@ from fastapi import FastAPI
 
 from api import errors
 from api.routes import batches, dialect, generate, jobs, metrics, snippets, speech, synthesize, voices
+from api.routes import captions as caption_routes
+from api.routes import lexicon as lexicon_routes
+from api.routes import webhooks as webhook_routes
 from api.waiting import Finished
 from shared.config import get_settings
 from shared.reconcile import Reconciler
@@ -39,6 +42,9 @@ def create_app() -> FastAPI:
     errors.install(app)
     for module in (synthesize, generate, dialect, jobs, batches, voices, snippets, speech, metrics):
         app.include_router(module.router)
+    app.include_router(lexicon_routes.router)
+    app.include_router(webhook_routes.router)
+    app.include_router(caption_routes.router)
 
     @app.get("/health", tags=["ops"])
     def health() -> dict[str, str]:

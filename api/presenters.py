@@ -5,8 +5,9 @@ from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from shared import jobs
+from shared.books import chapter_titles
 from shared.models import Batch, Job, JobKind, JobStatus, Voice
-from shared.schemas import BatchOut, JobOut, SynthesisJobOut, VoiceOut
+from shared.schemas import BatchOut, ChapterOut, JobOut, SynthesisJobOut, VoiceOut
 
 _JOB_OUT: TypeAdapter[JobOut] = TypeAdapter(JobOut)
 
@@ -23,8 +24,9 @@ def batch_out(session: Session, batch: Batch, request: Request) -> BatchOut:
     """A batch with its jobs counted by status; a finished synthesis batch links its audio."""
     counts = jobs.status_counts(session, batch.id)
     done = counts["queued"] == 0 and counts["running"] == 0
+    status = jobs.batch_status(counts)
     audio_url = None
-    if batch.kind == JobKind.synthesis and done and counts["failed"] == 0:
+    if batch.kind == JobKind.synthesis and status == "succeeded":
         audio_url = str(request.url_for("batch_audio", batch_id=batch.id))
     return BatchOut(
         id=batch.id,
@@ -33,8 +35,10 @@ def batch_out(session: Session, batch: Batch, request: Request) -> BatchOut:
         options=batch.options,
         counts=counts,
         done=done,
+        status=status,
         created_at=batch.created_at,
         audio_url=audio_url,
+        chapters=[ChapterOut(number=n, title=t) for n, t in chapter_titles(session, batch.id).items()],
     )
 
 

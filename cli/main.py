@@ -16,6 +16,7 @@ from rich.table import Table
 
 from cli.client import ApiError, Client
 from cli.exit_codes import ExitCode
+from cli.lexicon import lexicon_app
 from cli.progress import follow_batch
 from shared.config import get_settings
 
@@ -26,12 +27,18 @@ Examples (copy and paste):
   voxq api --port 8000                           # the HTTP API
   voxq worker tts                                # a TTS worker (espeak-ng by default)
   voxq submit examples/chapter.txt --voice cmn --out chapter.wav
+  voxq submit book.epub --voice cmn --out book.m4b --captions book.srt   # an audiobook, chapters and cover
   voxq status BATCH_ID                           # the id `voxq submit` printed
+  voxq cancel BATCH_ID                           # lines not started never start; finished audio is kept
   voxq dialect "侬今朝夜饭吃啥？"                 # which variety, with evidence
   voxq dialect eval labelled.tsv                 # accuracy, macro-F1, confusion matrix
   voxq keys create --tenant acme                 # a new API key for tenant acme
   voxq keys limits --tenant acme --daily-synth-chars 100000 --daily-llm-jobs 500
+  voxq keys webhook-secret --tenant acme         # the secret that signs acme's webhooks (shown once)
+  voxq lexicon set lexicon.tsv                   # how words are said: 重庆<TAB>chong2 qing4 per line
   voxq requeue --older-than 600 --every 300      # re-send jobs whose queue messages were lost
+  voxq gc --dry-run                              # what expired audio would be freed (rows, bytes)
+  voxq gc --vacuum                               # free it now, then give SQLite's free pages back
   voxq flower --port 5555                        # monitoring (needs VOXQ_FLOWER_PASSWORD)
   voxq demo                                      # everything above, on this machine
 """
@@ -45,6 +52,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="API keys, and the daily quotas of their tenants.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(lexicon_app, name="lexicon")
 console = Console()
 err = Console(stderr=True)
 # A quota is stored in an INTEGER column (32 bits on Postgres).
@@ -119,19 +127,29 @@ def flower(port: Annotated[int, typer.Option(help="Port of the Flower web UI.")]
 
 @app.command()
 def submit(
-    script: Annotated[Path, typer.Argument(help="Plain text (a paragraph per line), .csv or .jsonl.")],
+    script: Annotated[
+        Path, typer.Argument(help="Plain text (a paragraph per line; `# ` starts a chapter), .csv, .jsonl or .epub.")
+    ],
     voice: Annotated[str | None, typer.Option(help="Voice for lines that name none.")] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the audio when done.")] = None,
     zip_lines: Annotated[bool, typer.Option("--zip", help="Write a zip of one file per line.")] = False,
+    chapters: Annotated[bool, typer.Option("--chapters", help="Write a zip of one file per chapter.")] = False,
+    captions: Annotated[
+        Path | None, typer.Option(help="Also write the captions of --out, a cue per sentence (.srt or .vtt).")
+    ] = None,
     audio_format: Annotated[str | None, typer.Option("--format", help="wav, flac, ogg or mp3.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the batch, with a progress bar.")] = True,
 ) -> None:
     """Submit a whole script as one batch, show progress, and write the audio."""
     if not script.is_file():
         _fail(f"no such file: {script}")
-    fmt = audio_format or (out.suffix.lstrip(".") if out and not zip_lines else "wav")
+    # An .m4b --out is the audiobook: one AAC file with chapter markers and the cover.
+    m4b = out is not None and out.suffix.lower() == ".m4b" and not (zip_lines or chapters)
+    fmt = audio_format or (out.suffix.lstrip(".") if out and not (zip_lines or chapters or m4b) else "wav")
     if fmt not in ("wav", "flac", "ogg", "mp3"):
         _fail(f"unknown audio format {fmt!r}: use wav, flac, ogg or mp3")
+    if captions is not None and captions.suffix.lower() not in (".srt", ".vtt"):
+        _fail(f"--captions must end in .srt or .vtt, not {captions.name!r}")
     client = _client()
     try:
         with script.open("rb") as f:
@@ -143,11 +161,21 @@ def submit(
         batch = follow_batch(client, batch, console)
         if batch["counts"]["failed"]:
             _fail(f"{batch['counts']['failed']} lines failed; see `voxq status {batch['id']}`", ExitCode.FAILED)
+        if batch["counts"].get("cancelled"):
+            _fail(
+                f"{batch['counts']['cancelled']} lines were cancelled; see `voxq status {batch['id']}`", ExitCode.FAILED
+            )
         if out:
-            params = {"output": "zip" if zip_lines else "chapter", "format": fmt}
+            output = "m4b" if m4b else "chapters" if chapters else "zip" if zip_lines else "chapter"
+            params = {"output": output} | ({} if m4b else {"format": fmt})
             response = client.request("GET", f"/v1/batches/{batch['id']}/audio", params=params, timeout=600)
             out.write_bytes(response.content)
             console.print(f"wrote {out} ({len(response.content) / 1024:.0f} KiB)")
+        if captions:
+            params = {"format": captions.suffix.lower().lstrip(".")}
+            response = client.request("GET", f"/v1/batches/{batch['id']}/captions", params=params, timeout=600)
+            captions.write_bytes(response.content)
+            console.print(f"wrote {captions}")
     except ApiError as exc:
         _fail(str(exc), exc.exit_code)
 
@@ -167,6 +195,21 @@ def status(batch: Annotated[str, typer.Argument(help="Batch id.")]) -> None:
     console.print("done" if info["done"] else "in progress")
     if info.get("audio_url"):
         console.print(f"audio: {info['audio_url']}")
+
+
+@app.command()
+def cancel(batch: Annotated[str, typer.Argument(help="Batch id.")]) -> None:
+    """Cancel a batch: its lines not yet started never start, running lines finish, finished
+    audio is kept. A batch that has ended is left as it is."""
+    try:
+        info = _client().json("POST", f"/v1/batches/{batch}/cancel")
+    except ApiError as exc:
+        _fail(str(exc), exc.exit_code)
+    counts = info["counts"]
+    console.print(
+        f"batch {info['id']}: {info['status']}; {counts['cancelled']} lines cancelled, {counts['running']} running "
+        f"(they finish), {counts['succeeded']} succeeded, {counts['failed']} failed"
+    )
 
 
 @app.command(epilog='\b\nvoxq dialect "侬今朝夜饭吃啥？"\nvoxq dialect eval ../shared/data/dialect-dev.tsv')
@@ -218,6 +261,45 @@ def requeue(
         if every is None:
             return
         time.sleep(every)
+
+
+@app.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be freed; delete nothing.")] = False,
+    vacuum: Annotated[
+        bool,
+        typer.Option(
+            "--vacuum",
+            help="Afterwards, give the freed space back to the file system (SQLite: VACUUM, which rewrites the "
+            "file and holds writers back meanwhile; Postgres: VACUUM of the snippets table).",
+        ),
+    ] = False,
+) -> None:
+    """Delete the audio whose retention ran out (VOXQ_SNIPPET_RETENTION_DAYS after the batch or job that
+    used it ended; precomputed phrases stay until deleted), in chunks of VOXQ_SNIPPET_SWEEP_CHUNK rows. The
+    reconciler does the same every pass; this does all of it now."""
+    from shared import retention
+    from shared.db import new_session
+
+    if dry_run and vacuum:
+        _fail("--dry-run deletes nothing, so there is nothing to vacuum")
+    settings = get_settings()
+    swept = retention.sweep(new_session, settings, dry_run=dry_run)
+    console.print(f"{'would free' if dry_run else 'freed'}: {swept}")
+    with new_session() as session:
+        before = retention.database_space(session)
+    if vacuum:
+        retention.vacuum()
+        with new_session() as session:
+            console.print(f"vacuumed: {_space(before)} before, {_space(retention.database_space(session))} after")
+    else:
+        console.print(f"database: {_space(before)}")
+
+
+def _space(space: dict[str, int]) -> str:
+    return ", ".join(
+        f"{name.replace('_bytes', '').replace('_', ' ')} {n / 2**20:,.1f} MiB" for name, n in space.items()
+    )
 
 
 @keys_app.command("create")
@@ -278,6 +360,23 @@ def keys_limits(
             used = "unknown (Redis unreachable)"
         shown = f"{limit:,}" if limit is not None else "no limit"
         console.print(f"  {q.counts}: {shown} ({whose}); used today: {used}")
+
+
+@keys_app.command("webhook-secret")
+def keys_webhook_secret(tenant: Annotated[str, typer.Option(help="Tenant name.")]) -> None:
+    """Make the secret that signs the tenant's webhooks and print it (shown only once; a new
+    one replaces the old at once)."""
+    from shared import quota, webhooks
+    from shared.db import session_scope
+    from shared.errors import NotFound
+
+    with session_scope() as session:
+        try:
+            row = quota.find_tenant(session, tenant.strip())
+        except NotFound as exc:
+            _fail(str(exc))
+        row.webhook_secret = secret = webhooks.new_secret()
+    console.print(secret)
 
 
 @app.command()

@@ -18,7 +18,7 @@ def follow_batch(client: Client, batch: dict[str, Any], console: Console) -> dic
         task = progress.add_task(f"{batch['kind']} jobs", total=sum(batch["counts"].values()))
         while True:
             counts = batch["counts"]
-            progress.update(task, completed=counts["succeeded"] + counts["failed"])
+            progress.update(task, completed=counts["succeeded"] + counts["failed"] + counts.get("cancelled", 0))
             if batch["done"]:
                 return batch
             batch = client.json("GET", f"/v1/batches/{batch['id']}", params={"wait": _WAIT_S}, timeout=_WAIT_S + 30)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure what VoxQueue's demo and tests need is installed and running on this Debian
-# machine: espeak-ng (the embedded voice), sox/flac, Redis and PostgreSQL.
+# machine: espeak-ng (the embedded voice), sox/flac, ffmpeg (books: M4B and chapter files), Redis and
+# PostgreSQL.
 # Safe to run again: it installs and starts only what is missing. Needs root (or sudo).
 set -euo pipefail
 
@@ -10,6 +11,7 @@ need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
 command -v flac >/dev/null || need+=(flac)
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 if [ "${#need[@]}" -gt 0 ]; then

@@ -6,17 +6,31 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
+from shared import telephony
 from shared.errors import BadInput, PermanentEngineError
 
-# Formats a client may ask for, with the soundfile (libsndfile) container and subtype.
+# Formats a client may ask for, with the soundfile (libsndfile) container and subtype; the
+# telephone formats (G.711 at 8 kHz) are resampled and trimmed first (shared/telephony.py).
 FORMATS: dict[str, tuple[str, str | None]] = {
     "wav": ("WAV", "PCM_16"),
     "flac": ("FLAC", "PCM_16"),
     "ogg": ("OGG", "VORBIS"),
     "mp3": ("MP3", "MPEG_LAYER_III"),
+    **telephony.FORMATS,
 }
-MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
+MEDIA_TYPES = {
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "mp3": "audio/mpeg",
+    **telephony.MEDIA_TYPES,
+}
 STORAGE_FORMAT = "flac"  # lossless and about half the size of WAV
+
+
+def extension(fmt: str) -> str:
+    """The file name extension of a format's files (wav_ulaw_8k → wav, ulaw_8k → ul)."""
+    return telephony.EXTENSIONS.get(fmt, fmt)
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,8 @@ def encode(audio: Audio, fmt: str = STORAGE_FORMAT) -> bytes:
     if fmt not in FORMATS:
         raise BadInput(f"unknown audio format {fmt!r}; use one of {', '.join(FORMATS)}")
     container, subtype = FORMATS[fmt]
+    if fmt in telephony.FORMATS:
+        audio = for_telephone(audio)
     samples = audio.samples
     if subtype == "PCM_16":
         # Our own rounding to 16 bits, with clipping, is cheaper than libsndfile's, and gives
@@ -41,6 +57,11 @@ def encode(audio: Audio, fmt: str = STORAGE_FORMAT) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, samples, audio.sample_rate, format=container, subtype=subtype)
     return buf.getvalue()
+
+
+def for_telephone(audio: Audio) -> Audio:
+    """The clip as a telephone prompt: its ends' silence trimmed, band-limited to 8 kHz."""
+    return Audio(telephony.for_telephone(audio.samples, audio.sample_rate), telephony.RATE)
 
 
 def decode(data: bytes) -> Audio:

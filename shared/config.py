@@ -128,6 +128,51 @@ class Settings(BaseSettings):
         300.0, description="How long POST /v1/audio/speech waits for its synthesis job before answering 503."
     )
 
+    # --- retention of audio (shared/retention.py) ----------------------------------------
+    snippet_retention_days: float = Field(
+        30.0,
+        gt=0,
+        description="Days a snippet is kept after the last batch (or single job) that used it ended; then the "
+        "reconciler's sweep deletes it. Precomputed phrases are kept until deleted.",
+    )
+    snippet_sweep_chunk: int = Field(
+        500, ge=1, description="Snippets the sweep deletes per statement; it commits after each, so locks stay short."
+    )
+
+    # --- telephone audio (G.711 at 8 kHz: wav_ulaw_8k, wav_alaw_8k, ulaw_8k, alaw_8k) -----
+    trim_silence: bool = Field(
+        True, description="Trim the silence at both ends of audio sent in a telephone format (dead air in a prompt)."
+    )
+    trim_silence_db: float = Field(
+        -50.0, le=0.0, description="Level in dBFS (RMS over 10 ms) below which the ends of a prompt count as silence."
+    )
+    trim_silence_margin_ms: float = Field(
+        30.0, ge=0.0, description="Silence kept before the first and after the last sound, so neither is clipped."
+    )
+
+    # --- pronunciation lexicon (per tenant, PUT /v1/lexicon) ------------------------------
+    lexicon_max_entries: int = Field(5_000, ge=1, description="Most entries in one tenant's lexicon.")
+    lexicon_max_word_chars: int = Field(50, ge=1, description="Longest word (what is matched in a text) of an entry.")
+    lexicon_max_reading_chars: int = Field(200, ge=1, description="Longest reading (what is said instead) of an entry.")
+
+    # --- books (GET /v1/batches/{id}/audio?output=m4b|chapters) --------------------------
+    book_loudness_lufs: float = Field(
+        -18.0,
+        ge=-40.0,
+        le=-5.0,
+        description="Integrated loudness (EBU R128 / ITU-R BS.1770, LUFS) a book is normalised to, one gain for "
+        "the whole book. -18: the loud end of what audiobook platforms ask (about -18 to -23), for phones in "
+        "noisy places.",
+    )
+    book_peak_dbfs: float = Field(
+        -1.0,
+        ge=-12.0,
+        le=0.0,
+        description="Ceiling of a book's sample peaks after the gain (a look-ahead limiter holds it); -1 as "
+        "Apple and Spotify ask, -3 for ACX.",
+    )
+    book_aac_kbps: int = Field(64, ge=16, le=320, description="AAC bit rate of an M4B (mono speech).")
+
     # --- limits between tenants (counted in Redis, so they hold across API processes) -----
     rate_limit_per_min: int = Field(
         0, ge=0, description="Submissions (requests that create jobs or batches) per API key per minute; 0: no limit."
@@ -143,6 +188,30 @@ class Settings(BaseSettings):
         ge=0,
         description="LLM jobs (generation, and dialect jobs sent to the LLM) a tenant may submit per UTC day; "
         "0 or unset: no limit. `voxq keys limits` sets a tenant's own.",
+    )
+
+    # --- webhooks (callback_url; sent by the reconciler's sweep, shared/webhooks.py) -------
+    webhook_allow_private: bool = Field(
+        False,
+        description="Accept callback URLs on loopback, link-local and private addresses (a receiver on this "
+        "machine or network); off, they are refused at submission and again at every send.",
+    )
+    webhook_timeout_s: float = Field(
+        5.0, gt=0, description="Timeout of each phase (connect, write, read) of one webhook request."
+    )
+    webhook_retry_for_s: float = Field(
+        24 * 3600.0, ge=0, description="How long a webhook that fails is tried again, from its batch's or job's end."
+    )
+    webhook_backoff_s: float = Field(
+        30.0, gt=0, description="Wait before the first retry of a failed webhook; doubled at every retry."
+    )
+    webhook_backoff_max_s: float = Field(3600.0, gt=0, description="Cap of the wait between retries of a webhook.")
+    webhook_concurrency: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Webhooks sent at once by a sweep; a sweep sends at most four times this many, so that slow "
+        "receivers cannot hold up the reconciler.",
     )
 
     # --- API and operations --------------------------------------------------------------

@@ -29,6 +29,11 @@ class NotReady(VoxQueueError):
     """Raised when a result is asked for before its job or batch has finished (HTTP 409)."""
 
 
+class AudioExpired(VoxQueueError):
+    """Raised when a job's or batch's audio was made but is no longer stored: its retention
+    (VOXQ_SNIPPET_RETENTION_DAYS after its batch or job ended) ran out (HTTP 410)."""
+
+
 class EngineError(VoxQueueError):
     """Root of failures inside a model engine or its server."""
 

@@ -2,6 +2,7 @@
 
 queued -> running -> succeeded | failed. `running` may repeat (a retry, or a redelivery
 after a worker died); a terminal job never changes again, which makes tasks idempotent.
+A batch's queued line may be cancelled (queued -> cancelled) and then never starts.
 A job may also be inserted already succeeded (a cached line, a CPU answer): it is never queued.
 """
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from shared import metrics
 from shared.models import Job, JobKind, JobStatus, new_id, utcnow
-from shared.schemas import JobInput, JobResult
+from shared.schemas import BatchStatus, JobInput, JobResult
 
 logger = logging.getLogger(__name__)
 _JOBS = cast(Table, Job.__table__)  # declared as a FromClause; a declarative class's is a Table
@@ -34,6 +35,7 @@ class NewJob:
     snippet_key: str | None = None  # synthesis: where its audio is (or will be) cached
     result: JobResult | None = None
     id: str = field(default_factory=lambda: new_id("job"))
+    chapter: int | None = None  # a book's chapter (shared/books.py)
 
 
 def insert_jobs(
@@ -54,6 +56,7 @@ def insert_jobs(
             "batch_id": batch_id,
             "line": job.line if batch_id else None,
             "line_id": job.line_id,
+            "chapter": job.chapter if batch_id else None,
             "parent_id": parent_id,
             "kind": job.kind,
             "status": JobStatus.queued if job.result is None else JobStatus.succeeded,
@@ -268,3 +271,29 @@ def status_counts(session: Session, batch_id: str) -> dict[str, int]:
     counts = {status.value: 0 for status in JobStatus}
     counts.update({status.value: n for status, n in rows})
     return counts
+
+
+def batch_status(counts: dict[str, int]) -> BatchStatus:
+    """A batch's state from its jobs' counts: running while a line is queued or running, then
+    cancelled if any line was, failed if any line failed, else succeeded."""
+    if counts[JobStatus.queued] or counts[JobStatus.running]:
+        return "running"
+    if counts[JobStatus.cancelled]:
+        return "cancelled"
+    return "failed" if counts[JobStatus.failed] else "succeeded"
+
+
+def cancel_queued(session: Session, batch_id: str) -> int:
+    """Cancel the batch's lines that have not started (or wait for a retry): one UPDATE, and
+    a worker that takes their messages later skips them (`start_many` takes queued jobs only).
+    Lines running now are left to finish. Returns how many were cancelled."""
+    result = session.execute(
+        update(Job)
+        .where(Job.batch_id == batch_id, Job.status == JobStatus.queued)
+        .values(status=JobStatus.cancelled, error="cancelled before it started", finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    cancelled = cast(CursorResult[Any], result).rowcount
+    if cancelled:
+        logger.info("batch %s: %d queued lines cancelled", batch_id, cancelled)
+    return cancelled

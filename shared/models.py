@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Enum,
     Float,
@@ -48,6 +49,12 @@ class JobStatus(enum.StrEnum):
     running = "running"
     succeeded = "succeeded"
     failed = "failed"
+    # A batch's line that was cancelled before it started (POST /v1/batches/{id}/cancel); it never runs.
+    cancelled = "cancelled"
+
+
+# The states a job never leaves.
+FINISHED = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
 
 
 class Tenant(Base):
@@ -59,6 +66,9 @@ class Tenant(Base):
     # (VOXQ_DAILY_SYNTH_CHARS, VOXQ_DAILY_LLM_JOBS); 0: none for this tenant.
     daily_synth_chars: Mapped[int | None] = mapped_column(Integer, default=None)
     daily_llm_jobs: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The key that signs its webhooks (shared/webhooks.py): stored as it is, since signing needs it,
+    # and shown once, when it is made. None: the tenant has none, and cannot set a callback_url.
+    webhook_secret: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class ApiKey(Base):
@@ -89,6 +99,16 @@ class Voice(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Lexicon(Base):
+    """A tenant's pronunciation lexicon (shared/lexicon.py): word → what is said, replaced whole."""
+
+    __tablename__ = "lexicons"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    entries: Mapped[dict[str, Any]] = mapped_column(default=dict)  # word → respelling or pinyin reading
+    sha256: Mapped[str] = mapped_column(String(64))  # of the entries: the version a compiled lexicon is kept by
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Snippet(Base):
     """Synthesised audio, content-addressed: the key hashes text, voice, engine and parameters."""
 
@@ -104,6 +124,9 @@ class Snippet(Base):
     sample_rate: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the retention sweep next looks at it; None: never (a precomputed phrase's). Never later
+    # than the moment the jobs and batches that used it let it go (shared/retention.py).
+    expires_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
 
 
 class Batch(Base):
@@ -114,6 +137,28 @@ class Batch(Base):
     lines: Mapped[int] = mapped_column(Integer)  # lines of the script (a line may have several jobs)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When its last line finished, set by the retention sweep once none is queued or running;
+    # its audio is kept VOXQ_SNIPPET_RETENTION_DAYS from then.
+    finished_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
+class BatchChapter(Base):
+    """A chapter of a book (an EPUB, or a script with `# ` headings): its lines are the batch's
+    jobs with this `chapter` number, in line order."""
+
+    __tablename__ = "batch_chapters"
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1, 2, ... in reading order
+    title: Mapped[str] = mapped_column(Text)
+
+
+class BatchCover(Base):
+    """A book's cover image, as the EPUB had it (JPEG or PNG), for the M4B's attached picture."""
+
+    __tablename__ = "batch_covers"
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(40))
+    image: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Job(Base):
@@ -127,6 +172,7 @@ class Job(Base):
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), default=None)
     line: Mapped[int | None] = mapped_column(Integer, default=None)  # line number in the batch
     line_id: Mapped[str | None] = mapped_column(String(NAME_CHARS), default=None)  # caller's id of the line
+    chapter: Mapped[int | None] = mapped_column(Integer, default=None)  # a book's chapter (batch_chapters.number)
     parent_id: Mapped[str | None] = mapped_column(String(40), default=None)  # job that created this one
     kind: Mapped[JobKind] = mapped_column(Enum(JobKind, native_enum=False, length=20))
     status: Mapped[JobStatus] = mapped_column(Enum(JobStatus, native_enum=False, length=20), default=JobStatus.queued)
@@ -134,7 +180,10 @@ class Job(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    snippet_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    snippet_key: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    # A /v1/snippets/precompute job: True while its phrase is kept (its audio stays until deleted),
+    # False once deleted (it then keeps nothing); None for every other job (shared/retention.py).
+    pinned: Mapped[bool | None] = mapped_column(Boolean, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -143,3 +192,56 @@ class Job(Base):
     # the reconciler queues the job again (shared/reconcile.py).
     worker: Mapped[str | None] = mapped_column(String(NAME_CHARS), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# Longest callback URL accepted (what browsers and most servers handle).
+URL_CHARS = 2000
+
+
+class DeliveryState(enum.StrEnum):
+    waiting = "waiting"  # its batch or job has not ended yet
+    pending = "pending"  # fired: to send, or to send again at next_attempt_at
+    delivered = "delivered"  # a 2xx answered
+    failed = "failed"  # given up after VOXQ_WEBHOOK_RETRY_FOR_S
+
+
+class WebhookDelivery(Base):
+    """A webhook to send when a batch or a single job ends (shared/webhooks.py). Made with its
+    batch or job, in the same transaction, so no end is missed; the reconciler's sweep fires
+    it once its subject has ended and sends it until a 2xx answers or it gives up."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # One event per batch or job: firing twice is impossible, whatever runs concurrently.
+        UniqueConstraint("batch_id", "event", name="uq_webhook_deliveries_batch_event"),
+        UniqueConstraint("job_id", "event", name="uq_webhook_deliveries_job_event"),
+        Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("evt"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), default=None)
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), default=None)
+    event: Mapped[str] = mapped_column(String(40))  # batch.finished, job.finished
+    url: Mapped[str] = mapped_column(String(URL_CHARS))
+    state: Mapped[DeliveryState] = mapped_column(
+        Enum(DeliveryState, native_enum=False, length=20), default=DeliveryState.waiting
+    )
+    body: Mapped[str | None] = mapped_column(Text, default=None)  # the event's JSON, the same bytes every attempt
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fired_at: Mapped[datetime | None] = mapped_column(default=None)  # when its subject was seen ended
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)  # delivered, or given up
+
+
+class WebhookAttempt(Base):
+    """One try at sending a delivery, and what came of it."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)  # 1 for the first
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)  # None: no answer (see error)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    duration_ms: Mapped[float] = mapped_column(Float)

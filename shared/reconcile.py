@@ -4,7 +4,9 @@
    or was cut off from the network for longer than `lease_s`), and sends their messages;
 2. sends again the jobs still queued after `requeue_after_s` with no message on the broker
    (Redis restarted without its data, a message a lost worker took but never started, a
-   crash between a commit and its enqueue).
+   crash between a commit and its enqueue);
+3. fires the webhooks of batches and jobs that ended, and sends those due (shared/webhook_sweep.py);
+4. deletes the audio whose retention ran out, a bounded share per pass (shared/retention.py).
 
 Any number of processes may run it (the API does by default, `voxq requeue --every` too):
 a lock in Redis lets exactly one act at a time.
@@ -17,9 +19,9 @@ from dataclasses import dataclass, field
 
 from redis import Redis
 
-from shared import jobs, metrics, queue
+from shared import jobs, metrics, queue, retention, webhook_sweep
 from shared.config import Settings
-from shared.db import session_scope
+from shared.db import new_session, session_scope
 from shared.models import JobKind
 
 logger = logging.getLogger(__name__)
@@ -76,7 +78,30 @@ def _pass(settings: Settings) -> Reconciled:
         for kind, n in by_kind.items():
             recording.count(metrics.RECONCILER_RESENT, (kind, reason), by=n)
     recording.send()
+    _sweep_webhooks(settings)
+    _sweep_snippets(settings)
     return done
+
+
+def _sweep_snippets(settings: Settings) -> None:
+    """Step 4: delete expired snippets in short chunks, for at most half a pass's interval (what is
+    left waits for the next pass). Its own failure is logged, never the pass's."""
+    try:
+        swept = retention.sweep(new_session, settings, budget_s=min(5.0, settings.reconcile_every_s / 2))
+    except Exception as exc:  # the database or a bug: the next pass tries again
+        logger.exception("reconciler: snippet sweep failed: %s", exc)
+        return
+    if swept.rows:
+        logger.info("reconciler: retention sweep deleted %s", swept)
+
+
+def _sweep_webhooks(settings: Settings) -> None:
+    """Step 3: fire the webhooks of batches and jobs that ended, send those due (shared/webhook_sweep.py).
+    Its own failure is logged, never the pass's: recovery above has already been done."""
+    try:
+        webhook_sweep.sweep(settings)
+    except Exception as exc:  # the database or a bug: the next pass tries again, nothing is lost
+        logger.exception("reconciler: webhook sweep failed: %s", exc)
 
 
 def _send(found: list[jobs.Found]) -> dict[str, int]:

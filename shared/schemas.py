@@ -13,11 +13,14 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from shared.config import get_settings
 from shared.dialect.labels import LABELS
-from shared.models import NAME_CHARS, JobKind, JobStatus
+from shared.models import NAME_CHARS, URL_CHARS, DeliveryState, JobKind, JobStatus
 
 _limits = get_settings()
 
-AudioFormat = Literal["wav", "flac", "ogg", "mp3"]
+# The last four: telephone audio, G.711 μ-law or A-law at 8 kHz, in a WAV file or as the bare
+# bytes (shared/telephony.py).
+TelephonyFormat = Literal["wav_ulaw_8k", "wav_alaw_8k", "ulaw_8k", "alaw_8k"]
+AudioFormat = Literal["wav", "flac", "ogg", "mp3", TelephonyFormat]
 DialectLabel = Literal["普通话", "四川话", "粤语", "上海话", "东北话", "河南话", "湖南话", "陕西话"]
 assert set(get_args(DialectLabel)) == set(LABELS), "DialectLabel must list shared.dialect.labels.LABELS"
 
@@ -28,6 +31,11 @@ PromptText = Annotated[str, StringConstraints(max_length=_limits.max_prompt_char
 VoiceName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_CHARS)]
 Speed = Annotated[float, Field(ge=0.25, le=4.0, description="Speaking rate, 1.0 = normal.")]
 MAX_ITEMS = _limits.max_script_lines
+# Where to POST the event when a batch or a single job ends (shared/webhooks.py); http or https,
+# and not a private address unless VOXQ_WEBHOOK_ALLOW_PRIVATE. Checked by the route (a 400).
+CallbackUrl = Annotated[str, StringConstraints(max_length=URL_CHARS)]
+_CALLBACK = "POSTed a signed event when this ends: done, failed or cancelled (see the README's Webhooks)."
+BatchStatus = Literal["running", "succeeded", "failed", "cancelled"]
 
 
 # --- jobs: per-kind input and result, as stored -----------------------------------------
@@ -158,6 +166,7 @@ class _JobOut(BaseModel):
     batch_id: str | None = None
     line: int | None = None
     line_id: str | None = None
+    chapter: int | None = Field(None, description="A book's chapter the line is in (see the batch's chapters).")
     parent_id: str | None = None
     error: str | None = None
     attempts: int
@@ -192,6 +201,11 @@ AnyJobOut = SynthesisJobOut | GenerationJobOut | DialectJobOut
 JobOut = Annotated[AnyJobOut, Field(discriminator="kind")]
 
 
+class ChapterOut(BaseModel):
+    number: int = Field(description="1, 2, ... in reading order: the `chapter` of the lines in it.")
+    title: str
+
+
 class BatchOut(BaseModel):
     id: str
     kind: JobKind
@@ -199,8 +213,15 @@ class BatchOut(BaseModel):
     options: dict[str, Any]
     counts: dict[str, int] = Field(description="Jobs by status.")
     done: bool
+    status: BatchStatus = Field(
+        description="running while a line is queued or running; then cancelled if a line was, failed if one "
+        "failed, else succeeded."
+    )
     created_at: datetime
     audio_url: str | None = None
+    chapters: list[ChapterOut] = Field(
+        default_factory=list, description="A book's chapters (an EPUB, or a script with `# ` headings); else empty."
+    )
 
 
 class SynthesizeRequest(BaseModel):
@@ -208,6 +229,7 @@ class SynthesizeRequest(BaseModel):
     voice: VoiceName | None = Field(None, description="Built-in voice (espeak: cmn, yue) or library voice id/name.")
     format: AudioFormat = Field("wav", description="Format of GET /v1/jobs/{id}/audio.")
     speed: Speed = 1.0
+    callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
 
 
 class DialectText(BaseModel):
@@ -222,12 +244,58 @@ class DialectText(BaseModel):
     )
 
 
+class DialectRequest(DialectText):
+    """One text to identify (POST /v1/dialect)."""
+
+    callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
+
+
+class GenerateJobRequest(GenerateRequest):
+    """One reply (POST /v1/generate). The callback is the request's, not the job's input."""
+
+    callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
+
+
 class DialectBatchRequest(BaseModel):
     items: list[DialectText] = Field(min_length=1, max_length=MAX_ITEMS)
+    callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
 
 
 class GenerateBatchRequest(BaseModel):
     items: list[GenerateRequest] = Field(min_length=1, max_length=MAX_ITEMS)
+    callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+class WebhookSecretOut(BaseModel):
+    secret: str = Field(description="Signs every webhook of the tenant; shown this once, keep it.")
+    header: str = Field(description="Where the signature is: v1=<hex HMAC-SHA256 of '<timestamp>.<body>'>.")
+
+
+class DeliveryAttemptOut(BaseModel):
+    attempt: int = Field(description="1 for the first try.")
+    at: datetime
+    status_code: int | None = Field(None, description="What the receiver answered; none if it did not.")
+    error: str | None = Field(None, description="Why the attempt failed (a status other than 2xx, a timeout, ...).")
+    duration_ms: float
+
+    model_config = {"from_attributes": True}
+
+
+class DeliveryOut(BaseModel):
+    id: str = Field(description="The event's id (event_id in its body; X-VoxQueue-Event-Id).")
+    event: str = Field(description="batch.finished or job.finished.")
+    url: str
+    state: DeliveryState = Field(
+        description="waiting (not ended yet), pending (to send or send again), delivered, or failed (given up)."
+    )
+    created_at: datetime
+    fired_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: list[DeliveryAttemptOut]
 
 
 # --- voice library, snippet precomputation, OpenAI-compatible speech ----------------------
@@ -269,7 +337,50 @@ class PrecomputeOut(BaseModel):
     phrases: list[PrecomputedPhrase]
 
 
-SpeechFormat = Literal["mp3", "opus", "flac", "wav", "pcm"]
+class DeletePhrasesRequest(PrecomputeRequest):
+    """POST /v1/snippets/delete: precomputed phrases to keep no longer, named as they were precomputed."""
+
+
+class DeletedPhrase(BaseModel):
+    text: str = Field(description="The phrase as it is spoken (normalised).")
+    found: bool = Field(description="It was precomputed in this voice (and is kept no longer).")
+    freed: bool = Field(description="Its audio was deleted now.")
+    expires_at: datetime | None = Field(
+        None, description="Not freed: a batch or job that used it keeps its audio until about then."
+    )
+
+
+class DeletedPhrasesOut(BaseModel):
+    voice: str | None
+    deleted: int = Field(description="Phrases that were precomputed and are kept no longer.")
+    freed: int = Field(description="Of those, phrases whose audio was deleted now.")
+    phrases: list[DeletedPhrase]
+
+
+# --- pronunciation lexicon ----------------------------------------------------------------
+
+LexiconWord = Annotated[str, StringConstraints(min_length=1, max_length=_limits.lexicon_max_word_chars)]
+LexiconReading = Annotated[str, StringConstraints(min_length=1, max_length=_limits.lexicon_max_reading_chars)]
+
+
+class LexiconIn(BaseModel):
+    """PUT /v1/lexicon: the tenant's whole lexicon, replacing what it had."""
+
+    entries: dict[LexiconWord, LexiconReading] = Field(
+        max_length=_limits.lexicon_max_entries,
+        description="Word as written → what is said: a respelling (沃克斯队列) or pinyin with tone numbers "
+        "(chong2 qing4). Matching ignores case, longest word first; {} empties the lexicon.",
+        examples=[{"重庆": "chong2 qing4", "VoxQueue": "沃克斯队列"}],
+    )
+
+
+class LexiconOut(BaseModel):
+    entries: dict[str, str] = Field(description="As stored: cleaned, pinyin as syllables with one space between.")
+    version: str | None = Field(description="sha256 of the entries; None: the tenant has no lexicon.")
+    updated_at: datetime | None = None
+
+
+SpeechFormat = Literal["mp3", "opus", "flac", "wav", "pcm", TelephonyFormat]
 
 
 class SpeechRequest(BaseModel):

@@ -4,11 +4,13 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 
-from shared.models import Snippet
+from shared.config import get_settings
+from shared.models import Snippet, utcnow
 from shared.text_normalize import RULES_VERSION
 from shared.voices import VoiceSpec
 
@@ -74,7 +76,9 @@ class NewSnippet:
 
 def store_snippet(session: Session, snippet: NewSnippet) -> None:
     """Insert a snippet unless the same key is already stored (two workers may race on it)."""
-    fields = asdict(snippet)
+    # No holder lets a snippet go sooner than the retention from now: the sweep first looks then.
+    expires_at = utcnow() + timedelta(days=get_settings().snippet_retention_days)
+    fields = asdict(snippet) | {"expires_at": expires_at}
     unique = ["tenant_id", "key"]
     statement: Insert
     if session.get_bind().dialect.name == "postgresql":

@@ -17,15 +17,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared import jobs, queue, quota
+from shared import jobs, queue, quota, retention, webhooks
+from shared.books import BookInfo, store_book
 from shared.config import get_settings
 from shared.dialect.answer import cpu_answer
 from shared.dialect.detector import detect
 from shared.errors import BadInput, EngineUnavailable
 from shared.jobs import NewJob
+from shared.lexicon import Matcher, matcher
 from shared.models import Batch, JobKind
 from shared.schemas import DialectInput, DialectText, GenerateRequest, SynthesisInput, SynthesisResult
-from shared.snippets import cached_durations, key_prefix, snippet_key
+from shared.snippets import key_prefix, snippet_key
 from shared.text import clean
 from shared.text_normalize import normalize_zh
 from shared.voices import dialect_voices, resolve_voice
@@ -40,6 +42,7 @@ class ScriptLine:
     voice: str | None = None
     id: str | None = None
     dialect: str | None = None  # set when the line's dialect chose its voice
+    chapter: int | None = None  # a book's chapter (shared/books.py), 1-based
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,13 @@ class Submitted:
     queued: list[str]
 
 
-def speech_text(text: str) -> str:
-    """The text an engine is given (and the cache key is made of): cleaned, and digits,
+def speech_text(text: str, lexicon: Matcher | None = None, engine: str = "espeak") -> str:
+    """The text an engine is given (and the cache key is made of): cleaned, the words of the
+    tenant's lexicon replaced by what they say on `engine` (shared/lexicon.py), and digits,
     dates, money and units written as words, since no engine reads them reliably."""
-    return normalize_zh(clean(text))
+    if lexicon is None:
+        return normalize_zh(clean(text))
+    return lexicon.apply(clean(text), engine, normalize_zh)
 
 
 def cleaned(text: str, field: str = "text") -> str:
@@ -87,23 +93,26 @@ def synthesis_jobs(
     fmt: str = "wav",
 ) -> list[NewJob]:
     """One synthesis job per line, keyed in the snippet cache; a line already cached is a
-    succeeded job. Raises BadInput (an unknown voice, ...); reads, never writes."""
+    succeeded job. Raises BadInput (an unknown voice, ...); writes only to hold a reused snippet
+    near the end of its retention (shared/retention.py), in the caller's transaction."""
     settings = get_settings()
     engine = settings.tts_engine
     model = settings.fish_speech_model if engine == "fish_speech" else None
     prefixes: dict[str | None, bytes] = {}
     for name in {line.voice or default_voice for line in lines}:
         prefixes[name] = key_prefix(resolve_voice(session, tenant_id, name, engine, speed), engine, model)
+    lexicon = matcher(session, tenant_id)
     new_jobs = []
     for line in lines:
         voice = line.voice or default_voice
-        text = speech_text(line.text)
+        text = speech_text(line.text, lexicon, engine)
         # Validated, not constructed: the format and the line's dialect arrive as plain str.
         fields = {"text": text, "voice": voice, "speed": speed, "format": fmt, "dialect": line.dialect}
         spec = SynthesisInput.model_validate(fields)
         key = snippet_key(prefixes[voice], text)
-        new_jobs.append(NewJob(JobKind.synthesis, spec, line.number, line.id, key))
-    durations = cached_durations(session, tenant_id, (job.snippet_key for job in new_jobs if job.snippet_key))
+        new_jobs.append(NewJob(JobKind.synthesis, spec, line.number, line.id, key, chapter=line.chapter))
+    keys = (job.snippet_key for job in new_jobs if job.snippet_key)
+    durations = retention.reuse(session, tenant_id, keys, settings)
     return [
         replace(job, result=SynthesisResult(duration_s=durations[job.snippet_key], cached=True))
         if job.snippet_key in durations
@@ -136,11 +145,13 @@ def submit(
     new_jobs: Sequence[NewJob],
     batch_id: str | None = None,
     lane: queue.Lane = "live",
+    callback_url: str | None = None,
 ) -> Submitted:
     """A tenant's submission of jobs (all of one kind), within its daily quota: insert them,
-    commit, then put the queued ones on their queue's `lane`."""
+    commit, then put the queued ones on their queue's `lane`. With a (checked) `callback_url`,
+    each job's end is POSTed there (shared/webhooks.py)."""
     with quota.reserved(session, tenant_id, new_jobs, "this request"):
-        return _store(session, tenant_id, new_jobs, batch_id, lane)
+        return _store(session, tenant_id, new_jobs, batch_id, lane, callback_url)
 
 
 def create_batch(
@@ -150,22 +161,38 @@ def create_batch(
     new_jobs: Sequence[NewJob],
     options: dict[str, Any],
     lane: queue.Lane = "bulk",
+    book: BookInfo | None = None,
+    callback_url: str | None = None,
 ) -> Batch:
     """A batch of one job per line, stored and queued as one submission within the tenant's
-    daily quota (in the bulk lane, unless its lines are asked for now)."""
+    daily quota (in the bulk lane, unless its lines are asked for now); a `book`'s chapters
+    and cover are stored with it. With a (checked) `callback_url`, the batch's end is POSTed
+    there (shared/webhooks.py)."""
+    if callback_url is not None:
+        options = options | {"callback_url": callback_url}
     with quota.reserved(session, tenant_id, new_jobs, "this batch"):
         batch = Batch(tenant_id=tenant_id, kind=kind, lines=len(new_jobs), options=options)
         session.add(batch)
         session.flush()
-        _store(session, tenant_id, new_jobs, batch.id, lane)
+        if book is not None:
+            store_book(session, batch.id, book)
+        _store(session, tenant_id, new_jobs, batch.id, lane, callback_url)
         return batch
 
 
 def _store(
-    session: Session, tenant_id: str, new_jobs: Sequence[NewJob], batch_id: str | None, lane: queue.Lane
+    session: Session,
+    tenant_id: str,
+    new_jobs: Sequence[NewJob],
+    batch_id: str | None,
+    lane: queue.Lane,
+    callback_url: str | None = None,
 ) -> Submitted:
-    """Insert the jobs, commit, then enqueue the queued ones."""
+    """Insert the jobs (and their webhook's deliveries, in the same transaction), commit, then
+    enqueue the queued ones."""
     queued = jobs.insert_jobs(session, tenant_id, new_jobs, batch_id=batch_id)
+    if callback_url is not None:
+        webhooks.expect(session, tenant_id, callback_url, batch_id, [job.id for job in new_jobs])
     if new_jobs:
         commit_and_enqueue(session, queue.TASK_FOR_KIND[new_jobs[0].kind], queued, lane, batch_id)
     return Submitted([job.id for job in new_jobs], queued)

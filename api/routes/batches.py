@@ -8,21 +8,22 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from api.books import book_audio
 from api.deps import RATE_LIMIT, BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
 from api.exports import chapter, stream, zip_of_lines
 from api.presenters import batch_out, job_out
 from api.scripts import detect_format, parse_script
 from api.uploads import read_upload
 from api.waiting import LongPoll
-from shared import jobs, submit
-from shared.audio import MEDIA_TYPES
+from shared import cancel, jobs, retention, submit, webhooks
+from shared.audio import MEDIA_TYPES, extension
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.dialect.labels import LABELS
 from shared.errors import BadInput, NotReady
 from shared.models import Batch, Job, JobKind, JobStatus
 from shared.queue import LANES, Lane
-from shared.schemas import AudioFormat, BatchOut, DialectText, JobOut, Speed, VoiceName
+from shared.schemas import AudioFormat, BatchOut, CallbackUrl, DialectText, JobOut, Speed, VoiceName
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -56,19 +57,26 @@ async def create_batch(
     dialect_voices: Annotated[
         str | None, Form(description='JSON object overriding the mapping, e.g. {"四川话": "voice_..."}.')
     ] = None,
+    callback_url: Annotated[
+        CallbackUrl | None, Form(description="POSTed a signed event when the batch ends (README: Webhooks).")
+    ] = None,
 ) -> BatchOut:
     """Upload a whole script (a line per job), speak or identify every line as one batch."""
     if priority not in LANES:
         raise BadInput(f"unknown priority {priority!r}: use {' or '.join(LANES)}")
     lane: Lane = "live" if priority == "live" else "bulk"
+    callback = webhooks.callback_for(session, tenant, callback_url)
     settings = get_settings()
     data = await read_upload(file, settings.max_script_bytes, "script")
     fmt = detect_format(file.filename, script_format)
-    lines = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
+    script = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
+    lines = script.lines
     if kind == "dialect":
         items = [DialectText(text=line.text, id=line.id) for line in lines]
         options: dict[str, Any] = {"filename": file.filename, "priority": lane}
-        batch = submit.create_batch(session, tenant, JobKind.dialect, submit.dialect_jobs(items), options, lane)
+        batch = submit.create_batch(
+            session, tenant, JobKind.dialect, submit.dialect_jobs(items), options, lane, callback_url=callback
+        )
         return batch_out(session, batch, request)
     if follow_dialect:
         lines = submit.follow_dialect(session, tenant, lines, parse_dialect_voices(dialect_voices))
@@ -81,7 +89,11 @@ async def create_batch(
         "follow_dialect": follow_dialect,
         "priority": lane,
     }
-    batch = submit.create_batch(session, tenant, JobKind.synthesis, new_jobs, options, lane)
+    if script.book is not None and (script.book.title or script.book.author):
+        options["book"] = {"title": script.book.title, "author": script.book.author}
+    batch = submit.create_batch(
+        session, tenant, JobKind.synthesis, new_jobs, options, lane, book=script.book, callback_url=callback
+    )
     return batch_out(session, batch, request)
 
 
@@ -150,11 +162,15 @@ def batch_audio(
     session: SessionDep,
     tenant: TenantDep,
     output: Annotated[
-        Literal["chapter", "zip"], Query(description="One file, or a zip of one file per line.")
+        Literal["chapter", "zip", "m4b", "chapters"],
+        Query(
+            description="One file, a zip of one file per line, an M4B audiobook with chapter markers and cover, "
+            "or a zip of one file per chapter (the last two loudness-normalised; README: Books)."
+        ),
     ] = "chapter",
     format: AudioFormat | None = None,
 ) -> StreamingResponse:
-    """The finished batch's audio: one chapter file, or a zip of one file per line."""
+    """The finished batch's audio: one chapter file, a zip of one file per line, an M4B, or a zip of chapters."""
     batch = get_owned(session, Batch, batch_id, tenant)
     if batch.kind != JobKind.synthesis:
         raise BadInput(f"batch {batch_id} is a {batch.kind.value} batch and has no audio")
@@ -165,12 +181,33 @@ def batch_audio(
         raise NotReady(
             f"{counts['failed']} lines of batch {batch_id} failed; see /v1/batches/{batch_id}/jobs?status=failed"
         )
+    # A cancelled batch keeps what it finished: its lines as a zip, never as a chapter with holes.
+    if counts["cancelled"] and output != "zip":
+        raise NotReady(
+            f"{counts['cancelled']} lines of batch {batch_id} were cancelled; its finished lines: output=zip"
+        )
+    if output in ("m4b", "chapters"):
+        if output == "m4b" and format is not None:
+            raise BadInput("output=m4b is always AAC in MP4: leave out format")
+        return book_audio(session, tenant, batch, output, format)
     fmt = format or batch.options.get("format", "wav")
-    line_jobs = list(session.scalars(select(Job).where(Job.batch_id == batch_id).order_by(Job.line)))
+    query = select(Job).where(Job.batch_id == batch_id, Job.status == JobStatus.succeeded).order_by(Job.line)
+    line_jobs = list(session.scalars(query))
+    retention.check_stored(session, tenant, line_jobs, f"batch {batch_id}", get_settings())  # else 410
     if output == "zip":
         body = zip_of_lines(session, tenant, line_jobs, fmt)
         headers = {"Content-Disposition": f'attachment; filename="{batch_id}.zip"'}
         return StreamingResponse(stream(body), media_type="application/zip", headers=headers)
     body = chapter(session, tenant, line_jobs, fmt, get_settings().pause_between_chunks_ms * 2)
-    headers = {"Content-Disposition": f'attachment; filename="{batch_id}.{fmt}"'}
+    headers = {"Content-Disposition": f'attachment; filename="{batch_id}.{extension(fmt)}"'}
     return StreamingResponse(stream(body), media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+@router.post("/{batch_id}/cancel", response_model=BatchOut)
+def cancel_batch(batch_id: str, session: SessionDep, tenant: TenantDep, request: Request) -> BatchOut:
+    """Cancel a batch: its lines not yet started never start, the running ones finish, and what
+    finished is kept; the batch then ends as `cancelled` (and its webhook says so). A batch that
+    has ended is left as it is (200 all the same)."""
+    batch = get_owned(session, Batch, batch_id, tenant)
+    cancel.cancel_batch(session, batch)
+    return batch_out(session, batch, request)

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from api.deps import RATE_LIMIT, FinishedDep, SessionDep, TenantDep
 from api.presenters import batch_out, job_out
 from api.reply_events import ReplyEvents
-from shared import submit
+from shared import submit, webhooks
 from shared.config import get_settings
 from shared.errors import BadInput, EngineUnavailable
 from shared.models import Job, JobKind
-from shared.schemas import BatchOut, GenerateBatchRequest, GenerateRequest, JobOut
+from shared.schemas import BatchOut, GenerateBatchRequest, GenerateJobRequest, GenerateRequest, JobOut
 from shared.voices import resolve_voice
 
 router = APIRouter(prefix="/v1/generate", tags=["generation"], dependencies=[RATE_LIMIT])
@@ -44,18 +44,20 @@ _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
 
 @router.post("", response_model=JobOut, status_code=202, responses=_EVENT_STREAM)
 def generate(
-    body: GenerateRequest, session: SessionDep, tenant: TenantDep, request: Request, finished: FinishedDep
+    body: GenerateJobRequest, session: SessionDep, tenant: TenantDep, request: Request, finished: FinishedDep
 ) -> JobOut | StreamingResponse:
     """Queue one reply; with `speak`, a synthesis job (result.speech_job_id) speaks it when done.
     With `stream`, answer with the reply's events as it is written, and with `speak` too,
     each sentence's audio while the model goes on."""
     require_llm()
     check_speak_voices(session, tenant, [body])
-    submitted = submit.submit(session, tenant, submit.generation_jobs([body]))
+    callback = webhooks.callback_for(session, tenant, body.callback_url)
+    spec = GenerateRequest.model_validate(body.model_dump(exclude={"callback_url"}))  # the job's input: no URL
+    submitted = submit.submit(session, tenant, submit.generation_jobs([spec]), callback_url=callback)
     job = session.get_one(Job, submitted.job_ids[0])
     if not body.stream:
         return job_out(job, request)
-    events = ReplyEvents(job.id, tenant, body, finished, request)
+    events = ReplyEvents(job.id, tenant, spec, finished, request)
     # 200, not 202: the answer is the reply itself. No buffering by proxies (nginx's header).
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-VoxQueue-Job-Id": job.id}
     return StreamingResponse(events.stream(), media_type="text/event-stream", headers=headers)
@@ -68,6 +70,8 @@ def generate_batch(body: GenerateBatchRequest, session: SessionDep, tenant: Tena
     if streamed := [n for n, item in enumerate(body.items, 1) if item.stream]:
         raise BadInput(f"items {streamed[:5]}: stream is for a single reply (POST /v1/generate), not a batch")
     check_speak_voices(session, tenant, body.items)
+    callback = webhooks.callback_for(session, tenant, body.callback_url)
     new_jobs = submit.generation_jobs(body.items)
-    batch = submit.create_batch(session, tenant, JobKind.generation, new_jobs, options={"pool": "llm"})
+    options = {"pool": "llm"}
+    batch = submit.create_batch(session, tenant, JobKind.generation, new_jobs, options, callback_url=callback)
     return batch_out(session, batch, request)

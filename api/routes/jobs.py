@@ -10,10 +10,12 @@ from api.deps import BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_own
 from api.exports import to_bytes
 from api.presenters import job_out
 from api.waiting import LongPoll
+from shared import retention
 from shared.audio import MEDIA_TYPES
+from shared.config import get_settings
 from shared.db import session_scope
-from shared.errors import BadInput, NotReady
-from shared.models import Job, JobKind, JobStatus
+from shared.errors import AudioExpired, BadInput, NotReady
+from shared.models import FINISHED, Job, JobKind, JobStatus
 from shared.schemas import AnyJobOut, AudioFormat, JobOut
 from shared.snippets import get_snippet
 
@@ -36,7 +38,7 @@ async def get_job(
 
     async def finished_job() -> AnyJobOut | None:
         job = await run_in_threadpool(read)
-        return job if job.status in (JobStatus.succeeded, JobStatus.failed) else None
+        return job if job.status in FINISHED else None
 
     if wait and (done := await finished.wait(job_id, wait, finished_job)) is not None:
         return done
@@ -60,6 +62,6 @@ def job_audio(
         raise NotReady(f"job {job_id} is {job.status.value}; audio is ready when it has succeeded")
     snippet = get_snippet(session, tenant, job.snippet_key)
     if snippet is None:
-        raise NotReady(f"the audio of job {job_id} is no longer stored")
+        raise AudioExpired(retention.expired_message(f"job {job_id}", 1, 1, get_settings()))
     fmt = format or job.input.get("format", "wav")
     return Response(to_bytes(snippet.audio, fmt), media_type=MEDIA_TYPES[fmt])

@@ -22,7 +22,7 @@ from api.deps import RATE_LIMIT, BriefTenantDep, FinishedDep
 from api.exports import to_bytes
 from api.spoken import audio_when_spoken
 from api.waiting import Finished
-from shared import submit
+from shared import submit, telephony
 from shared.audio import decode, resample
 from shared.config import get_settings
 from shared.db import session_scope
@@ -39,6 +39,7 @@ MEDIA_TYPES: dict[SpeechFormat, str] = {
     "flac": "audio/flac",
     "wav": "audio/wav",
     "pcm": "audio/pcm",
+    **telephony.MEDIA_TYPES,  # type: ignore[dict-item]  # its keys are TelephonyFormat's
 }
 _PCM_RATE = 24_000  # OpenAI's pcm: raw 24 kHz 16-bit signed little-endian mono
 _OPUS_RATE = 48_000  # Opus runs at 48 kHz
@@ -117,7 +118,7 @@ def _open_wav_header(rate: int) -> bytes:
 
 
 def _encode(flac: bytes, fmt: str) -> bytes:
-    if fmt in ("mp3", "flac", "wav"):
+    if fmt in ("mp3", "flac", "wav") or fmt in telephony.FORMATS:
         return to_bytes(flac, fmt)
     if fmt == "pcm":
         audio = resample(decode(flac), _PCM_RATE)

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.deps import RATE_LIMIT, SessionDep, TenantDep
 from api.presenters import job_out
-from shared import submit
+from shared import submit, webhooks
 from shared.models import Job
 from shared.schemas import JobOut, SynthesizeRequest
 
@@ -17,8 +17,9 @@ def synthesize(
 ) -> JobOut:
     """Speak one text as a job (202); a text already in the cache is answered done (200)."""
     line = submit.ScriptLine(1, submit.cleaned(body.text))
+    callback = webhooks.callback_for(session, tenant, body.callback_url)
     new_jobs = submit.synthesis_jobs(session, tenant, [line], body.voice, body.speed, body.format)
-    submitted = submit.submit(session, tenant, new_jobs)
+    submitted = submit.submit(session, tenant, new_jobs, callback_url=callback)
     if not submitted.queued:
         response.status_code = 200  # cached: done already
     return job_out(session.get_one(Job, submitted.job_ids[0]), request)

@@ -4,7 +4,7 @@
 # trust the host's certificates, and the wheels are exactly the ones the host's tests ran with.
 FROM voxq-base:bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv espeak-ng sox libsndfile1 curl \
+ && apt-get install -y --no-install-recommends python3 python3-venv espeak-ng sox libsndfile1 curl ffmpeg \
  && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /opt/voxq
 ENV PATH=/opt/voxq/bin:$PATH VOXQ_DATA_DIR=/data LANG=C.UTF-8

@@ -52,7 +52,10 @@ def test_the_schema_states_the_limits_and_choices_the_api_enforces(spec: dict[st
 
     for name, field in [("SynthesizeRequest", "text"), ("DialectText", "text"), ("SpeechRequest", "input")]:
         assert schemas[name]["properties"][field]["maxLength"] == limit, name
-    assert schemas["SpeechRequest"]["properties"]["response_format"]["enum"] == ["mp3", "opus", "flac", "wav", "pcm"]
+    assert schemas["SpeechRequest"]["properties"]["response_format"]["enum"] == [
+        *("mp3", "opus", "flac", "wav", "pcm"),
+        *("wav_ulaw_8k", "wav_alaw_8k", "ulaw_8k", "alaw_8k"),
+    ]
     assert schemas["SpeechRequest"]["properties"]["voice"]["minLength"] == 1
     speed = schemas["SynthesizeRequest"]["properties"]["speed"]
     assert (speed["minimum"], speed["maximum"]) == (0.25, 4.0)

@@ -176,7 +176,7 @@ def test_a_chapter_survives_scaling_and_a_killed_worker(
         counts = wait_for(api, batch_id, LINES, timeout_s=240)
         record_property("compose_done_s", round(time.monotonic() - started, 1))
 
-        assert counts == {"queued": 0, "running": 0, "succeeded": LINES, "failed": 0}
+        assert counts == {"queued": 0, "running": 0, "succeeded": LINES, "failed": 0, "cancelled": 0}
         jobs = api.get(f"/v1/batches/{batch_id}/jobs", params={"limit": 1000}).json()
         assert [job["line"] for job in jobs] == list(range(1, LINES + 1))
         of_batch = f"FROM jobs WHERE batch_id = '{batch_id}'"

@@ -114,7 +114,7 @@ def fault_mid_batch(run: Run, fault: Callable[[], None], timeout_s: float = 120)
 
 def check_every_line_once(run: Run, batch_id: str) -> None:
     counts = run.counts(batch_id)
-    assert counts == {"queued": 0, "running": 0, "succeeded": LINES, "failed": 0}
+    assert counts == {"queued": 0, "running": 0, "succeeded": LINES, "failed": 0, "cancelled": 0}
     jobs = run.api.get(f"/v1/batches/{batch_id}/jobs", params={"limit": 1000}).json()
     assert [job["line"] for job in jobs] == list(range(1, LINES + 1))
     with psycopg.connect(run.fleet.postgres.url.replace("+psycopg", "")) as db:

@@ -65,6 +65,18 @@ def idle_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from _sqlite_stack(tmp_path_factory, "stack-idle", tts_workers=0)
 
 
+@pytest.fixture(scope="session")
+@starts_processes
+def webhook_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The API and one TTS worker slot that send webhooks to this machine without delay: private
+    addresses allowed, a reconciler pass every half second, a failed webhook tried again after one."""
+    folder = tmp_path_factory.mktemp("stack-webhooks")
+    env = {"VOXQ_WEBHOOK_ALLOW_PRIVATE": "1", "VOXQ_RECONCILE_EVERY_S": "0.5", "VOXQ_WEBHOOK_BACKOFF_S": "1"}
+    stack = start_stack(folder, sqlite_url(folder), tts_workers=1, **env)
+    yield stack
+    stack.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 @starts_processes
 def stack(request: pytest.FixtureRequest) -> Stack:

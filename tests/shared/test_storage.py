@@ -192,4 +192,10 @@ def test_status_counts_cover_every_state(database_url: str) -> None:
             ]
         )
         s.commit()
-        assert jobs.status_counts(s, batch.id) == {"queued": 1, "running": 0, "succeeded": 0, "failed": 2}
+        assert jobs.status_counts(s, batch.id) == {
+            "queued": 1,
+            "running": 0,
+            "succeeded": 0,
+            "failed": 2,
+            "cancelled": 0,
+        }

@@ -37,7 +37,7 @@ def test_a_batch_travels_in_groups_and_a_line_that_fails_fails_alone(grouped_sta
 
     assert [len(group) for group in groups] == [4, 2]
     assert [job["id"] for job in jobs] == [job_id for group in groups for job_id in group]
-    assert done["counts"] == {"queued": 0, "running": 0, "succeeded": 5, "failed": 1}
+    assert done["counts"] == {"queued": 0, "running": 0, "succeeded": 5, "failed": 1, "cancelled": 0}
     assert [job["status"] for job in jobs] == [
         "succeeded",
         "succeeded",
