@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -68,3 +69,16 @@ def tenant_with_voice(fleet: Fleet, clip: bytes) -> Iterator[tuple[httpx.Client,
         r = api.post("/v1/voices", files=files, data={"transcript": TRANSCRIPT})
         r.raise_for_status()
         yield api, str(r.json()["id"])
+
+
+def streamed_speech_timing(api: httpx.Client, body: dict[str, Any], started: float) -> tuple[float, float]:
+    """(seconds from `started` to the first audio sample, to the end) of a streamed WAV from
+    `/v1/audio/speech`."""
+    first, received = 0.0, 0
+    with api.stream("POST", "/v1/audio/speech", json=body) as r:
+        r.raise_for_status()
+        for chunk in r.iter_bytes():
+            received += len(chunk)
+            if not first and received > 44:  # past the WAV header
+                first = time.perf_counter() - started
+    return first, time.perf_counter() - started

@@ -18,7 +18,7 @@ import time
 
 import httpx
 
-from bench.common import dev_sentences, scratch_dir, unique_lines
+from bench.common import dev_sentences, scratch_dir, streamed_speech_timing, unique_lines
 from deploy.stack import Stack, sqlite_url, start_stack
 from shared.voices import VoiceSpec
 from workers.tts.engines.espeak import EspeakEngine
@@ -44,15 +44,7 @@ def first_audio(api: httpx.Client, text: str, stream: bool) -> tuple[float, floa
     body = {"model": "tts-1", "voice": "cmn", "input": text, "response_format": "wav"}
     if stream:
         body["stream_format"] = "audio"
-    started = time.perf_counter()
-    first, received = 0.0, 0
-    with api.stream("POST", "/v1/audio/speech", json=body) as r:
-        r.raise_for_status()
-        for chunk in r.iter_bytes():
-            received += len(chunk)
-            if not first and received > 44:  # past the WAV header
-                first = time.perf_counter() - started
-    return first, time.perf_counter() - started
+    return streamed_speech_timing(api, body, time.perf_counter())
 
 
 def p95(values: list[float]) -> float:

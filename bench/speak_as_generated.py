@@ -22,7 +22,7 @@ import time
 
 import httpx
 
-from bench.common import scratch_dir
+from bench.common import scratch_dir, streamed_speech_timing
 from cli.events import read_events
 from deploy.stack import TRANSCRIPT, run_fish_standin, speech_clip, sqlite_url, start_stack
 from deploy.vllm_server import running_vllm_server
@@ -45,14 +45,8 @@ def generate_then_stream(api: httpx.Client, voice: str, prompt: str) -> tuple[fl
     del ask["speak"]
     text = _finished(api, api.post("/v1/generate", json=ask).json()["id"])["result"]["text"]
     body = {"model": "tts-1", "voice": voice, "input": text, "response_format": "wav", "stream_format": "audio"}
-    first, received = 0.0, 0
-    with api.stream("POST", "/v1/audio/speech", json=body) as r:
-        r.raise_for_status()
-        for chunk in r.iter_bytes():
-            received += len(chunk)
-            if not first and received > 44:  # past the WAV header
-                first = time.perf_counter() - started
-    return first, time.perf_counter() - started, len(text)
+    first, last = streamed_speech_timing(api, body, started)
+    return first, last, len(text)
 
 
 def speak_as_generated(api: httpx.Client, voice: str, prompt: str) -> tuple[float, float, int]:

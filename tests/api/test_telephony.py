@@ -13,7 +13,7 @@ from deploy.stack import Stack
 from shared.config import get_settings
 from shared.telephony import trim_silence
 from tests.plugins.services import wait_for
-from tests.shared.g711 import band_energy_db, decode_raw
+from tests.shared.g711 import band_energy_db, decoded
 
 PROMPT = "您好，欢迎致电客服中心，请按一号键。"
 
@@ -21,15 +21,6 @@ PROMPT = "您好，欢迎致电客服中心，请按一号键。"
 def finished(api: httpx.Client, job_id: str) -> dict | None:  # type: ignore[type-arg]
     job = api.get(f"/v1/jobs/{job_id}").json()
     return job if job["status"] in ("succeeded", "failed") else None
-
-
-def decoded(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
-    if fmt.startswith("wav_"):
-        info = sf.info(io.BytesIO(data))
-        assert (info.format, info.subtype) == ("WAV", "ULAW" if "ulaw" in fmt else "ALAW")
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32")
-        return samples, rate
-    return decode_raw(data, "ulaw" if fmt.startswith("ulaw") else "alaw"), 8000
 
 
 def trimmed_s(wav: bytes) -> float:

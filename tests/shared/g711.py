@@ -1,7 +1,12 @@
 """G.711 expansion written from ITU-T G.711 itself, to decode what the API sends with no help
 from the library that encoded it."""
 
+import io
+
 import numpy as np
+import soundfile as sf
+
+RATE = 8_000  # G.711's
 
 
 def ulaw_to_int16(data: bytes) -> np.ndarray:
@@ -32,3 +37,13 @@ def band_energy_db(samples: np.ndarray, rate: int, low_hz: float, high_hz: float
     freqs = np.fft.rfftfreq(len(samples), 1 / rate)
     band = spectrum[(freqs >= low_hz) & (freqs < high_hz)].sum()
     return float(10 * np.log10(band / spectrum.sum() + 1e-30))
+
+
+def decoded(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
+    """The samples and rate of one telephone format, decoded as a telephone system would."""
+    if fmt.startswith("wav_"):
+        info = sf.info(io.BytesIO(data))
+        assert (info.format, info.subtype) == ("WAV", "ULAW" if "ulaw" in fmt else "ALAW")
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32")
+        return samples, rate
+    return decode_raw(data, "ulaw" if fmt.startswith("ulaw") else "alaw"), RATE

@@ -1,15 +1,12 @@
 """Telephone audio: G.711 at 8 kHz, band-limited before the rate drops, its silent ends trimmed."""
 
-import io
-
 import numpy as np
 import pytest
-import soundfile as sf
 
 from shared.audio import Audio, encode, extension, resample
 from shared.config import get_settings
 from shared.telephony import RATE, trim_silence
-from tests.shared.g711 import band_energy_db, decode_raw
+from tests.shared.g711 import band_energy_db, decode_raw, decoded
 
 SOURCE_RATE = 22_050  # espeak-ng's
 
@@ -20,16 +17,6 @@ def tones(*freqs: float, seconds: float = 1.0, silence_s: float = 0.5, rate: int
     sound = sum(0.3 * np.sin(2 * np.pi * f * t) for f in freqs)
     quiet = np.zeros(int(rate * silence_s))
     return Audio(np.concatenate([quiet, sound, quiet]).astype(np.float32), rate)
-
-
-def decoded(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
-    """The samples and rate of one telephone format, decoded as a telephone system would."""
-    if fmt.startswith("wav_"):
-        info = sf.info(io.BytesIO(data))
-        assert (info.format, info.subtype) == ("WAV", "ULAW" if "ulaw" in fmt else "ALAW")
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32")
-        return samples, rate
-    return decode_raw(data, "ulaw" if fmt.startswith("ulaw") else "alaw"), RATE
 
 
 @pytest.mark.parametrize("fmt", ["wav_ulaw_8k", "wav_alaw_8k", "ulaw_8k", "alaw_8k"])
