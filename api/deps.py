@@ -70,7 +70,7 @@ def require_metrics_reader(session: SessionDep, authorization: Annotated[str | N
     """Who may read /metrics: with VOXQ_METRICS_TOKEN set, only its bearer (Prometheus, which
     holds no tenant's key); without it, any valid API key. 401 otherwise."""
     token = get_settings().metrics_token
-    if token is None:
+    if not token:  # an empty VOXQ_METRICS_TOKEN counts as unset: "Bearer " alone must not pass
         get_tenant(session, authorization)
         return
     scheme, _, given = (authorization or "").partition(" ")

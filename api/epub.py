@@ -95,7 +95,7 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
     names = set(archive.namelist())
     if "META-INF/container.xml" not in names:
         raise BadInput("the EPUB has no META-INF/container.xml, so no package document (OPF) to read")
-    root = etree.fromstring(archive.read("META-INF/container.xml"), _XML)
+    root = _meta_inf_xml(archive, "META-INF/container.xml")
     paths = [] if root is None else [el.get("full-path") for el in root.iter("{*}rootfile")]
     if not any(path in names for path in paths):
         raise BadInput("the EPUB has no package document (OPF): META-INF/container.xml names none that is there")
@@ -104,11 +104,9 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
 
 def _refuse_drm(archive: zipfile.ZipFile) -> None:
     """Encrypted content (Adobe ADEPT, Readium LCP, ...) cannot be read without its keys."""
-    try:
-        data = archive.read("META-INF/encryption.xml")
-    except KeyError:
+    if "META-INF/encryption.xml" not in archive.namelist():
         return
-    root = etree.fromstring(data, _XML)
+    root = _meta_inf_xml(archive, "META-INF/encryption.xml")
     for encrypted in [] if root is None else root.iter(f"{_XMLENC}EncryptedData"):
         method = encrypted.find(f"{_XMLENC}EncryptionMethod")
         if method is not None and method.get("Algorithm") in _FONT_OBFUSCATION:
@@ -119,6 +117,15 @@ def _refuse_drm(archive: zipfile.ZipFile) -> None:
             f"the EPUB is DRM-protected: {what} is encrypted (META-INF/encryption.xml); "
             "only books without DRM can be read"
         )
+
+
+def _meta_inf_xml(archive: zipfile.ZipFile, name: str) -> etree._Element | None:
+    """A file of META-INF parsed leniently (None when nothing could be recovered); BadInput when
+    lxml finds no document at all (an empty file), which would otherwise escape as a 500."""
+    try:
+        return etree.fromstring(archive.read(name), _XML)
+    except etree.XMLSyntaxError as exc:
+        raise BadInput(f"the EPUB's {name} is not XML ({exc})") from None
 
 
 def _load(data: bytes) -> epub.EpubBook:

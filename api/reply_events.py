@@ -34,14 +34,13 @@ from api.waiting import Finished
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import VoxQueueError
-from shared.models import Job, JobStatus
+from shared.models import FINISHED, Job, JobStatus
 from shared.replies import Ended, Sentence, SpeechFailed, Started, TextDelta, read_events
 from shared.schemas import GenerateRequest, JobOut
 
 logger = logging.getLogger(__name__)
 
 _LOOK_EVERY_MS = 2000  # between looks at the job's row while the stream is silent (also a keep-alive)
-_FINISHED = (JobStatus.succeeded, JobStatus.failed)
 
 
 def sse(event: str, data: dict[str, Any]) -> str:
@@ -158,4 +157,4 @@ class ReplyEvents:
     def _read_finished_job(self) -> JobOut | None:
         with session_scope() as session:
             job = session.get_one(Job, self.job_id)
-            return job_out(job, self.request) if job.status in _FINISHED else None
+            return job_out(job, self.request) if job.status in FINISHED else None

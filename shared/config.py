@@ -200,7 +200,10 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Timeout of each phase (connect, write, read) of one webhook request."
     )
     webhook_retry_for_s: float = Field(
-        24 * 3600.0, ge=0, description="How long a webhook that fails is tried again, from its batch's or job's end."
+        24 * 3600.0,
+        ge=0,
+        description="How long a webhook that fails is tried again, from when the reconciler noticed its batch's or "
+        "job's end (at most one VOXQ_RECONCILE_EVERY_S after it).",
     )
     webhook_backoff_s: float = Field(
         30.0, gt=0, description="Wait before the first retry of a failed webhook; doubled at every retry."

@@ -23,6 +23,7 @@ that no entry touches keep theirs (and their cached audio).
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -149,6 +150,7 @@ def _pattern(word: str) -> str:
 # goes stale, and a submission costs one small read (the version) when its lexicon is here.
 _MATCHERS: dict[str, Matcher] = {}
 _MAX_MATCHERS = 64
+_MATCHERS_LOCK = threading.Lock()  # API request threads share the cache
 
 
 def matcher(session: Session, tenant_id: str) -> Matcher | None:
@@ -160,9 +162,10 @@ def matcher(session: Session, tenant_id: str) -> Matcher | None:
     if found is None:
         entries = session.scalars(select(Lexicon.entries).where(Lexicon.tenant_id == tenant_id)).one()
         found = Matcher(entries)
-        if len(_MATCHERS) >= _MAX_MATCHERS:
-            _MATCHERS.pop(next(iter(_MATCHERS)))
-        _MATCHERS[sha] = found
+        with _MATCHERS_LOCK:
+            if len(_MATCHERS) >= _MAX_MATCHERS:
+                _MATCHERS.pop(next(iter(_MATCHERS)))
+            _MATCHERS[sha] = found
     return found
 
 

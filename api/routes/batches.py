@@ -65,36 +65,42 @@ async def create_batch(
     if priority not in LANES:
         raise BadInput(f"unknown priority {priority!r}: use {' or '.join(LANES)}")
     lane: Lane = "live" if priority == "live" else "bulk"
-    callback = webhooks.callback_for(session, tenant, callback_url)
+    # The callback's DNS lookup, the parsing (a whole EPUB) and the database work run in the
+    # thread pool: on the event loop they would stall every long-poll and stream of this process.
+    callback = await run_in_threadpool(webhooks.callback_for, session, tenant, callback_url)
     settings = get_settings()
     data = await read_upload(file, settings.max_script_bytes, "script")
-    fmt = detect_format(file.filename, script_format)
-    script = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
-    lines = script.lines
-    if kind == "dialect":
-        items = [DialectText(text=line.text, id=line.id) for line in lines]
-        options: dict[str, Any] = {"filename": file.filename, "priority": lane}
+
+    def store() -> BatchOut:
+        fmt = detect_format(file.filename, script_format)
+        script = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
+        lines = script.lines
+        if kind == "dialect":
+            items = [DialectText(text=line.text, id=line.id) for line in lines]
+            options: dict[str, Any] = {"filename": file.filename, "priority": lane}
+            batch = submit.create_batch(
+                session, tenant, JobKind.dialect, submit.dialect_jobs(items), options, lane, callback_url=callback
+            )
+            return batch_out(session, batch, request)
+        if follow_dialect:
+            lines = submit.follow_dialect(session, tenant, lines, parse_dialect_voices(dialect_voices))
+        new_jobs = submit.synthesis_jobs(session, tenant, lines, voice, speed, format)
+        options = {
+            "voice": voice,
+            "format": format,
+            "speed": speed,
+            "filename": file.filename,
+            "follow_dialect": follow_dialect,
+            "priority": lane,
+        }
+        if script.book is not None and (script.book.title or script.book.author):
+            options["book"] = {"title": script.book.title, "author": script.book.author}
         batch = submit.create_batch(
-            session, tenant, JobKind.dialect, submit.dialect_jobs(items), options, lane, callback_url=callback
+            session, tenant, JobKind.synthesis, new_jobs, options, lane, book=script.book, callback_url=callback
         )
         return batch_out(session, batch, request)
-    if follow_dialect:
-        lines = submit.follow_dialect(session, tenant, lines, parse_dialect_voices(dialect_voices))
-    new_jobs = submit.synthesis_jobs(session, tenant, lines, voice, speed, format)
-    options = {
-        "voice": voice,
-        "format": format,
-        "speed": speed,
-        "filename": file.filename,
-        "follow_dialect": follow_dialect,
-        "priority": lane,
-    }
-    if script.book is not None and (script.book.title or script.book.author):
-        options["book"] = {"title": script.book.title, "author": script.book.author}
-    batch = submit.create_batch(
-        session, tenant, JobKind.synthesis, new_jobs, options, lane, book=script.book, callback_url=callback
-    )
-    return batch_out(session, batch, request)
+
+    return await run_in_threadpool(store)
 
 
 def parse_dialect_voices(raw: str | None) -> dict[str, str]:

@@ -75,6 +75,17 @@ def _no_opf() -> bytes:
     return buffer.getvalue()
 
 
+def _with_empty(name: str) -> bytes:
+    """A good EPUB whose file `name` is there but empty."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(make_epub())) as source, zipfile.ZipFile(buffer, "w") as archive:
+        for info in source.infolist():
+            archive.writestr(info, b"" if info.filename == name else source.read(info))
+        if name not in source.namelist():
+            archive.writestr(name, b"")
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
@@ -82,8 +93,10 @@ def _no_opf() -> bytes:
         (_no_opf(), "no META-INF/container.xml"),
         (make_epub([("空白", [])], cover=False, headings=False), "no text to speak"),
         (with_drm(make_epub()), "DRM-protected: EPUB/text/chapter1.xhtml is encrypted"),
+        (_with_empty("META-INF/container.xml"), "META-INF/container.xml is not XML"),
+        (_with_empty("META-INF/encryption.xml"), "META-INF/encryption.xml is not XML"),
     ],
-    ids=["not-a-zip", "no-opf", "no-text", "drm"],
+    ids=["not-a-zip", "no-opf", "no-text", "drm", "empty-container", "empty-encryption"],
 )
 def test_a_broken_or_protected_epub_is_400_naming_the_problem_and_stores_nothing(
     client: TestClient, data: bytes, problem: str

@@ -75,6 +75,16 @@ def test_with_a_token_set_only_its_bearer_reads_them(client: TestClient, monkeyp
     assert client.get("/metrics").status_code == 401
 
 
+def test_an_empty_token_opens_nothing_any_api_key_reads_them(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "metrics_token", "")
+
+    assert client.get("/metrics").status_code == 200
+    for bare in ("Bearer ", "Bearer"):
+        assert client.get("/metrics", headers={"Authorization": bare}).status_code == 401, bare
+
+
 # --- what it shows ----------------------------------------------------------------------
 
 
