@@ -45,7 +45,7 @@ class DeploymentCollector:
     def collect(self) -> Iterator[Metric]:
         yield self._jobs()
         try:
-            snapshot = metrics.read(queue.redis_client(queue.publisher().conf.broker_url))
+            snapshot = metrics.read(queue.broker_redis())
         except RedisError as exc:
             logger.warning("metrics: Redis is unreachable, its figures are left out: %s", exc)
             return

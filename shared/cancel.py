@@ -42,7 +42,7 @@ def drop_messages(batch: Batch) -> int:
     lists = [queue.lane_list(pool, lane) for lane in queue.LANES]
     header = json.dumps({"voxq_batch": batch.id})[1:-1]  # as json.dumps writes it inside a message
     try:
-        redis = queue.redis_client(queue.publisher().conf.broker_url)
+        redis = queue.broker_redis()
         dropped: int = _drop_batch(redis)(keys=lists, args=[header])
     except RedisError as exc:
         logger.warning("batch %s: cancelled, but its messages stay queued (workers skip them): %s", batch.id, exc)

@@ -148,7 +148,7 @@ class Recording:
         if not self._counts and not self._sums:
             return
         try:
-            pipe = queue.redis_client(queue.publisher().conf.broker_url).pipeline()
+            pipe = queue.broker_redis().pipeline()
             for (key, series), by in self._counts.items():
                 pipe.hincrby(key, series, by)
             for (key, series), value in self._sums.items():

@@ -122,6 +122,11 @@ def redis_client(url: str) -> Redis:
     return Redis.from_url(url, health_check_interval=30)
 
 
+def broker_redis() -> Redis:
+    """The client of the broker's Redis, where the lanes, notices and counters live."""
+    return redis_client(publisher().conf.broker_url)
+
+
 def enqueue(task_name: str, job_ids: Sequence[str], lane: Lane = "live", batch_id: str | None = None) -> None:
     """Put jobs on their pool's queue, in `lane`: one per group of up to `llm_group_size` jobs
     for the LLM tasks, up to `tts_group_size` for synthesis (one job a message when that is 1)."""
@@ -219,7 +224,7 @@ def job_ids_on_broker(queues: Sequence[str] = QUEUES, unacked_stale_s: float | N
     With `unacked_stale_s`, an unacknowledged message delivered longer ago than that, and not
     due later (a retry's eta), does not count: a worker starts what it takes at once, so the
     worker that took it was lost before it began (or Redis restarted under it)."""
-    redis = redis_client(publisher().conf.broker_url)
+    redis = broker_redis()
     raw: list[bytes | str] = []
     for name in (lane_list(queue, lane) for queue in queues for lane in LANES):
         for start in range(0, redis.llen(name), _SCAN_SIZE):

@@ -102,7 +102,7 @@ def cost(new_jobs: Sequence[NewJob]) -> tuple[Quota, int] | None:
 
 def counters() -> Redis:
     """The broker's Redis: every API process of a deployment shares it."""
-    return queue.redis_client(queue.publisher().conf.broker_url)
+    return queue.broker_redis()
 
 
 def reserve(session: Session, tenant_id: str, new_jobs: Sequence[NewJob], what: str) -> Reservation | None:

@@ -31,7 +31,7 @@ def rate_key(key_hash: str) -> str:
 def take(key_hash: str, per_min: int) -> None:
     """Count one submission of the API key whose sha256 is `key_hash`; RateLimited (nothing
     counted) if the key has used up its `per_min`."""
-    redis = queue.redis_client(queue.publisher().conf.broker_url)
+    redis = queue.broker_redis()
     try:
         wait_ms = int(_gcra(redis)(keys=[rate_key(key_hash)], args=[per_min, PERIOD_MS]))
     except RedisError as exc:
