@@ -30,8 +30,8 @@ _BLOCK = 1 << 16  # samples decoded at once from one line's FLAC
 
 
 def line_pause_ms(settings: Settings) -> int:
-    """Silence between two lines of a batch's audio: twice the pause between a line's chunks
-    (the batch audio route joins chapters with the same)."""
+    """Silence between two lines of a batch's audio: twice the pause between a line's chunks.
+    The one definition: the chapter file, the M4B and the captions all use it."""
     return settings.pause_between_chunks_ms * 2
 
 

@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from api.book_audio import line_pause_ms
 from api.books import book_audio
 from api.deps import RATE_LIMIT, BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
 from api.exports import chapter, stream, zip_of_lines
@@ -204,7 +205,7 @@ def batch_audio(
         body = zip_of_lines(session, tenant, line_jobs, fmt)
         headers = {"Content-Disposition": f'attachment; filename="{batch_id}.zip"'}
         return StreamingResponse(stream(body), media_type="application/zip", headers=headers)
-    body = chapter(session, tenant, line_jobs, fmt, get_settings().pause_between_chunks_ms * 2)
+    body = chapter(session, tenant, line_jobs, fmt, line_pause_ms(get_settings()))
     headers = {"Content-Disposition": f'attachment; filename="{batch_id}.{extension(fmt)}"'}
     return StreamingResponse(stream(body), media_type=MEDIA_TYPES[fmt], headers=headers)
 
