@@ -6,10 +6,10 @@ from pathlib import Path
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from api.book_audio import load_timeline, require_finished
-from api.exports import stream
-from api.m4b import write_chapters, write_m4b
-from shared.books import cover_of
+from shared.books.exports import stream
+from shared.books.m4b import write_chapters, write_m4b
+from shared.books.store import cover_of
+from shared.books.timeline import load_timeline, require_finished
 from shared.config import get_settings
 from shared.models import Batch
 

@@ -8,12 +8,12 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from api.waiting import Finished
-from shared import rate_limit
-from shared.auth import hash_key, tenant_for_key
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import NotFound, Unauthorized
 from shared.models import Batch, Job, Snippet, Voice
+from shared.tenants import rate_limit
+from shared.tenants.auth import hash_key, tenant_for_key
 
 
 def get_session() -> Iterator[Session]:

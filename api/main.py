@@ -12,7 +12,7 @@ from api.routes import lexicon as lexicon_routes
 from api.routes import webhooks as webhook_routes
 from api.waiting import Finished
 from shared.config import get_settings
-from shared.reconcile import Reconciler
+from shared.jobs.reconcile import Reconciler
 
 
 @asynccontextmanager

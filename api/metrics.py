@@ -13,8 +13,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from shared import jobs, metrics, queue
+from shared import metrics
+from shared.jobs import state
 from shared.models import JobKind
+from shared.redis import broker
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class DeploymentCollector:
     def collect(self) -> Iterator[Metric]:
         yield self._jobs()
         try:
-            snapshot = metrics.read(queue.broker_redis())
+            snapshot = metrics.read(broker())
         except RedisError as exc:
             logger.warning("metrics: Redis is unreachable, its figures are left out: %s", exc)
             return
@@ -69,6 +71,6 @@ class DeploymentCollector:
 
     def _jobs(self) -> GaugeMetricFamily:
         gauge = GaugeMetricFamily(JOBS, "Jobs in the database, by kind and state.", labels=["kind", "status"])
-        for (kind, status), n in sorted(jobs.kind_status_counts(self.session).items()):
+        for (kind, status), n in sorted(state.kind_status_counts(self.session).items()):
             gauge.add_metric([kind.value, status.value], n)
         return gauge

@@ -4,10 +4,10 @@ from fastapi import Request
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
-from shared import jobs
-from shared.books import chapter_titles
+from api.schemas import BatchOut, ChapterOut, JobOut, SynthesisJobOut, VoiceOut
+from shared.books.store import chapter_titles
+from shared.jobs import state
 from shared.models import Batch, Job, JobKind, JobStatus, Voice
-from shared.schemas import BatchOut, ChapterOut, JobOut, SynthesisJobOut, VoiceOut
 
 _JOB_OUT: TypeAdapter[JobOut] = TypeAdapter(JobOut)
 
@@ -22,9 +22,9 @@ def job_out(job: Job, request: Request) -> JobOut:
 
 def batch_out(session: Session, batch: Batch, request: Request) -> BatchOut:
     """A batch with its jobs counted by status; a finished synthesis batch links its audio."""
-    counts = jobs.status_counts(session, batch.id)
+    counts = state.status_counts(session, batch.id)
     done = counts["queued"] == 0 and counts["running"] == 0
-    status = jobs.batch_status(counts)
+    status = state.batch_status(counts)
     audio_url = None
     if batch.kind == JobKind.synthesis and status == "succeeded":
         audio_url = str(request.url_for("batch_audio", batch_id=batch.id))

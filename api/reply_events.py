@@ -1,7 +1,7 @@
 """Server-Sent Events of a streamed reply (POST /v1/generate with `stream`).
 
 Two readers feed the client's one stream: the reply stream the LLM worker writes
-(shared/replies.py), relayed as it comes, and the audio of each finished sentence, sent as
+(shared/jobs/replies.py), relayed as it comes, and the audio of each finished sentence, sent as
 soon as that sentence's synthesis job is spoken and always in the reply's order. Events:
 
 - ``text``: ``{"text", "reasoning"}``, the new piece of the reply (reasoning is never spoken)
@@ -27,16 +27,17 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from redis.asyncio import Redis
 
-from api.exports import to_bytes
 from api.presenters import job_out
+from api.schemas import JobOut
 from api.spoken import audio_when_spoken
 from api.waiting import Finished
+from shared.books.exports import to_bytes
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import VoxQueueError
+from shared.jobs.contracts import GenerateRequest
+from shared.jobs.replies import Ended, Sentence, SpeechFailed, Started, TextDelta, read_events
 from shared.models import FINISHED, Job, JobStatus
-from shared.replies import Ended, Sentence, SpeechFailed, Started, TextDelta, read_events
-from shared.schemas import GenerateRequest, JobOut
 
 logger = logging.getLogger(__name__)
 

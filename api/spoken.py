@@ -3,10 +3,10 @@ streamed spoken reply wait for."""
 
 from fastapi.concurrency import run_in_threadpool
 
+from shared.audio.snippets import get_snippet
 from shared.db import session_scope
 from shared.errors import NotReady, PermanentEngineError
 from shared.models import Job, JobStatus
-from shared.snippets import get_snippet
 
 
 async def audio_when_spoken(tenant_id: str, job_id: str) -> bytes | None:

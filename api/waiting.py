@@ -1,5 +1,5 @@
 """Waiting for jobs without holding a thread or a database connection: one subscription per
-API process to the workers' notices (shared/notify.py) wakes the requests that wait for those
+API process to the workers' notices (shared/jobs/notify.py) wakes the requests that wait for those
 jobs or batches; each then reads the database, the truth. A waiter also looks by itself every
 `_LOOK_EVERY_S`, so a notice lost while Redis was away costs seconds, not the whole wait."""
 
@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 from fastapi import Query
 from redis.asyncio import Redis
 
-from shared.notify import CHANNEL
+from shared.jobs.notify import CHANNEL
 
 logger = logging.getLogger(__name__)
 

@@ -53,7 +53,7 @@ def measure_in_child(stack: Stack, what: str, batch_id: str, out: Path) -> tuple
 def idle_rss_mb() -> float:
     """Peak RSS of a process that imports what the assembly imports and does nothing else."""
     code = (
-        "import resource, api.book_audio, api.captions, api.m4b, shared.db; "
+        "import resource, shared.books.timeline, shared.books.captions, shared.books.m4b, shared.db; "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -62,10 +62,10 @@ def idle_rss_mb() -> float:
 
 def assemble(what: str, batch_id: str, out: Path) -> None:
     """In the child: build the M4B (or the captions) of the batch straight from the database."""
-    from api.book_audio import load_timeline
-    from api.captions import cues, render
-    from api.m4b import write_m4b
-    from shared.books import cover_of
+    from shared.books.captions import cues, render
+    from shared.books.m4b import write_m4b
+    from shared.books.store import cover_of
+    from shared.books.timeline import load_timeline
     from shared.config import get_settings
     from shared.db import session_scope
     from shared.models import Batch

@@ -20,7 +20,7 @@ import httpx
 
 from bench.common import dev_sentences, scratch_dir, streamed_speech_timing, unique_lines
 from deploy.stack import Stack, sqlite_url, start_stack
-from shared.voices import VoiceSpec
+from shared.voices.resolve import VoiceSpec
 from workers.tts.engines.espeak import EspeakEngine
 
 LIVE_LINES = 20

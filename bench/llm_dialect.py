@@ -36,7 +36,7 @@ from deploy.stack import REPO, Stack, fresh_pg_database, start_stack
 from deploy.vllm_server import running_vllm_server
 from shared.db import make_engine
 from shared.models import Batch, Job
-from shared.text import clean
+from shared.text.sentences import clean
 from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines.vllm_openai import VLLMOpenAIEngine
 

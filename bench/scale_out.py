@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.common import lines, submit, tenant_with_voice, wait_done
 from deploy.fleet import Fleet
 from deploy.stack import TRANSCRIPT, speech_clip
-from shared.voices import VoiceSpec
+from shared.voices.resolve import VoiceSpec
 from workers.tts.engines.fish_speech import FishSpeechEngine
 
 MS_PER_CHAR = 16.0  # ~20 characters a line: ~0.33 s a line, 3 lines/s per "GPU" (a Fish Speech server)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from bench.common import dev_sentences
 from shared.dialect.detector import detect
-from shared.text_normalize import normalize_zh
+from shared.text.normalize import normalize_zh
 
 LONG_TEXT = "2024年3月5日10:30，气温-3~5℃，涨幅12.5%，售价¥12.50，电话13812345678。今天我们去公园。" * 60
 

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench.common import scratch_dir, unique_lines
 from deploy.stack import sqlite_url, start_stack
-from shared.text import clean
-from shared.text_normalize import normalize_zh
-from shared.voices import VoiceSpec
+from shared.text.normalize import normalize_zh
+from shared.text.sentences import clean
+from shared.voices.resolve import VoiceSpec
 from workers.tts.engines.espeak import EspeakEngine
 
 LINES = 1_000

@@ -13,8 +13,8 @@ from cli.client import ApiError, Client
 from cli.exit_codes import ExitCode
 from cli.progress import follow_batch
 from shared.config import get_settings
-from shared.local import ensure_local_key
 from shared.migrate import upgrade
+from shared.tenants.local import ensure_local_key
 
 
 def _wait_for_api(url: str, timeout_s: float = 30) -> None:

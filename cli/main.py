@@ -75,8 +75,8 @@ def _logging() -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema; on a new database, also create the local API key."""
-    from shared.local import ensure_local_key
     from shared.migrate import upgrade
+    from shared.tenants.local import ensure_local_key
 
     settings = get_settings()
     upgrade()
@@ -244,7 +244,7 @@ def requeue(
     """Run the reconciler: queue again the jobs whose worker was lost (lease ran out), and send
     again the jobs queued a while with no message on the broker. The API runs it too; one
     process acts at a time, so this is safe to schedule anywhere."""
-    from shared.reconcile import reconcile_once
+    from shared.jobs.reconcile import reconcile_once
 
     if older_than is not None and older_than < 0:
         _fail("--older-than must be 0 or more seconds")
@@ -278,7 +278,7 @@ def gc(
     """Delete the audio whose retention ran out (VOXQ_SNIPPET_RETENTION_DAYS after the batch or job that
     used it ended; precomputed phrases stay until deleted), in chunks of VOXQ_SNIPPET_SWEEP_CHUNK rows. The
     reconciler does the same every pass; this does all of it now."""
-    from shared import retention
+    from shared.audio import retention
     from shared.db import new_session
 
     if dry_run and vacuum:
@@ -305,8 +305,8 @@ def _space(space: dict[str, int]) -> str:
 @keys_app.command("create")
 def keys_create(tenant: Annotated[str, typer.Option(help="Tenant name; created if new.")]) -> None:
     """Create an API key for a tenant and print it (it is shown only once)."""
-    from shared.auth import create_key
     from shared.db import session_scope
+    from shared.tenants.auth import create_key
 
     if not tenant.strip():
         _fail("tenant name is empty")
@@ -331,9 +331,9 @@ def keys_limits(
     """Show a tenant's daily quotas and what it has used today; with options, set its own."""
     from redis import RedisError
 
-    from shared import quota
     from shared.db import session_scope
     from shared.errors import NotFound
+    from shared.tenants import quota
 
     settings = get_settings()
     with session_scope() as session:
@@ -366,16 +366,17 @@ def keys_limits(
 def keys_webhook_secret(tenant: Annotated[str, typer.Option(help="Tenant name.")]) -> None:
     """Make the secret that signs the tenant's webhooks and print it (shown only once; a new
     one replaces the old at once)."""
-    from shared import quota, webhooks
     from shared.db import session_scope
     from shared.errors import NotFound
+    from shared.tenants import quota
+    from shared.webhooks import callbacks
 
     with session_scope() as session:
         try:
             row = quota.find_tenant(session, tenant.strip())
         except NotFound as exc:
             _fail(str(exc))
-        row.webhook_secret = secret = webhooks.new_secret()
+        row.webhook_secret = secret = callbacks.new_secret()
     console.print(secret)
 
 

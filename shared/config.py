@@ -128,7 +128,7 @@ class Settings(BaseSettings):
         300.0, description="How long POST /v1/audio/speech waits for its synthesis job before answering 503."
     )
 
-    # --- retention of audio (shared/retention.py) ----------------------------------------
+    # --- retention of audio (shared/audio/retention.py) ----------------------------------------
     snippet_retention_days: float = Field(
         30.0,
         gt=0,
@@ -190,7 +190,7 @@ class Settings(BaseSettings):
         "0 or unset: no limit. `voxq keys limits` sets a tenant's own.",
     )
 
-    # --- webhooks (callback_url; sent by the reconciler's sweep, shared/webhooks.py) -------
+    # --- webhooks (callback_url; sent by the reconciler's sweep, shared/webhooks/callbacks.py) -------
     webhook_allow_private: bool = Field(
         False,
         description="Accept callback URLs on loopback, link-local and private addresses (a receiver on this "

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.exceptions import RedisError
 
-from shared import queue
+from shared.jobs import lanes
+from shared.redis import broker
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class Recording:
         if not self._counts and not self._sums:
             return
         try:
-            pipe = queue.broker_redis().pipeline()
+            pipe = broker().pipeline()
             for (key, series), by in self._counts.items():
                 pipe.hincrby(key, series, by)
             for (key, series), value in self._sums.items():
@@ -179,10 +180,10 @@ class Snapshot:
 
 def read(redis: Redis) -> Snapshot:
     """The lanes' lengths and every family's series, as they are now. Raises RedisError."""
-    lists: list[tuple[str, queue.Lane]] = [(name, lane) for name in queue.QUEUES for lane in queue.LANES]
+    lists: list[tuple[str, lanes.Lane]] = [(name, lane) for name in lanes.QUEUES for lane in lanes.LANES]
     pipe = redis.pipeline(transaction=False)
     for name, lane in lists:
-        pipe.llen(queue.lane_list(name, lane))
+        pipe.llen(lanes.lane_list(name, lane))
     for family in FAMILIES:
         pipe.hgetall(family.key)
     replies = pipe.execute()

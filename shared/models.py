@@ -66,7 +66,7 @@ class Tenant(Base):
     # (VOXQ_DAILY_SYNTH_CHARS, VOXQ_DAILY_LLM_JOBS); 0: none for this tenant.
     daily_synth_chars: Mapped[int | None] = mapped_column(Integer, default=None)
     daily_llm_jobs: Mapped[int | None] = mapped_column(Integer, default=None)
-    # The key that signs its webhooks (shared/webhooks.py): stored as it is, since signing needs it,
+    # The key that signs its webhooks (shared/webhooks/callbacks.py): stored as it is, since signing needs it,
     # and shown once, when it is made. None: the tenant has none, and cannot set a callback_url.
     webhook_secret: Mapped[str | None] = mapped_column(String(64), default=None)
 
@@ -100,7 +100,7 @@ class Voice(Base):
 
 
 class Lexicon(Base):
-    """A tenant's pronunciation lexicon (shared/lexicon.py): word → what is said, replaced whole."""
+    """A tenant's pronunciation lexicon (shared/text/pronunciation.py): word → what is said, replaced whole."""
 
     __tablename__ = "lexicons"
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
@@ -125,7 +125,7 @@ class Snippet(Base):
     duration_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the retention sweep next looks at it; None: never (a precomputed phrase's). Never later
-    # than the moment the jobs and batches that used it let it go (shared/retention.py).
+    # than the moment the jobs and batches that used it let it go (shared/audio/retention.py).
     expires_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
 
 
@@ -182,14 +182,14 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     snippet_key: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     # A /v1/snippets/precompute job: True while its phrase is kept (its audio stays until deleted),
-    # False once deleted (it then keeps nothing); None for every other job (shared/retention.py).
+    # False once deleted (it then keeps nothing); None for every other job (shared/audio/retention.py).
     pinned: Mapped[bool | None] = mapped_column(Boolean, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     # While running: the worker (Celery node name) and until when it holds the job. The worker
     # renews the lease while it works; a lease that runs out means the worker was lost, and
-    # the reconciler queues the job again (shared/reconcile.py).
+    # the reconciler queues the job again (shared/jobs/reconcile.py).
     worker: Mapped[str | None] = mapped_column(String(NAME_CHARS), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -206,7 +206,7 @@ class DeliveryState(enum.StrEnum):
 
 
 class WebhookDelivery(Base):
-    """A webhook to send when a batch or a single job ends (shared/webhooks.py). Made with its
+    """A webhook to send when a batch or a single job ends (shared/webhooks/callbacks.py). Made with its
     batch or job, in the same transaction, so no end is missed; the reconciler's sweep fires
     it once its subject has ended and sends it until a 2xx answers or it gives up."""
 

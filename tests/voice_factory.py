@@ -24,7 +24,7 @@ def create_voice(
 def spoken_length(text: str, voice: str) -> float:
     """How long espeak-ng's `voice` takes to say `text`, spoken here as a TTS worker would."""
     from shared.config import get_settings
-    from shared.voices import VoiceSpec
+    from shared.voices.resolve import VoiceSpec
     from workers.tts.engines.espeak import EspeakEngine
     from workers.tts.speak import speak
 

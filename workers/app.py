@@ -1,9 +1,9 @@
 """The Celery app of the worker pools: the app every VoxQueue process shares
-(`shared/queue.py`), with the task modules loaded. `celery -A workers.app worker ...`
+(`shared/jobs/queue.py`), with the task modules loaded. `celery -A workers.app worker ...`
 (see `workers/pools.py` for each pool's arguments)."""
 
 from shared.config import get_settings
-from shared.queue import make_celery_app
+from shared.jobs.celery_app import make_celery_app
 
 celery_app = make_celery_app(get_settings())
 celery_app.autodiscover_tasks(["workers.tts", "workers.llm"], related_name="tasks", force=False)

@@ -7,8 +7,8 @@ import os
 import threading
 from collections.abc import Sequence
 
-from shared import jobs
 from shared.db import session_scope
+from shared.jobs import state
 from shared.models import Job
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class LeaseKeeper:
                 continue
             try:
                 with session_scope() as session:
-                    kept = jobs.renew(session, held, self.lease_s)
+                    kept = state.renew(session, held, self.lease_s)
             except Exception as exc:  # the database may be down: try again next round
                 logger.warning("jobs %s: could not renew their leases: %s", ", ".join(j.id for j in held), exc)
                 continue

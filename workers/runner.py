@@ -23,16 +23,16 @@ from celery.utils.time import get_exponential_backoff_interval
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from shared import jobs
+from shared.audio.snippets import NewSnippet, store_snippet
 from shared.config import get_settings
 from shared.db import UNREACHABLE, new_session, session_scope
 from shared.errors import BadInput, EngineUnavailable, RetryableEngineError, VoxQueueError
+from shared.jobs import state
+from shared.jobs.contracts import GenerationResult, JobResult, ScriptLine, SpeakOptions
+from shared.jobs.lanes import SYNTHESIZE_TASK, Lane
+from shared.jobs.notify import publish_finished
+from shared.jobs.submit import commit_and_enqueue, synthesis_jobs
 from shared.models import Job
-from shared.notify import publish_finished
-from shared.queue import SYNTHESIZE_TASK, Lane
-from shared.schemas import GenerationResult, JobResult, SpeakOptions
-from shared.snippets import NewSnippet, store_snippet
-from shared.submit import ScriptLine, commit_and_enqueue, synthesis_jobs
 from workers import metrics
 from workers.leases import LeaseKeeper
 
@@ -104,7 +104,7 @@ def run_jobs(
 ) -> None:
     """Run the jobs of one message together: one transaction starts them all under this
     worker's lease, `work` gets those still to do and returns one outcome per job, and one
-    transaction records them all (fenced by the attempt: see shared/jobs.py).
+    transaction records them all (fenced by the attempt: see shared/jobs/state.py).
 
     An outcome that is a RetryableEngineError sends just that job round again: the task is
     retried with the ids of such jobs only, so what finished is kept. Any other VoxQueueError
@@ -146,7 +146,7 @@ T = TypeVar("T")
 
 def _start(job_ids: Sequence[str], worker: str) -> list[Job]:
     with session_scope() as session:
-        return jobs.start_many(session, job_ids, worker, _settings.lease_s)
+        return state.start_many(session, job_ids, worker, _settings.lease_s)
 
 
 def _with_database(step: Callable[[], T], job_ids: Sequence[str]) -> T:
@@ -209,13 +209,13 @@ def _retry(task: Task[Any, Any], group: list[Job], retry: dict[str, RetryableEng
 
 def _fail(errors: list[tuple[Job, str]]) -> None:
     with session_scope() as session:
-        jobs.fail_many(session, errors)
+        state.fail_many(session, errors)
     publish_finished([job.id for job, _ in errors], [job.batch_id for job, _ in errors])
 
 
 def _release(held: list[Job]) -> None:
     with session_scope() as session:
-        jobs.release(session, held)
+        state.release(session, held)
 
 
 def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
@@ -237,7 +237,7 @@ def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
             else:
                 lane: Lane = "live" if job.batch_id is None else "bulk"
                 children[lane].extend(_record_spoken_reply(session, job, outcome.result, outcome.speak))
-        recorded = jobs.succeed_many(session, results) + jobs.fail_many(session, errors)
+        recorded = state.succeed_many(session, results) + state.fail_many(session, errors)
         if recorded < len(results) + len(errors):
             # Their leases ran out (this worker was cut off) and the jobs were queued again:
             # the newer attempt's outcome is the one that counts.
@@ -279,12 +279,12 @@ def _record_spoken_reply(session: Session, job: Job, result: JobResult, speak: S
         )
     except VoxQueueError as exc:
         logger.warning("job %s: could not start speaking the reply: %s", job.id, exc)
-        jobs.succeed(session, job, result.model_copy(update={"speech_error": str(exc)}))
+        state.succeed(session, job, result.model_copy(update={"speech_error": str(exc)}))
         return []
-    if not jobs.succeed(session, job, result.model_copy(update={"speech_job_id": child[0].id})):
+    if not state.succeed(session, job, result.model_copy(update={"speech_job_id": child[0].id})):
         return []  # this attempt no longer holds the job: whichever finished it created the child
     logger.info("job %s: reply goes to synthesis job %s", job.id, child[0].id)
-    return jobs.insert_jobs(session, job.tenant_id, child, parent_id=job.id)
+    return state.insert_jobs(session, job.tenant_id, child, parent_id=job.id)
 
 
 def _ids(group: list[Job]) -> str:

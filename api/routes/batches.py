@@ -8,23 +8,26 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from api.book_audio import line_pause_ms
 from api.books import book_audio
 from api.deps import RATE_LIMIT, BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
-from api.exports import chapter, stream, zip_of_lines
 from api.presenters import batch_out, job_out
-from api.scripts import detect_format, parse_script
+from api.schemas import BatchOut, CallbackUrl, JobOut
 from api.uploads import read_upload
 from api.waiting import LongPoll
-from shared import cancel, jobs, retention, submit, webhooks
-from shared.audio import MEDIA_TYPES, extension
+from shared.audio import retention
+from shared.audio.codec import MEDIA_TYPES, extension
+from shared.books.exports import chapter, stream, zip_of_lines
+from shared.books.scripts import detect_format, parse_script
+from shared.books.timeline import line_pause_ms
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.dialect.labels import LABELS
 from shared.errors import BadInput, NotReady
+from shared.jobs import cancel, state, submit
+from shared.jobs.contracts import AudioFormat, DialectText, Speed, VoiceName
+from shared.jobs.lanes import LANES, Lane
 from shared.models import Batch, Job, JobKind, JobStatus
-from shared.queue import LANES, Lane
-from shared.schemas import AudioFormat, BatchOut, CallbackUrl, DialectText, JobOut, Speed, VoiceName
+from shared.webhooks import callbacks
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -68,7 +71,7 @@ async def create_batch(
     lane: Lane = "live" if priority == "live" else "bulk"
     # The callback's DNS lookup, the parsing (a whole EPUB) and the database work run in the
     # thread pool: on the event loop they would stall every long-poll and stream of this process.
-    callback = await run_in_threadpool(webhooks.callback_for, session, tenant, callback_url)
+    callback = await run_in_threadpool(callbacks.callback_for, session, tenant, callback_url)
     settings = get_settings()
     data = await read_upload(file, settings.max_script_bytes, "script")
 
@@ -181,7 +184,7 @@ def batch_audio(
     batch = get_owned(session, Batch, batch_id, tenant)
     if batch.kind != JobKind.synthesis:
         raise BadInput(f"batch {batch_id} is a {batch.kind.value} batch and has no audio")
-    counts = jobs.status_counts(session, batch.id)
+    counts = state.status_counts(session, batch.id)
     if counts["queued"] or counts["running"]:
         raise NotReady(f"batch {batch_id} is not finished: {counts['queued'] + counts['running']} jobs to go")
     if counts["failed"]:

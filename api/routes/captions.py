@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api.book_audio import load_timeline, require_finished
-from api.captions import MEDIA_TYPES, CaptionFormat, cues, render
 from api.deps import SessionDep, TenantDep, get_owned
+from shared.books.captions import MEDIA_TYPES, CaptionFormat, cues, render
+from shared.books.timeline import load_timeline, require_finished
 from shared.config import get_settings
 from shared.errors import NotFound
 from shared.models import Batch

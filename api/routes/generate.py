@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session
 from api.deps import RATE_LIMIT, FinishedDep, SessionDep, TenantDep
 from api.presenters import batch_out, job_out
 from api.reply_events import ReplyEvents
-from shared import submit, webhooks
+from api.schemas import BatchOut, GenerateBatchRequest, GenerateJobRequest, JobOut
 from shared.config import get_settings
 from shared.errors import BadInput, EngineUnavailable
+from shared.jobs import submit
+from shared.jobs.contracts import GenerateRequest
 from shared.models import Job, JobKind
-from shared.schemas import BatchOut, GenerateBatchRequest, GenerateJobRequest, GenerateRequest, JobOut
-from shared.voices import resolve_voice
+from shared.voices.resolve import resolve_voice
+from shared.webhooks import callbacks
 
 router = APIRouter(prefix="/v1/generate", tags=["generation"], dependencies=[RATE_LIMIT])
 
@@ -51,7 +53,7 @@ def generate(
     each sentence's audio while the model goes on."""
     require_llm()
     check_speak_voices(session, tenant, [body])
-    callback = webhooks.callback_for(session, tenant, body.callback_url)
+    callback = callbacks.callback_for(session, tenant, body.callback_url)
     spec = GenerateRequest.model_validate(body.model_dump(exclude={"callback_url"}))  # the job's input: no URL
     submitted = submit.submit(session, tenant, submit.generation_jobs([spec]), callback_url=callback)
     job = session.get_one(Job, submitted.job_ids[0])
@@ -70,7 +72,7 @@ def generate_batch(body: GenerateBatchRequest, session: SessionDep, tenant: Tena
     if streamed := [n for n, item in enumerate(body.items, 1) if item.stream]:
         raise BadInput(f"items {streamed[:5]}: stream is for a single reply (POST /v1/generate), not a batch")
     check_speak_voices(session, tenant, body.items)
-    callback = webhooks.callback_for(session, tenant, body.callback_url)
+    callback = callbacks.callback_for(session, tenant, body.callback_url)
     new_jobs = submit.generation_jobs(body.items)
     options = {"pool": "llm"}
     batch = submit.create_batch(session, tenant, JobKind.generation, new_jobs, options, callback_url=callback)

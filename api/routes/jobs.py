@@ -7,17 +7,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.deps import BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
-from api.exports import to_bytes
 from api.presenters import job_out
+from api.schemas import AnyJobOut, JobOut
 from api.waiting import LongPoll
-from shared import retention
-from shared.audio import MEDIA_TYPES
+from shared.audio import retention
+from shared.audio.codec import MEDIA_TYPES
+from shared.audio.snippets import get_snippet
+from shared.books.exports import to_bytes
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import AudioExpired, BadInput, NotReady
+from shared.jobs.contracts import AudioFormat
 from shared.models import FINISHED, Job, JobKind, JobStatus
-from shared.schemas import AnyJobOut, AudioFormat, JobOut
-from shared.snippets import get_snippet
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

@@ -10,12 +10,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from api.deps import RATE_LIMIT, SessionDep, TenantDep
-from shared import retention, submit
-from shared.config import get_settings
-from shared.errors import BadInput, NotFound
-from shared.lexicon import matcher
-from shared.models import JobStatus
-from shared.schemas import (
+from api.schemas import (
     DeletedPhrase,
     DeletedPhrasesOut,
     DeletePhrasesRequest,
@@ -23,6 +18,12 @@ from shared.schemas import (
     PrecomputeOut,
     PrecomputeRequest,
 )
+from shared.audio import retention
+from shared.config import get_settings
+from shared.errors import BadInput, NotFound
+from shared.jobs import submit
+from shared.models import JobStatus
+from shared.text.pronunciation import matcher
 
 router = APIRouter(prefix="/v1/snippets", tags=["snippets"])
 

@@ -19,16 +19,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api.deps import RATE_LIMIT, BriefTenantDep, FinishedDep
-from api.exports import to_bytes
+from api.schemas import SpeechFormat, SpeechRequest
 from api.spoken import audio_when_spoken
 from api.waiting import Finished
-from shared import submit, telephony
-from shared.audio import decode, resample
+from shared.audio import telephony
+from shared.audio.codec import decode, resample
+from shared.books.exports import to_bytes
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import BadInput, EngineUnavailable
-from shared.schemas import SpeechFormat, SpeechRequest
-from shared.text import sentences
+from shared.jobs import submit
+from shared.text.sentences import sentences
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audio", tags=["openai"], dependencies=[RATE_LIMIT])

@@ -4,9 +4,10 @@ from fastapi import APIRouter, Request, Response
 
 from api.deps import RATE_LIMIT, SessionDep, TenantDep
 from api.presenters import job_out
-from shared import submit, webhooks
+from api.schemas import JobOut, SynthesizeRequest
+from shared.jobs import submit
 from shared.models import Job
-from shared.schemas import JobOut, SynthesizeRequest
+from shared.webhooks import callbacks
 
 router = APIRouter(prefix="/v1", tags=["synthesis"])
 
@@ -17,7 +18,7 @@ def synthesize(
 ) -> JobOut:
     """Speak one text as a job (202); a text already in the cache is answered done (200)."""
     line = submit.ScriptLine(1, submit.cleaned(body.text))
-    callback = webhooks.callback_for(session, tenant, body.callback_url)
+    callback = callbacks.callback_for(session, tenant, body.callback_url)
     new_jobs = submit.synthesis_jobs(session, tenant, [line], body.voice, body.speed, body.format)
     submitted = submit.submit(session, tenant, new_jobs, callback_url=callback)
     if not submitted.queued:

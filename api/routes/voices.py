@@ -6,14 +6,15 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
 from api.deps import SessionDep, TenantDep, get_owned
-from api.exports import to_bytes
 from api.presenters import voice_out
+from api.schemas import VoiceOut
 from api.uploads import read_upload
-from shared.audio import MEDIA_TYPES
+from shared.audio.codec import MEDIA_TYPES
+from shared.books.exports import to_bytes
 from shared.config import get_settings
+from shared.jobs.contracts import AudioFormat
 from shared.models import Voice
-from shared.schemas import AudioFormat, VoiceOut
-from shared.voice_library import MAX_SEED, ClipLimits, NewVoice, create_voice, list_voices
+from shared.voices.library import MAX_SEED, ClipLimits, NewVoice, create_voice, list_voices
 
 router = APIRouter(prefix="/v1/voices", tags=["voices"])
 

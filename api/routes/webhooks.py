@@ -5,9 +5,9 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, TenantDep, get_owned
-from shared import webhooks
+from api.schemas import DeliveryAttemptOut, DeliveryOut, WebhookSecretOut
 from shared.models import Batch, Job, Tenant, WebhookAttempt, WebhookDelivery
-from shared.schemas import DeliveryAttemptOut, DeliveryOut, WebhookSecretOut
+from shared.webhooks import callbacks
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
@@ -16,9 +16,9 @@ router = APIRouter(prefix="/v1", tags=["webhooks"])
 def create_webhook_secret(session: SessionDep, tenant: TenantDep) -> WebhookSecretOut:
     """Make the tenant's webhook signing secret, shown this once; a new one replaces the old at
     once (every later request, retries too, is signed with it)."""
-    secret = webhooks.new_secret()
+    secret = callbacks.new_secret()
     session.get_one(Tenant, tenant).webhook_secret = secret
-    return WebhookSecretOut(secret=secret, header=f"{webhooks.SIGNATURE_HEADER}: v1=<hex>")
+    return WebhookSecretOut(secret=secret, header=f"{callbacks.SIGNATURE_HEADER}: v1=<hex>")
 
 
 @router.get("/batches/{batch_id}/deliveries", response_model=list[DeliveryOut])

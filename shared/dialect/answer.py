@@ -2,7 +2,7 @@
 
 from shared.dialect.detector import DialectResult
 from shared.dialect.hybrid import HybridResult
-from shared.schemas import DialectAnswer, TokenUsage
+from shared.jobs.contracts import DialectAnswer, TokenUsage
 
 
 def cpu_answer(result: DialectResult) -> DialectAnswer:

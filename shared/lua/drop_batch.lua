@@ -1,6 +1,6 @@
--- Cancelling a batch (shared/cancel.py): drop its waiting messages from a pool's lists.
+-- Cancelling a batch (shared/jobs/cancel.py): drop its waiting messages from a pool's lists.
 -- KEYS: the pool's lane lists. ARGV[1]: the batch's header as the messages hold it,
--- '"voxq_batch": "<id>"' (shared/queue.py `message`). The other messages keep their order.
+-- '"voxq_batch": "<id>"' (shared/jobs/queue.py `message`). The other messages keep their order.
 local dropped = 0
 for _, key in ipairs(KEYS) do
   local items = redis.call('LRANGE', key, 0, -1)

@@ -1,4 +1,4 @@
--- The rate limit of one API key (shared/rate_limit.py): GCRA, the generic cell rate algorithm.
+-- The rate limit of one API key (shared/tenants/rate_limit.py): GCRA, the generic cell rate algorithm.
 -- KEYS[1]: the key's theoretical arrival time (TAT), in ms. ARGV[1]: requests per period;
 -- ARGV[2]: the period in ms. Returns 0 when the request may pass (and counts it), else the ms
 -- until it would. Redis's own clock, so every API process agrees on "now".

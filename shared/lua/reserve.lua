@@ -1,4 +1,4 @@
--- A daily quota (shared/quota.py): check and take a whole submission's amount in one step, so
+-- A daily quota (shared/tenants/quota.py): check and take a whole submission's amount in one step, so
 -- two API processes can never both take the last of it.
 -- KEYS[1]: one tenant's counter for one UTC day. ARGV[1]: the amount; ARGV[2]: the quota;
 -- ARGV[3]: the counter's expiry (s). Returns {1, used after} when taken, {0, used} when not.

@@ -1,4 +1,4 @@
--- Fair share in a bulk lane (shared/queue.py): batches take turns.
+-- Fair share in a bulk lane (shared/jobs/queue.py): batches take turns.
 -- KEYS[1]: a bulk lane's list. ARGV: new messages, in the order they were submitted.
 -- The list is consumed from its right end (BRPOP). Rebuild it so that batches take turns:
 -- one message of each batch in the order the batches first appear, then again.

@@ -4,9 +4,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import app
-from shared.auth import create_key
 from shared.db import session_scope
 from shared.migrate import upgrade
+from shared.tenants.auth import create_key
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,15 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from shared import retention
-from shared.audio import Audio, encode
-from shared.auth import create_key, tenant_for_key
+from shared.audio import retention
+from shared.audio.codec import Audio, encode
+from shared.audio.snippets import NewSnippet, store_snippet
 from shared.config import get_settings
 from shared.db import new_session, session_scope
+from shared.jobs.contracts import ScriptLine
+from shared.jobs.submit import synthesis_jobs
 from shared.models import Batch, Job, Snippet, utcnow
-from shared.snippets import NewSnippet, store_snippet
-from shared.submit import ScriptLine, synthesis_jobs
+from shared.tenants.auth import create_key, tenant_for_key
 
 AGO = timedelta(days=31)
 

@@ -4,8 +4,8 @@ a line's time by their characters, and the route refuses formats it does not wri
 import pytest
 from fastapi.testclient import TestClient
 
-from api.book_audio import Line, Timeline
-from api.captions import cues, render
+from shared.books.captions import cues, render
+from shared.books.timeline import Line, Timeline
 
 RATE = 1000  # one sample a millisecond: times read as sample counts
 

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from shared.db import session_scope
 from shared.models import Batch, Job, JobStatus
+from tests.plugins.services import point_redis_at
 
 
 def stored() -> tuple[int, int]:
@@ -97,9 +98,7 @@ def test_over_limit_scripts_are_413(client: TestClient, monkeypatch) -> None:  #
 def test_with_the_queue_unreachable_a_script_is_a_503_and_its_lines_fail_rather_than_wait(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.queue import publisher
-
-    monkeypatch.setitem(publisher().conf, "broker_url", "redis://127.0.0.1:1/0")  # nothing listens there
+    point_redis_at(monkeypatch, "redis://127.0.0.1:1/0")  # nothing listens there
 
     r = upload(client, "lost.txt", "第一行，队列不在。\n第二行，也不在。\n".encode(), voice="cmn")
 

@@ -103,7 +103,7 @@ def test_changing_an_entry_changes_the_key_of_the_lines_it_applies_to_and_no_oth
 
 
 def test_each_tenant_has_its_own_lexicon(empty_lexicon: TestClient) -> None:
-    from shared.auth import create_key
+    from shared.tenants.auth import create_key
 
     with session_scope() as session:
         other_key = create_key(session, f"lexicon-other-{uuid.uuid4().hex[:8]}")

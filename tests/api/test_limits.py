@@ -21,14 +21,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from deploy.stack import REPO, Stack, free_port, spawn
-from shared import quota, submit
-from shared.auth import create_key
 from shared.config import get_settings
 from shared.db import session_scope
-from shared.jobs import NewJob
+from shared.jobs import submit
+from shared.jobs.contracts import SynthesisInput
+from shared.jobs.state import NewJob
 from shared.models import Batch, Job, JobKind
-from shared.queue import publisher
-from shared.schemas import SynthesisInput
+from shared.tenants import quota
+from shared.tenants.auth import create_key
 from tests.plugins.tiers import starts_processes
 
 # Ten characters each, none a digit (which would be spoken as longer words), none repeated.
@@ -248,7 +248,7 @@ def test_a_tenants_own_quota_set_with_the_cli_overrides_the_deployments(
     client: TestClient, counters: redis.Redis, tenant: NewTenant
 ) -> None:
     name, key = tenant.name, tenant.key
-    redis_url = publisher().conf.broker_url  # the `counters` fixture's database
+    redis_url = get_settings().redis_url  # the `counters` fixture's database
 
     set_ = keys_limits("--tenant", name, "--daily-synth-chars", "12", "--daily-llm-jobs", "0", redis_url=redis_url)
     assert set_.returncode == 0, set_.stderr

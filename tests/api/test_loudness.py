@@ -4,7 +4,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from api.loudness import LoudnessMeter, gain_db
+from shared.books.loudness import LoudnessMeter, gain_db
 
 
 @pytest.mark.parametrize("rate", [22050, 24000, 44100])

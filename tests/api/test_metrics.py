@@ -11,15 +11,18 @@ import redis
 from fastapi.testclient import TestClient
 
 from deploy.stack import REPO
-from shared import metrics, queue
-from shared.auth import tenant_for_key
+from shared import metrics
+from shared.audio.snippets import NewSnippet, store_snippet
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import PermanentEngineError, RetryableEngineError
+from shared.jobs import lanes, queue
+from shared.jobs.contracts import ScriptLine
+from shared.jobs.reconcile import reconcile_once
+from shared.jobs.submit import synthesis_jobs
 from shared.models import Job, JobKind, utcnow
-from shared.reconcile import reconcile_once
-from shared.snippets import NewSnippet, store_snippet
-from shared.submit import ScriptLine, synthesis_jobs
+from shared.tenants.auth import tenant_for_key
+from tests.plugins.services import point_redis_at
 from tests.scrape import exposed_names, samples, value
 from workers import metrics as worker_metrics
 
@@ -171,7 +174,7 @@ def test_the_reconciler_counts_what_it_sends_again(
     client: TestClient, broker: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = client.post("/v1/synthesize", json={"text": a_new_text()}).json()["id"]
-    broker.delete(queue.lane_list("tts", "live"))  # its message is lost (a Redis restarted empty)
+    broker.delete(lanes.lane_list("tts", "live"))  # its message is lost (a Redis restarted empty)
     monkeypatch.setattr(get_settings(), "requeue_after_s", 0.0)
 
     reconcile_once(get_settings())
@@ -191,7 +194,7 @@ def test_the_reconciler_counts_what_it_sends_again(
 def test_without_redis_it_still_shows_the_database_and_recording_never_raises(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(queue.publisher().conf, "broker_url", "redis://127.0.0.1:1/0")  # nothing listens there
+    point_redis_at(monkeypatch, "redis://127.0.0.1:1/0")  # nothing listens there
     metrics.Recording().count(metrics.CACHE_HITS).send()  # logged and dropped
     r = client.get("/metrics")
 

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from deploy.stack import Stack
+from shared.audio.telephony import trim_silence
 from shared.config import get_settings
-from shared.telephony import trim_silence
 from tests.plugins.services import wait_for
 from tests.shared.g711 import band_energy_db, decoded
 

@@ -12,9 +12,9 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 
 from api.main import app
-from shared.auth import create_key
 from shared.config import get_settings
 from shared.db import session_scope
+from shared.tenants.auth import create_key
 from tests.voice_factory import TRANSCRIPT, speech_clip
 
 

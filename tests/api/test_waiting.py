@@ -11,7 +11,7 @@ from api import waiting
 from api.waiting import Finished
 from deploy.stack import Stack
 from shared.config import get_settings
-from shared.notify import publish_finished
+from shared.jobs.notify import publish_finished
 
 
 def test_a_waiter_is_woken_by_the_notice_naming_its_batch(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import app
-from shared.auth import create_key
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.migrate import upgrade
+from shared.tenants.auth import create_key
 
 
 def new_client() -> TestClient:

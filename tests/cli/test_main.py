@@ -128,15 +128,16 @@ def test_dialect_eval_prints_scores_and_the_confusion_matrix(sqlite_stack: Stack
 def test_requeue_sends_again_a_job_whose_message_was_lost(sqlite_stack: Stack) -> None:
     from sqlalchemy.orm import Session
 
-    from shared import jobs
-    from shared.auth import tenant_for_key
     from shared.db import make_engine
-    from shared.submit import ScriptLine, synthesis_jobs
+    from shared.jobs import state
+    from shared.jobs.contracts import ScriptLine
+    from shared.jobs.submit import synthesis_jobs
+    from shared.tenants.auth import tenant_for_key
 
     # A committed job that never got its queue message, as after a crash between the two.
     with Session(make_engine(sqlite_stack.env["VOXQ_DATABASE_URL"])) as session:
         tenant = tenant_for_key(session, sqlite_stack.key)
-        [job_id] = jobs.insert_jobs(
+        [job_id] = state.insert_jobs(
             session, tenant, synthesis_jobs(session, tenant, [ScriptLine(1, "这条消息丢了，再发一次。")], "cmn")
         )
         session.commit()
@@ -161,16 +162,16 @@ def test_requeue_leaves_alone_a_job_whose_message_is_still_waiting(sqlite_stack:
     from celery import Celery
     from sqlalchemy.orm import Session
 
-    from shared import jobs
-    from shared.auth import tenant_for_key
     from shared.db import make_engine
-    from shared.schemas import GenerateRequest
-    from shared.submit import generation_jobs
+    from shared.jobs import state
+    from shared.jobs.contracts import GenerateRequest
+    from shared.jobs.submit import generation_jobs
+    from shared.tenants.auth import tenant_for_key
 
     # This stack runs no LLM worker: a generation job's message waits on the llm list.
     with Session(make_engine(sqlite_stack.env["VOXQ_DATABASE_URL"])) as session:
         tenant = tenant_for_key(session, sqlite_stack.key)
-        [job_id] = jobs.insert_jobs(session, tenant, generation_jobs([GenerateRequest(input="排队等着")]))
+        [job_id] = state.insert_jobs(session, tenant, generation_jobs([GenerateRequest(input="排队等着")]))
         session.commit()
     Celery(broker=sqlite_stack.env["VOXQ_REDIS_URL"]).send_task("voxq.llm.generate", args=[[job_id]], queue="llm")
     broker = redis.Redis.from_url(sqlite_stack.env["VOXQ_REDIS_URL"])

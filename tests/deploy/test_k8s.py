@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from shared.config import Settings
-from shared.queue import LANES, QUEUES, lane_list
+from shared.jobs.lanes import LANES, QUEUES, lane_list
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.32"  # the kubectl installed here; the manifests need 1.29+ (native sidecars)

@@ -9,7 +9,8 @@ import pytest
 import redis
 
 from deploy.stack import Stack, claim_redis_db, fresh_pg_database, migrated, release_redis_db, sqlite_url, start_stack
-from shared.queue import publisher
+from shared.config import get_settings
+from shared.jobs.celery_app import publisher
 from tests.plugins.tiers import starts_processes
 
 
@@ -28,11 +29,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return migrated(request.getfixturevalue("pg_database"))
 
 
+def point_redis_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """This process's Redis (the settings' URL, and the publishing app's broker) is `url`
+    for the rest of the test."""
+    monkeypatch.setattr(get_settings(), "redis_url", url)
+    monkeypatch.setitem(publisher().conf, "broker_url", url)
+
+
 @pytest.fixture
 def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
     """A Redis database of this test's own, which the queue client publishes to."""
     url = claim_redis_db()
-    monkeypatch.setitem(publisher().conf, "broker_url", url)
+    point_redis_at(monkeypatch, url)
     yield redis.Redis.from_url(url)
     release_redis_db(url)
 

@@ -3,8 +3,8 @@
 import pytest
 
 from shared.errors import BadInput, TooLarge
-from shared.lexicon import Matcher, checked_entries, pinyin_syllables, version
-from shared.submit import speech_text
+from shared.jobs.submit import speech_text
+from shared.text.pronunciation import Matcher, checked_entries, pinyin_syllables, version
 from tests.phonemes import phonemes
 
 ENTRIES = {"重庆": "chong2 qing4", "VoxQueue": "沃克斯队列", "AI": "人工智能", "重庆市": "chong2 qing4 shi4"}

@@ -5,7 +5,8 @@ import json
 
 import redis
 
-from shared.queue import enqueue_jobs, job_ids_on_broker, lane_list
+from shared.jobs.lanes import lane_list
+from shared.jobs.queue import enqueue_jobs, job_ids_on_broker
 
 
 def _queued(broker: redis.Redis, queue: str) -> list[tuple[str, list]]:  # type: ignore[type-arg]

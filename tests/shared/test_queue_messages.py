@@ -11,8 +11,10 @@ from celery.worker.request import Request
 from kombu.serialization import prepare_accept_content
 from kombu.transport.virtual import Channel, Message
 
+from shared.jobs.celery_app import publisher
+from shared.jobs.lanes import QUEUE_FOR_TASK
+from shared.jobs.queue import enqueue_jobs
 from shared.models import new_id
-from shared.queue import QUEUE_FOR_TASK, enqueue_jobs, publisher
 from workers.app import celery_app
 
 celery_app.loader.import_default_modules()  # the worker side: the tasks a message names

@@ -12,15 +12,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from deploy.stack import REPO
-from shared import jobs, retention
-from shared.auth import create_key, tenant_for_key
+from shared.audio import retention
+from shared.audio.snippets import NewSnippet, store_snippet
 from shared.config import Settings, get_settings
 from shared.db import make_engine
-from shared.jobs import NewJob
+from shared.jobs import state
+from shared.jobs.contracts import ScriptLine, SynthesisInput, SynthesisResult
+from shared.jobs.state import NewJob
+from shared.jobs.submit import synthesis_jobs
 from shared.models import Batch, Job, JobKind, Snippet, utcnow
-from shared.schemas import SynthesisInput, SynthesisResult
-from shared.snippets import NewSnippet, store_snippet
-from shared.submit import ScriptLine, synthesis_jobs
+from shared.tenants.auth import create_key, tenant_for_key
 
 DAYS = timedelta(days=1)
 
@@ -57,7 +58,7 @@ def batch_of(s: Session, tenant: str, *keys: str) -> str:
     batch = Batch(tenant_id=tenant, kind=JobKind.synthesis, lines=len(keys))
     s.add(batch)
     s.flush()
-    jobs.insert_jobs(s, tenant, [line(key, number=n) for n, key in enumerate(keys, 1)], batch_id=batch.id)
+    state.insert_jobs(s, tenant, [line(key, number=n) for n, key in enumerate(keys, 1)], batch_id=batch.id)
     return batch.id
 
 
@@ -75,9 +76,9 @@ def test_batch_and_single_job_audio_expires_a_retention_after_it_ended_and_preco
             spoken(s, tenant, text) for text in ("批里的一句。", "单独一句。", "预先合成。")
         )
         batch_id = batch_of(s, tenant, in_batch)
-        jobs.insert_jobs(s, tenant, [line(single)])
+        state.insert_jobs(s, tenant, [line(single)])
         precompute = line(precomputed)
-        jobs.insert_jobs(s, tenant, [precompute])
+        state.insert_jobs(s, tenant, [precompute])
         retention.pin(s, tenant, [precompute.id])
         s.commit()
 
@@ -100,7 +101,7 @@ def test_the_sweep_deletes_expired_rows_in_chunks_and_leaves_the_rest(sessions: 
         tenant = new_tenant(s, "ret-chunks")
         expired = [spoken(s, tenant, f"过期的第{n}句。") for n in range(5)]
         fresh = [spoken(s, tenant, f"还新的第{n}句。") for n in range(2)]
-        jobs.insert_jobs(s, tenant, [line(key) for key in expired + fresh])
+        state.insert_jobs(s, tenant, [line(key) for key in expired + fresh])
         # The fresh two were spoken (and their jobs finished) 15 days after the others.
         s.execute(update(Snippet).where(Snippet.key.in_(fresh)).values(expires_at=utcnow() + 45 * DAYS))
         s.execute(update(Job).where(Job.snippet_key.in_(fresh)).values(finished_at=utcnow() + 15 * DAYS))
@@ -130,7 +131,7 @@ def test_a_snippet_a_newer_batch_reused_lives_on_with_that_batch(sessions: Calla
         second = Batch(tenant_id=tenant, kind=JobKind.synthesis, lines=1)
         s.add(second)
         s.flush()
-        jobs.insert_jobs(s, tenant, again, batch_id=second.id)
+        state.insert_jobs(s, tenant, again, batch_id=second.id)
         s.commit()
 
     retention.sweep(sessions, settings(), tenant_id=tenant)  # sees the second batch end
@@ -160,7 +161,7 @@ def test_gc_dry_run_says_what_it_would_free_and_deletes_nothing(database_url: st
     with Session(engine) as s:
         tenant = new_tenant(s, "ret-gc")
         keys = [spoken(s, tenant, f"早就用完的第{n}句。") for n in range(3)]
-        jobs.insert_jobs(s, tenant, [line(key) for key in keys])
+        state.insert_jobs(s, tenant, [line(key) for key in keys])
         # Spoken and used 40 days ago.
         s.execute(update(Job).where(Job.snippet_key.in_(keys)).values(finished_at=utcnow() - 40 * DAYS))
         s.execute(update(Snippet).where(Snippet.key.in_(keys)).values(expires_at=utcnow() - 10 * DAYS))

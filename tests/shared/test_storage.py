@@ -6,13 +6,13 @@ from datetime import timedelta
 from sqlalchemy import inspect, select, text, update
 from sqlalchemy.orm import Session
 
-from shared import jobs
-from shared.auth import create_key, tenant_for_key
+from shared.audio.snippets import NewSnippet, cached_durations, key_prefix, snippet_key, store_snippet
 from shared.db import make_engine
+from shared.jobs import state
+from shared.jobs.contracts import DialectAnswer, SynthesisResult
 from shared.models import Job, JobKind, JobStatus, Snippet, utcnow
-from shared.schemas import DialectAnswer, SynthesisResult
-from shared.snippets import NewSnippet, cached_durations, key_prefix, snippet_key, store_snippet
-from shared.voices import VoiceSpec
+from shared.tenants.auth import create_key, tenant_for_key
+from shared.voices.resolve import VoiceSpec
 
 
 def session_for(url: str) -> Session:
@@ -50,13 +50,13 @@ SPOKEN = SynthesisResult(duration_s=1.5, cached=False)
 def test_a_job_moves_queued_running_succeeded_and_then_never_again(database_url: str) -> None:
     with session_for(database_url) as s:
         job = _job(s, tenant_for_key(s, create_key(s, "t1")))
-        attempt = jobs.start(s, job.id, "tts-1@host", lease_s=30)
+        attempt = state.start(s, job.id, "tts-1@host", lease_s=30)
         s.commit()
         assert attempt is not None and attempt.status == JobStatus.running and attempt.worker == "tts-1@host"
-        assert jobs.succeed(s, attempt, SPOKEN)
+        assert state.succeed(s, attempt, SPOKEN)
         s.commit()
-        assert not jobs.fail(s, attempt, "late duplicate")  # terminal: unchanged
-        assert jobs.start(s, job.id) is None
+        assert not state.fail(s, attempt, "late duplicate")  # terminal: unchanged
+        assert state.start(s, job.id) is None
         s.commit()
         s.expire_all()
         stored = s.get_one(Job, job.id)
@@ -68,17 +68,17 @@ def test_a_group_of_jobs_starts_and_finishes_together_skipping_finished_and_unkn
     with session_for(database_url) as s:
         tenant = tenant_for_key(s, create_key(s, "t-group"))
         ids = [_job(s, tenant, JobKind.dialect, f"第{i}句").id for i in range(4)]
-        early = jobs.start(s, ids[1])
-        assert early is not None and jobs.succeed(s, early, _answer("粤语"))  # finished before the group runs
+        early = state.start(s, ids[1])
+        assert early is not None and state.succeed(s, early, _answer("粤语"))  # finished before the group runs
         s.commit()
 
-        started = jobs.start_many(s, ["job_unknown", *reversed(ids)])
+        started = state.start_many(s, ["job_unknown", *reversed(ids)])
         s.commit()
         assert [job.id for job in started] == [ids[3], ids[2], ids[0]]  # the order asked, finished one left out
         by_id = {job.id: job for job in started}
-        assert jobs.succeed_many(s, [(by_id[ids[0]], _answer("普通话")), (early, _answer("上海话"))]) == 1
-        assert jobs.fail_many(s, [(by_id[ids[2]], "bad input"), (by_id[ids[3]], "bad too")]) == 2
-        assert jobs.fail_many(s, [(by_id[ids[3]], "a late duplicate")]) == 0
+        assert state.succeed_many(s, [(by_id[ids[0]], _answer("普通话")), (early, _answer("上海话"))]) == 1
+        assert state.fail_many(s, [(by_id[ids[2]], "bad input"), (by_id[ids[3]], "bad too")]) == 2
+        assert state.fail_many(s, [(by_id[ids[3]], "a late duplicate")]) == 0
         s.commit()
         s.expire_all()
         stored = {job_id: s.get_one(Job, job_id) for job_id in ids}
@@ -97,33 +97,33 @@ def test_a_group_of_jobs_starts_and_finishes_together_skipping_finished_and_unkn
 def test_a_job_under_a_live_lease_is_not_started_twice(database_url: str) -> None:
     with session_for(database_url) as s:
         job = _job(s, tenant_for_key(s, create_key(s, "t-lease")))
-        assert jobs.start(s, job.id, "tts-1@a", lease_s=30) is not None
+        assert state.start(s, job.id, "tts-1@a", lease_s=30) is not None
         s.commit()
 
-        assert jobs.start(s, job.id, "tts-2@b", lease_s=30) is None  # a second delivery of its message
-        assert jobs.requeue_expired(s) == []
+        assert state.start(s, job.id, "tts-2@b", lease_s=30) is None  # a second delivery of its message
+        assert state.requeue_expired(s) == []
 
 
 def test_a_lost_workers_job_is_queued_again_and_its_late_outcome_changes_nothing(database_url: str) -> None:
     with session_for(database_url) as s:
         job = _job(s, tenant_for_key(s, create_key(s, "t-lost")))
-        lost = jobs.start(s, job.id, "tts-1@a", lease_s=0.01)
+        lost = state.start(s, job.id, "tts-1@a", lease_s=0.01)
         s.commit()
         s.expunge_all()  # each attempt is its own worker's copy of the row
         time.sleep(0.05)
-        assert lost is not None and jobs.renew(s, [lost], 30) == 1  # still its while nobody took it
+        assert lost is not None and state.renew(s, [lost], 30) == 1  # still its while nobody took it
         s.execute(update(Job).where(Job.id == job.id).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
         s.commit()
 
-        assert jobs.requeue_expired(s) == [(JobKind.synthesis, job.id, None)]
+        assert state.requeue_expired(s) == [(JobKind.synthesis, job.id, None)]
         s.commit()
-        newer = jobs.start(s, job.id, "tts-2@b", lease_s=30)
+        newer = state.start(s, job.id, "tts-2@b", lease_s=30)
         s.commit()
         s.expunge_all()
         assert newer is not None and newer.attempts == 2
-        assert jobs.renew(s, [lost], 30) == 0 and not jobs.succeed(s, lost, SPOKEN)  # the late finisher
-        assert jobs.succeed(s, newer, SynthesisResult(duration_s=2.0, cached=False))
-        assert not jobs.fail(s, lost, "late failure")
+        assert state.renew(s, [lost], 30) == 0 and not state.succeed(s, lost, SPOKEN)  # the late finisher
+        assert state.succeed(s, newer, SynthesisResult(duration_s=2.0, cached=False))
+        assert not state.fail(s, lost, "late failure")
         s.commit()
         s.expire_all()
         stored = s.get_one(Job, job.id)
@@ -135,8 +135,8 @@ def test_a_lost_workers_job_is_queued_again_and_its_late_outcome_changes_nothing
 def test_a_released_job_is_queued_without_a_lease(database_url: str) -> None:
     with session_for(database_url) as s:
         job = _job(s, tenant_for_key(s, create_key(s, "t-release")))
-        attempt = jobs.start(s, job.id, "tts-1@a")
-        assert attempt is not None and jobs.release(s, [attempt]) == 1
+        attempt = state.start(s, job.id, "tts-1@a")
+        assert attempt is not None and state.release(s, [attempt]) == 1
         s.commit()
         s.expire_all()
         stored = s.get_one(Job, job.id)
@@ -192,7 +192,7 @@ def test_status_counts_cover_every_state(database_url: str) -> None:
             ]
         )
         s.commit()
-        assert jobs.status_counts(s, batch.id) == {
+        assert state.status_counts(s, batch.id) == {
             "queued": 1,
             "running": 0,
             "succeeded": 0,

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from shared.audio import Audio, encode, extension, resample
+from shared.audio.codec import Audio, encode, extension, resample
+from shared.audio.telephony import RATE, trim_silence
 from shared.config import get_settings
-from shared.telephony import RATE, trim_silence
 from tests.shared.g711 import band_energy_db, decode_raw, decoded
 
 SOURCE_RATE = 22_050  # espeak-ng's

@@ -1,4 +1,4 @@
-from shared.text import clean, finished_sentences, split_sentences
+from shared.text.sentences import clean, finished_sentences, split_sentences
 
 
 def test_sentences_are_split_at_chinese_and_ascii_ends_and_join_back() -> None:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from shared.text_normalize import digits_to_zh, int_to_zh, normalize_zh, number_to_zh
+from shared.text.normalize import digits_to_zh, int_to_zh, normalize_zh, number_to_zh
 
 
 @pytest.mark.parametrize(

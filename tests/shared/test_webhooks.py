@@ -9,24 +9,25 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shared import jobs, webhooks
-from shared.auth import create_key, tenant_for_key
 from shared.db import make_engine
 from shared.errors import BadInput
+from shared.jobs import state
+from shared.jobs.contracts import DialectInput
 from shared.models import Batch, DeliveryState, Job, JobKind, JobStatus, WebhookDelivery
-from shared.schemas import DialectInput
-from shared.webhook_sweep import fire_ended
+from shared.tenants.auth import create_key, tenant_for_key
+from shared.webhooks import callbacks
+from shared.webhooks.delivery import fire_ended
 
 
 def test_the_signature_is_the_hmac_sha256_of_the_timestamp_and_the_body() -> None:
-    secret = webhooks.new_secret()
+    secret = callbacks.new_secret()
     body = b'{"type": "batch.finished"}'
 
-    signed = webhooks.sign(secret, 1767225600, body)
+    signed = callbacks.sign(secret, 1767225600, body)
 
     expected = hmac.new(secret.encode(), b"1767225600." + body, hashlib.sha256).hexdigest()
     assert secret.startswith("whsec_") and signed == f"v1={expected}"
-    assert webhooks.sign(secret, 1767225601, body) != signed  # the timestamp is signed too
+    assert callbacks.sign(secret, 1767225601, body) != signed  # the timestamp is signed too
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,7 @@ def test_the_signature_is_the_hmac_sha256_of_the_timestamp_and_the_body() -> Non
 )
 def test_a_callback_url_that_is_not_http_is_refused(url: str) -> None:
     with pytest.raises(BadInput, match="callback_url"):
-        webhooks.check_url(url, allow_private=True)
+        callbacks.check_url(url, allow_private=True)
 
 
 @pytest.mark.parametrize(
@@ -60,17 +61,17 @@ def test_a_callback_url_that_is_not_http_is_refused(url: str) -> None:
 )
 def test_a_private_loopback_or_link_local_address_is_refused_unless_allowed(url: str) -> None:
     with pytest.raises(BadInput, match="private, loopback or link-local"):
-        webhooks.check_url(url, allow_private=False)
+        callbacks.check_url(url, allow_private=False)
 
-    assert webhooks.check_url(url, allow_private=True) == url
+    assert callbacks.check_url(url, allow_private=True) == url
 
 
 def test_a_request_is_pinned_to_the_checked_address_with_the_hosts_name_kept() -> None:
-    plain = webhooks.target("http://8.8.8.8:8080/hook?x=1", allow_private=False)
-    tls = webhooks.target("https://user:pw@8.8.4.4/hook", allow_private=False)
+    plain = callbacks.target("http://8.8.8.8:8080/hook?x=1", allow_private=False)
+    tls = callbacks.target("https://user:pw@8.8.4.4/hook", allow_private=False)
 
-    assert plain == webhooks.Target("http://8.8.8.8:8080/hook?x=1", "8.8.8.8:8080", None)
-    assert tls == webhooks.Target("https://user:pw@8.8.4.4/hook", "8.8.4.4", "8.8.4.4")
+    assert plain == callbacks.Target("http://8.8.8.8:8080/hook?x=1", "8.8.8.8:8080", None)
+    assert tls == callbacks.Target("https://user:pw@8.8.4.4/hook", "8.8.4.4", "8.8.4.4")
 
 
 def session_for(url: str) -> Session:
@@ -89,7 +90,7 @@ def _batch(s: Session, tenant: str, statuses: list[JobStatus]) -> Batch:
         ]
     )
     s.flush()
-    webhooks.expect(s, tenant, "https://example.com/hook", batch_id=batch.id)
+    callbacks.expect(s, tenant, "https://example.com/hook", batch_id=batch.id)
     s.commit()
     return batch
 
@@ -104,7 +105,7 @@ def test_a_cancelled_batch_fires_once_when_its_running_line_has_finished(databas
         batch = _batch(s, tenant, [JobStatus.succeeded, JobStatus.running, JobStatus.queued, JobStatus.queued])
 
         assert fire_ended(s) == 0  # lines still queued and running
-        assert jobs.cancel_queued(s, batch.id) == 2
+        assert state.cancel_queued(s, batch.id) == 2
         s.commit()
         assert fire_ended(s) == 0  # the running line finishes first
         s.execute(
@@ -124,7 +125,7 @@ def test_a_cancelled_batch_fires_once_when_its_running_line_has_finished(databas
         assert event["type"] == "batch.finished" and event["id"] == batch.id and event["event_id"] == delivery.id
         assert event["status"] == "cancelled"
         assert event["counts"] == {"queued": 0, "running": 0, "succeeded": 2, "failed": 0, "cancelled": 2}
-        assert jobs.cancel_queued(s, batch.id) == 0  # an ended batch: nothing changes
+        assert state.cancel_queued(s, batch.id) == 0  # an ended batch: nothing changes
 
 
 def test_a_finished_single_job_fires_its_own_event(database_url: str) -> None:
@@ -133,7 +134,7 @@ def test_a_finished_single_job_fires_its_own_event(database_url: str) -> None:
         job = Job(tenant_id=tenant, kind=JobKind.dialect, status=JobStatus.running, input={"text": "你好"})
         s.add(job)
         s.flush()
-        webhooks.expect(s, tenant, "https://example.com/hook", job_ids=[job.id])
+        callbacks.expect(s, tenant, "https://example.com/hook", job_ids=[job.id])
         s.commit()
         assert fire_ended(s) == 0
 

@@ -5,7 +5,7 @@ import pytest
 from celery import Task
 
 from shared.config import get_settings
-from shared.queue import QUEUE_FOR_TASK
+from shared.jobs.lanes import QUEUE_FOR_TASK
 from workers.app import celery_app
 
 # The task modules, as a worker loads them (importing them needs no engine server).
@@ -24,7 +24,7 @@ def test_the_job_tasks_registered_are_exactly_those_the_queue_client_routes() ->
 
 @pytest.mark.parametrize("name", sorted(QUEUE_FOR_TASK))
 def test_a_job_task_is_routed_to_its_pools_queue(name: str) -> None:
-    # Declared in shared/queue.py's QUEUE_FOR_TASK, which becomes task_routes: Celery 5.7
+    # Declared in shared/jobs/queue.py's QUEUE_FOR_TASK, which becomes task_routes: Celery 5.7
     # deprecates a queue declared on the task itself.
     assert celery_app.amqp.router.route({}, name)["queue"].name == QUEUE_FOR_TASK[name]
 

@@ -5,7 +5,7 @@ Prompts are plain data (``ChatMessage`` tuples); nothing here talks to an engine
 
 from collections.abc import Sequence
 
-from shared.schemas import ChatTurn
+from shared.jobs.contracts import ChatTurn
 from workers.llm.engines.base import ChatMessage
 
 

@@ -1,7 +1,7 @@
 """Speak as you generate: a streamed reply whose sentences are spoken while the model goes on.
 
 The LLM worker reads the reply from vLLM piece by piece and appends each piece to the job's
-reply stream (shared/replies.py), which the API turns into the client's Server-Sent Events.
+reply stream (shared/jobs/replies.py), which the API turns into the client's Server-Sent Events.
 Each sentence, once finished, becomes a synthesis job in the live lane at once, so the
 first sentence is being spoken while the model writes the second. Only the reply is
 spoken: reasoning (thinking on) is streamed apart and never reaches a voice.
@@ -13,16 +13,17 @@ reply is complete, lists them all in `speech_job_ids`.
 
 import logging
 
-from shared import jobs, queue
 from shared.config import get_settings
 from shared.db import UNREACHABLE, session_scope
 from shared.errors import EngineError, RetryableEngineError, VoxQueueError
+from shared.jobs import state
+from shared.jobs.contracts import GenerationInput, GenerationResult, ScriptLine, SpeakOptions, TokenUsage
+from shared.jobs.lanes import SYNTHESIZE_TASK
+from shared.jobs.replies import Ended, ReplyWriter, Sentence, SpeechFailed, Started, TextDelta
+from shared.jobs.submit import commit_and_enqueue, synthesis_jobs
 from shared.models import Job
-from shared.queue import SYNTHESIZE_TASK
-from shared.replies import Ended, ReplyWriter, Sentence, SpeechFailed, Started, TextDelta
-from shared.schemas import GenerationInput, GenerationResult, SpeakOptions, TokenUsage
-from shared.submit import ScriptLine, commit_and_enqueue, synthesis_jobs
-from shared.text import finished_sentences
+from shared.redis import broker
+from shared.text.sentences import finished_sentences
 from workers.llm.engines.base import ChatRequest, LLMEngine
 from workers.runner import Outcome, Work
 
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 def streamed_reply(work: Work[GenerationInput], request: ChatRequest, engine: LLMEngine) -> Outcome | EngineError:
     """Generate one reply as a stream, speaking each finished sentence (with `speak`)."""
     job = work.job
-    writer = ReplyWriter(queue.redis_client(get_settings().redis_url), job.id)
+    writer = ReplyWriter(broker(), job.id)
     writer.add(Started(attempt=job.attempts))
     speaker = _Speaker(job, work.input.speak, writer) if work.input.speak is not None else None
     text: list[str] = []
@@ -105,7 +106,7 @@ class _Speaker:
             with session_scope() as session:
                 line = [ScriptLine(len(self.job_ids) + 1, sentence)]
                 child = synthesis_jobs(session, tenant, line, speak.voice, speak.speed, speak.format)
-                to_queue = jobs.insert_jobs(session, tenant, child, parent_id=self.job.id)
+                to_queue = state.insert_jobs(session, tenant, child, parent_id=self.job.id)
                 commit_and_enqueue(session, SYNTHESIZE_TASK, to_queue, "live")
         except UNREACHABLE as exc:  # the whole reply goes round again rather than speak with a gap
             raise RetryableEngineError(f"the database is unreachable: {exc}") from exc

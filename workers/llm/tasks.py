@@ -39,8 +39,8 @@ from shared.dialect.detector import detect
 from shared.dialect.hybrid import combine
 from shared.dialect.lexicon import mandarin_lexicon
 from shared.errors import EngineError, RetryableEngineError
-from shared.queue import DIALECT_TASK, GENERATE_TASK
-from shared.schemas import DialectInput, GenerationInput, GenerationResult, TokenUsage
+from shared.jobs.contracts import DialectInput, GenerationInput, GenerationResult, TokenUsage
+from shared.jobs.lanes import DIALECT_TASK, GENERATE_TASK
 from workers.app import celery_app
 from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines import get_engine
@@ -64,7 +64,7 @@ class _TimeLimits(TypedDict):
 _LIMITS: _TimeLimits = {"soft_time_limit": _TIME_BUDGET_S, "time_limit": _TIME_BUDGET_S + 30}
 
 
-# Their queue: shared.queue.QUEUE_FOR_TASK, as task_routes (Celery deprecates `queue=` on a task).
+# Their queue: shared.jobs.lanes.QUEUE_FOR_TASK, as task_routes (Celery deprecates `queue=` on a task).
 @celery_app.task(name=GENERATE_TASK, **_LIMITS, **JOB_TASK_POLICY)
 def generate(self: Task[Any, Any], job_ids: list[str]) -> None:
     run_jobs(self, job_ids, GenerationInput, generate_jobs)

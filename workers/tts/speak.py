@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from shared.audio import Audio, check_speech, join
+from shared.audio.codec import Audio, check_speech, join
 from shared.errors import PermanentEngineError
-from shared.text import split_sentences
-from shared.voices import VoiceSpec
+from shared.text.sentences import split_sentences
+from shared.voices.resolve import VoiceSpec
 from workers.tts.engines.base import TTSEngine
 
 

@@ -6,14 +6,14 @@ from typing import Any
 from celery import Task
 
 from shared import metrics
-from shared.audio import encode
+from shared.audio.codec import encode
+from shared.audio.snippets import NewSnippet, cached_durations
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import VoxQueueError
-from shared.queue import SYNTHESIZE_TASK
-from shared.schemas import SynthesisInput, SynthesisResult
-from shared.snippets import NewSnippet, cached_durations
-from shared.voices import VoiceSpec, resolve_voice
+from shared.jobs.contracts import SynthesisInput, SynthesisResult
+from shared.jobs.lanes import SYNTHESIZE_TASK
+from shared.voices.resolve import VoiceSpec, resolve_voice
 from workers.app import celery_app
 from workers.runner import JOB_TASK_POLICY, Outcome, Outcomes, Work, run_jobs
 from workers.tts.engines import get_engine
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 settings = get_settings()
 
 
-# Its queue: shared.queue.QUEUE_FOR_TASK, as task_routes (Celery deprecates `queue=` on a task).
+# Its queue: shared.jobs.lanes.QUEUE_FOR_TASK, as task_routes (Celery deprecates `queue=` on a task).
 @celery_app.task(name=SYNTHESIZE_TASK, soft_time_limit=900, time_limit=960, **JOB_TASK_POLICY)
 def synthesize(self: Task[Any, Any], job_ids: str | list[str]) -> None:
     """One job id, or a group of them (VOXQ_TTS_GROUP_SIZE above 1)."""

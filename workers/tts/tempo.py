@@ -3,7 +3,7 @@
 import logging
 import subprocess
 
-from shared.audio import Audio, decode, encode
+from shared.audio.codec import Audio, decode, encode
 from shared.errors import BadInput, PermanentEngineError
 
 logger = logging.getLogger(__name__)

@@ -204,9 +204,9 @@ def test_one_message_carries_a_group_whose_jobs_end_each_on_their_own(llm_stack:
     from celery import Celery
     from sqlalchemy.orm import Session
 
-    from shared.auth import tenant_for_key
     from shared.db import make_engine
     from shared.models import Job, JobKind
+    from shared.tenants.auth import tenant_for_key
 
     inputs = [
         {"text": "佢哋喺度食紧饭"},

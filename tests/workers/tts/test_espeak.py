@@ -3,9 +3,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.audio import Audio, check_speech, decode
+from shared.audio.codec import Audio, check_speech, decode
 from shared.errors import BadInput, PermanentEngineError
-from shared.voices import VoiceSpec
+from shared.voices.resolve import VoiceSpec
 from workers.tts.engines.espeak import EspeakEngine
 from workers.tts.speak import speak
 

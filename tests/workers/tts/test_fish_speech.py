@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from deploy.stack import FishServer, free_port, run_fish_standin
-from shared.audio import Audio, decode, encode
+from shared.audio.codec import Audio, decode, encode
 from shared.errors import PermanentEngineError, RetryableEngineError
-from shared.voices import VoiceSpec
+from shared.voices.resolve import VoiceSpec
 from tests.plugins.tiers import starts_processes
 from workers.tts.engines.fish_speech import FishSpeechEngine, check_response
 

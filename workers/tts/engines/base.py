@@ -2,8 +2,8 @@
 
 from typing import Protocol
 
-from shared.audio import Audio
-from shared.voices import VoiceSpec
+from shared.audio.codec import Audio
+from shared.voices.resolve import VoiceSpec
 
 
 class TTSEngine(Protocol):

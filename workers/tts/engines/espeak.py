@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from shared.audio import Audio
+from shared.audio.codec import Audio
 from shared.errors import BadInput, PermanentEngineError, RetryableEngineError
-from shared.voices import ESPEAK_VOICES, VoiceSpec
+from shared.voices.resolve import ESPEAK_VOICES, VoiceSpec
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ on its GPU. Facts this client is built on (see the Fish Speech API notes in the 
 * **wav only.** ``pcm``/``opus`` fail inside the server (500) and ``flac`` fails schema
   validation (422); the answer is mono 16-bit WAV at 44.1 kHz. ``normalize`` is a no-op
   since Fish Speech dropped its Chinese normaliser, so text must already be normalised
-  (``shared.text_normalize.normalize_zh``) before it reaches this engine.
+  (``shared.text.normalize.normalize_zh``) before it reaches this engine.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from typing import Any, Literal
 import httpx
 import msgpack
 
-from shared.audio import Audio, decode
+from shared.audio.codec import Audio, decode
 from shared.errors import BadInput, PermanentEngineError, RetryableEngineError
-from shared.voices import VoiceSpec
+from shared.voices.resolve import VoiceSpec
 from workers.tts.tempo import change_tempo
 
 logger = logging.getLogger(__name__)

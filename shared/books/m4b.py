@@ -1,10 +1,10 @@
 """A book's audio through ffmpeg: one M4B (AAC in MP4) with a chapter marker and title per
 chapter and the cover as its attached picture, or one file per chapter in a zip.
 
-Samples are piped into ffmpeg's stdin as raw float32 while they are decoded (api/book_audio.py),
+Samples are piped into ffmpeg's stdin as raw float32 while they are decoded (shared/books/timeline.py),
 so neither the book nor a chapter is ever held in memory; ffmpeg writes a temporary file,
 which the route streams. Both outputs take one gain for the whole book, measured first
-(BS.1770, api/loudness.py), and a look-ahead limiter holds the peaks under the ceiling; the
+(BS.1770, shared/books/loudness.py), and a look-ahead limiter holds the peaks under the ceiling; the
 limiter's delay is compensated (`latency=1`), so no sample moves and the captions still hold.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
-from api.book_audio import Line, Timeline, measure, pcm
-from api.loudness import gain_db
-from shared.books import Cover
+from shared.books.loudness import gain_db
+from shared.books.store import Cover
+from shared.books.timeline import Line, Timeline, measure, pcm
 from shared.config import Settings
 from shared.errors import BadInput, EngineUnavailable, VoxQueueError
 

@@ -6,8 +6,8 @@ that is to be spoken. Cache hits (synthesis) and CPU answers (dialect, with no L
 stored as succeeded at once and never queued.
 
 A tenant's submissions (`submit`, `create_batch`) are counted against its daily quotas
-(shared/quota.py) before anything is written. The runner's child jobs are stored with
-`jobs.insert_jobs` and `commit_and_enqueue`, and are not: the tenant did not submit them.
+(shared/tenants/quota.py) before anything is written. The runner's child jobs are stored with
+`state.insert_jobs` and `commit_and_enqueue`, and are not: the tenant did not submit them.
 """
 
 import logging
@@ -17,32 +17,32 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared import jobs, queue, quota, retention, webhooks
-from shared.books import BookInfo, store_book
+from shared.audio import retention
+from shared.audio.snippets import key_prefix, snippet_key
+from shared.books.store import BookInfo, store_book
 from shared.config import get_settings
 from shared.dialect.answer import cpu_answer
 from shared.dialect.detector import detect
 from shared.errors import BadInput, EngineUnavailable
-from shared.jobs import NewJob
-from shared.lexicon import Matcher, matcher
+from shared.jobs import lanes, queue, state
+from shared.jobs.contracts import (
+    DialectInput,
+    DialectText,
+    GenerateRequest,
+    ScriptLine,
+    SynthesisInput,
+    SynthesisResult,
+)
+from shared.jobs.state import NewJob
 from shared.models import Batch, JobKind
-from shared.schemas import DialectInput, DialectText, GenerateRequest, SynthesisInput, SynthesisResult
-from shared.snippets import key_prefix, snippet_key
-from shared.text import clean
-from shared.text_normalize import normalize_zh
-from shared.voices import dialect_voices, resolve_voice
+from shared.tenants import quota
+from shared.text.normalize import normalize_zh
+from shared.text.pronunciation import Matcher, matcher
+from shared.text.sentences import clean
+from shared.voices.resolve import dialect_voices, resolve_voice
+from shared.webhooks import callbacks
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ScriptLine:
-    number: int  # 1-based line (or record) number in the upload, for error messages
-    text: str
-    voice: str | None = None
-    id: str | None = None
-    dialect: str | None = None  # set when the line's dialect chose its voice
-    chapter: int | None = None  # a book's chapter (shared/books.py), 1-based
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Submitted:
 
 def speech_text(text: str, lexicon: Matcher | None = None, engine: str = "espeak") -> str:
     """The text an engine is given (and the cache key is made of): cleaned, the words of the
-    tenant's lexicon replaced by what they say on `engine` (shared/lexicon.py), and digits,
+    tenant's lexicon replaced by what they say on `engine` (shared/text/pronunciation.py), and digits,
     dates, money and units written as words, since no engine reads them reliably."""
     if lexicon is None:
         return normalize_zh(clean(text))
@@ -94,7 +94,7 @@ def synthesis_jobs(
 ) -> list[NewJob]:
     """One synthesis job per line, keyed in the snippet cache; a line already cached is a
     succeeded job. Raises BadInput (an unknown voice, ...); writes only to hold a reused snippet
-    near the end of its retention (shared/retention.py), in the caller's transaction."""
+    near the end of its retention (shared/audio/retention.py), in the caller's transaction."""
     settings = get_settings()
     engine = settings.tts_engine
     model = settings.fish_speech_model if engine == "fish_speech" else None
@@ -144,12 +144,12 @@ def submit(
     tenant_id: str,
     new_jobs: Sequence[NewJob],
     batch_id: str | None = None,
-    lane: queue.Lane = "live",
+    lane: lanes.Lane = "live",
     callback_url: str | None = None,
 ) -> Submitted:
     """A tenant's submission of jobs (all of one kind), within its daily quota: insert them,
     commit, then put the queued ones on their queue's `lane`. With a (checked) `callback_url`,
-    each job's end is POSTed there (shared/webhooks.py)."""
+    each job's end is POSTed there (shared/webhooks/callbacks.py)."""
     with quota.reserved(session, tenant_id, new_jobs, "this request"):
         return _store(session, tenant_id, new_jobs, batch_id, lane, callback_url)
 
@@ -160,14 +160,14 @@ def create_batch(
     kind: JobKind,
     new_jobs: Sequence[NewJob],
     options: dict[str, Any],
-    lane: queue.Lane = "bulk",
+    lane: lanes.Lane = "bulk",
     book: BookInfo | None = None,
     callback_url: str | None = None,
 ) -> Batch:
     """A batch of one job per line, stored and queued as one submission within the tenant's
     daily quota (in the bulk lane, unless its lines are asked for now); a `book`'s chapters
     and cover are stored with it. With a (checked) `callback_url`, the batch's end is POSTed
-    there (shared/webhooks.py)."""
+    there (shared/webhooks/callbacks.py)."""
     if callback_url is not None:
         options = options | {"callback_url": callback_url}
     with quota.reserved(session, tenant_id, new_jobs, "this batch"):
@@ -185,21 +185,21 @@ def _store(
     tenant_id: str,
     new_jobs: Sequence[NewJob],
     batch_id: str | None,
-    lane: queue.Lane,
+    lane: lanes.Lane,
     callback_url: str | None = None,
 ) -> Submitted:
     """Insert the jobs (and their webhook's deliveries, in the same transaction), commit, then
     enqueue the queued ones."""
-    queued = jobs.insert_jobs(session, tenant_id, new_jobs, batch_id=batch_id)
+    queued = state.insert_jobs(session, tenant_id, new_jobs, batch_id=batch_id)
     if callback_url is not None:
-        webhooks.expect(session, tenant_id, callback_url, batch_id, [job.id for job in new_jobs])
+        callbacks.expect(session, tenant_id, callback_url, batch_id, [job.id for job in new_jobs])
     if new_jobs:
-        commit_and_enqueue(session, queue.TASK_FOR_KIND[new_jobs[0].kind], queued, lane, batch_id)
+        commit_and_enqueue(session, lanes.TASK_FOR_KIND[new_jobs[0].kind], queued, lane, batch_id)
     return Submitted([job.id for job in new_jobs], queued)
 
 
 def commit_and_enqueue(
-    session: Session, task_name: str, job_ids: list[str], lane: queue.Lane = "live", batch_id: str | None = None
+    session: Session, task_name: str, job_ids: list[str], lane: lanes.Lane = "live", batch_id: str | None = None
 ) -> None:
     """Commit, so that no worker can take a job before its row exists, then enqueue. If the
     broker is down, fail the jobs rather than leave them queued forever, and say so."""
@@ -209,6 +209,6 @@ def commit_and_enqueue(
     try:
         queue.enqueue(task_name, job_ids, lane, batch_id)
     except Exception as exc:  # redis-py raises several unrelated classes for a dead broker
-        jobs.fail_unqueued(session, job_ids, f"could not reach the queue: {exc}")
+        state.fail_unqueued(session, job_ids, f"could not reach the queue: {exc}")
         session.commit()
         raise EngineUnavailable(f"the job queue (Redis) is unreachable: {exc}") from None

@@ -4,10 +4,10 @@ import os
 
 from sqlalchemy import select
 
-from shared.auth import create_key
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.models import Tenant
+from shared.tenants.auth import create_key
 
 LOCAL_TENANT = "local"
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
-from shared import telephony
+from shared.audio import telephony
 from shared.errors import BadInput, PermanentEngineError
 
 # Formats a client may ask for, with the soundfile (libsndfile) container and subtype; the
-# telephone formats (G.711 at 8 kHz) are resampled and trimmed first (shared/telephony.py).
+# telephone formats (G.711 at 8 kHz) are resampled and trimmed first (shared/audio/telephony.py).
 FORMATS: dict[str, tuple[str, str | None]] = {
     "wav": ("WAV", "PCM_16"),
     "flac": ("FLAC", "PCM_16"),

@@ -9,8 +9,7 @@ from collections.abc import Iterable
 
 from redis.exceptions import RedisError
 
-from shared import queue
-from shared.config import get_settings
+from shared.redis import broker
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +22,6 @@ def publish_finished(job_ids: Iterable[str], batch_ids: Iterable[str | None]) ->
     if not notice["jobs"]:
         return
     try:
-        queue.redis_client(get_settings().redis_url).publish(CHANNEL, json.dumps(notice))
+        broker().publish(CHANNEL, json.dumps(notice))
     except RedisError as exc:
         logger.warning("jobs %s: finished, but the notice was not sent: %s", ", ".join(notice["jobs"]), exc)

@@ -10,11 +10,11 @@ import numpy as np
 import soundfile as sf
 from sqlalchemy.orm import Session
 
-from shared import telephony
-from shared.audio import FORMATS, STORAGE_FORMAT, decode, encode, extension, for_telephone, resample
+from shared.audio import telephony
+from shared.audio.codec import FORMATS, STORAGE_FORMAT, decode, encode, extension, for_telephone, resample
+from shared.audio.snippets import get_snippets
 from shared.errors import AudioExpired
 from shared.models import Job
-from shared.snippets import get_snippets
 
 _SPOOL_BYTES = 16 * 1024 * 1024  # in memory up to this, then a temporary file
 

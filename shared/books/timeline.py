@@ -1,8 +1,8 @@
 """A finished book's timeline and its audio as a stream: where each line starts and ends, to the
 sample, and the samples themselves, one line at a time.
 
-The join is the one of a batch's chapter file (api/exports.py `chapter`): every line in order
-at the first line's sample rate (another rate is resampled as `shared.audio.resample` does),
+The join is the one of a batch's chapter file (shared/books/exports.py `chapter`): every line in order
+at the first line's sample rate (another rate is resampled as `shared.audio.codec.resample` does),
 with `line_pause_ms` of silence between two lines, across chapter ends too. So the M4B, the
 chapter files and the captions agree with each other and with `output=chapter` to the sample;
 the timeline needs only each snippet's stored rate and length, never its audio.
@@ -17,12 +17,12 @@ import soundfile as sf
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.loudness import LoudnessMeter
-from shared import jobs
-from shared.audio import decode, resample
-from shared.books import chapter_titles
+from shared.audio.codec import decode, resample
+from shared.books.loudness import LoudnessMeter
+from shared.books.store import chapter_titles
 from shared.config import Settings
 from shared.errors import AudioExpired, BadInput, NotReady
+from shared.jobs import state
 from shared.models import Batch, Job, JobKind, JobStatus, Snippet
 
 _FETCH = 16  # snippets read from the database at once: a few MB of FLAC at most
@@ -71,7 +71,7 @@ def require_finished(session: Session, batch: Batch) -> None:
     """A book's audio and captions need every line spoken."""
     if batch.kind != JobKind.synthesis:
         raise BadInput(f"batch {batch.id} is a {batch.kind.value} batch and has no audio")
-    counts = jobs.status_counts(session, batch.id)
+    counts = state.status_counts(session, batch.id)
     waiting = counts.get(JobStatus.queued.value, 0) + counts.get(JobStatus.running.value, 0)
     if waiting:
         raise NotReady(f"batch {batch.id} is not finished: {waiting} jobs to go")
@@ -100,7 +100,7 @@ def load_timeline(session: Session, tenant_id: str, batch: Batch, settings: Sett
     for row in rows:
         samples, own_rate = lengths[row.snippet_key]
         if own_rate != rate:
-            samples = round(samples * rate / own_rate)  # as shared.audio.resample makes it
+            samples = round(samples * rate / own_rate)  # as shared.audio.codec.resample makes it
         text = str(row.input.get("text", "")) if texts else ""
         lines.append(Line(row.line or 0, row.chapter or 1, row.snippet_key, samples, text))
     titles = chapter_titles(session, batch.id) or {1: str(batch.options.get("filename") or batch.id)}

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from shared.config import get_settings
 from shared.models import Snippet, utcnow
-from shared.text_normalize import RULES_VERSION
-from shared.voices import VoiceSpec
+from shared.text.normalize import RULES_VERSION
+from shared.voices.resolve import VoiceSpec
 
 # Bump when anything that changes audio without changing the key inputs changes, so stale
 # audio is never served (the text normalisation rules have their own RULES_VERSION).

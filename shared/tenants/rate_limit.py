@@ -11,14 +11,11 @@ processes can never both take the last slot.
 """
 
 import math
-from functools import lru_cache
-from pathlib import Path
 
-from redis import Redis, RedisError
-from redis.commands.core import Script
+from redis import RedisError
 
-from shared import queue
 from shared.errors import EngineUnavailable, RateLimited
+from shared.redis import script
 
 PERIOD_MS = 60_000
 
@@ -31,9 +28,8 @@ def rate_key(key_hash: str) -> str:
 def take(key_hash: str, per_min: int) -> None:
     """Count one submission of the API key whose sha256 is `key_hash`; RateLimited (nothing
     counted) if the key has used up its `per_min`."""
-    redis = queue.broker_redis()
     try:
-        wait_ms = int(_gcra(redis)(keys=[rate_key(key_hash)], args=[per_min, PERIOD_MS]))
+        wait_ms = int(script("gcra")(keys=[rate_key(key_hash)], args=[per_min, PERIOD_MS]))
     except RedisError as exc:
         raise EngineUnavailable(f"the rate limiter (Redis) is unreachable: {exc}") from None
     if wait_ms:
@@ -42,8 +38,3 @@ def take(key_hash: str, per_min: int) -> None:
             f"rate limit: {per_min} submissions a minute per API key; try again in {retry_after_s} s",
             retry_after_s,
         )
-
-
-@lru_cache
-def _gcra(redis: Redis) -> Script:
-    return Script(redis, (Path(__file__).parent / "lua" / "gcra.lua").read_text())

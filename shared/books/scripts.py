@@ -1,5 +1,5 @@
 """Reading bulk scripts: plain text (a paragraph per line, `# ` headings start chapters), CSV, JSONL, or an
-EPUB book (api/epub.py)."""
+EPUB book (shared/books/epub.py)."""
 
 import csv
 import io
@@ -7,12 +7,12 @@ import json
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from api.epub import read_epub
-from shared.books import BookInfo
+from shared.books.epub import read_epub
+from shared.books.store import BookInfo
 from shared.errors import BadInput, TooLarge
+from shared.jobs.contracts import ScriptLine
 from shared.models import NAME_CHARS
-from shared.submit import ScriptLine
-from shared.text import clean
+from shared.text.sentences import clean
 
 ScriptFormat = Literal["text", "csv", "jsonl", "epub"]
 _FORMATS: dict[str, ScriptFormat] = {"text": "text", "csv": "csv", "jsonl": "jsonl", "epub": "epub"}

@@ -19,13 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
-from shared.audio import Audio, decode, encode
+from shared.audio.codec import Audio, decode, encode
 from shared.dialect.labels import LABELS
 from shared.errors import BadInput, TooLarge
 from shared.models import Voice
-from shared.text import clean
-from shared.text_normalize import normalize_zh
-from shared.voices import BUILTIN_VOICES
+from shared.text.normalize import normalize_zh
+from shared.text.sentences import clean
+from shared.voices.resolve import BUILTIN_VOICES
 
 logger = logging.getLogger(__name__)
 

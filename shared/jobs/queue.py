@@ -1,6 +1,4 @@
-"""The queue client: task names, the Celery app's configuration, bulk enqueue, and what is on
-the broker. Both sides meet here: the API and the CLI publish through it, and the workers'
-Celery app (`workers/app.py`) is the same app with the task modules loaded.
+"""The queue client: bulk enqueue onto a pool's lane, and what is on the broker.
 
 A bulk script of 10,000 lines must be accepted in well under a second, and Celery's
 `send_task` costs ~120 us a message even pipelined (routing, declaring, retry wrappers).
@@ -17,50 +15,25 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from celery import Celery
 from celery.app.amqp import AMQP
 from celery.utils.saferepr import saferepr
-from kombu import Queue
-from redis import Redis
-from redis.commands.core import AsyncScript, Script
 
-from shared.config import Settings, get_settings
-from shared.models import JobKind
+from shared.config import get_settings
+from shared.jobs.celery_app import publisher
+from shared.jobs.lanes import (
+    LANES,
+    PRIORITY,
+    QUEUE_FOR_TASK,
+    QUEUES,
+    SYNTHESIZE_TASK,
+    Lane,
+    lane_list,
+)
+from shared.redis import broker, script
 
 logger = logging.getLogger(__name__)
-
-SYNTHESIZE_TASK = "voxq.tts.synthesize"
-GENERATE_TASK = "voxq.llm.generate"
-DIALECT_TASK = "voxq.llm.dialect"
-
-TASK_FOR_KIND: dict[JobKind, str] = {
-    JobKind.synthesis: SYNTHESIZE_TASK,
-    JobKind.generation: GENERATE_TASK,
-    JobKind.dialect: DIALECT_TASK,
-}
-# One queue per worker pool; the length of its Redis list is the pool's backlog.
-QUEUE_FOR_TASK: dict[str, str] = {SYNTHESIZE_TASK: "tts", GENERATE_TASK: "llm", DIALECT_TASK: "llm"}
-QUEUES: tuple[str, ...] = ("tts", "llm")
-
-# Every pool has two lanes, as kombu's Redis priorities: a worker pops the live list before
-# the bulk one (BRPOP in that order), so a live job waits at most for the jobs already
-# running. Single requests go live; batches go bulk unless submitted with priority=live.
-Lane = Literal["live", "bulk"]
-LANES: tuple[Lane, ...] = ("live", "bulk")
-_PRIORITY: dict[Lane, int] = {"live": 0, "bulk": 9}
-_SEP = ":"
-
-
-def lane_list(queue: str, lane: Lane) -> str:
-    """The Redis list that holds `queue`'s waiting messages of `lane`: `tts` (live) and
-    `tts:9` (bulk), and so for `llm`; each list's length is that lane's backlog."""
-    priority = _PRIORITY[lane]
-    return f"{queue}{_SEP}{priority}" if priority else queue
-
 
 # LLM jobs travel in groups, which the LLM worker sends to vLLM as batch requests; a
 # synthesis message carries `tts_group_size` jobs (one by default: its Celery task id is then
@@ -70,61 +43,6 @@ def lane_list(queue: str, lane: Lane) -> str:
 _PUSH_SIZE = 1000
 _SCAN_SIZE = 5000
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-
-
-def make_celery_app(settings: Settings) -> Celery:
-    """The Celery app every VoxQueue process uses, without its tasks (workers load those)."""
-    app = Celery("voxqueue", broker=settings.redis_url)
-    app.conf.update(
-        # Only typed JSON crosses the queue: task arguments are job ids.
-        task_serializer="json",
-        accept_content=["json"],
-        result_serializer="json",
-        # Job state lives in the database; Celery keeps no results.
-        task_ignore_result=True,
-        task_queues=[Queue(name) for name in QUEUES],
-        task_default_queue="tts",
-        task_routes={name: {"queue": queue} for name, queue in QUEUE_FOR_TASK.items()},
-        # Late acknowledgement, giving back on a lost worker, retries and time limits: each
-        # task declares them itself (workers/runner.py JOB_TASK_POLICY), and a test checks it.
-        # Model pools take one message per slot, so the queue's list length shows the real
-        # backlog to an autoscaler and a slow GPU host does not sit on work another could do.
-        worker_prefetch_multiplier=1,
-        # One visibility timeout everywhere: a task still unacknowledged after it is redelivered.
-        broker_transport_options={
-            "visibility_timeout": settings.visibility_timeout_s,
-            # The two lanes (see LANES): priority 0 is the queue's own list, 9 its bulk list.
-            "priority_steps": sorted(_PRIORITY.values()),
-            "sep": _SEP,
-            "queue_order_strategy": "priority",
-        },
-        result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
-        visibility_timeout=settings.visibility_timeout_s,
-        broker_connection_retry_on_startup=True,
-        # Events for Flower.
-        worker_send_task_events=True,
-        task_send_sent_event=True,
-        worker_hijack_root_logger=False,
-    )
-    return app
-
-
-@lru_cache
-def publisher() -> Celery:
-    """The app the API and CLI publish with (built on first use, from the settings)."""
-    return make_celery_app(get_settings())
-
-
-@lru_cache
-def redis_client(url: str) -> Redis:
-    """One client (and its connection pool) per broker URL for the process; it reconnects by
-    itself after Redis restarts."""
-    return Redis.from_url(url, health_check_interval=30)
-
-
-def broker_redis() -> Redis:
-    """The client of the broker's Redis, where the lanes, notices and counters live."""
-    return redis_client(publisher().conf.broker_url)
 
 
 def enqueue(task_name: str, job_ids: Sequence[str], lane: Lane = "live", batch_id: str | None = None) -> None:
@@ -167,20 +85,15 @@ def enqueue_jobs(
     # ignore_result=None, as send_task: the worker then applies the task's own setting.
     # (celery-types declares it bool; celery's own send_task passes None here.)
     template = app.amqp.as_task_v2("-", task_name, args=("-",), ignore_result=None).headers  # type: ignore[arg-type]
-    redis = redis_client(app.conf.broker_url)
-    built = [message(template, task_id, args, queue, _PRIORITY[lane], batch_id) for task_id, args in messages]
+    redis = broker()
+    built = [message(template, task_id, args, queue, PRIORITY[lane], batch_id) for task_id, args in messages]
     if lane == "bulk":
-        _take_turns(redis)(keys=[target], args=built)
+        script("take_turns", redis)(keys=[target], args=built)
     else:
         for start in range(0, len(built), _PUSH_SIZE):
             # Workers BRPOP from the right, so LPUSH of a list keeps submission order.
             redis.lpush(target, *built[start : start + _PUSH_SIZE])
     logger.info("enqueued %d %s jobs in %d messages on %s", len(job_ids), task_name, len(messages), target)
-
-
-@lru_cache
-def _take_turns(redis: Redis) -> AsyncScript | Script:
-    return redis.register_script((Path(__file__).parent / "lua" / "take_turns.lua").read_text())
 
 
 def message(
@@ -224,7 +137,7 @@ def job_ids_on_broker(queues: Sequence[str] = QUEUES, unacked_stale_s: float | N
     With `unacked_stale_s`, an unacknowledged message delivered longer ago than that, and not
     due later (a retry's eta), does not count: a worker starts what it takes at once, so the
     worker that took it was lost before it began (or Redis restarted under it)."""
-    redis = broker_redis()
+    redis = broker()
     raw: list[bytes | str] = []
     for name in (lane_list(queue, lane) for queue in queues for lane in LANES):
         for start in range(0, redis.llen(name), _SCAN_SIZE):

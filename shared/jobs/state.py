@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, CursorResult, Table, Update, and_, bindpar
 from sqlalchemy.orm import Session
 
 from shared import metrics
+from shared.jobs.contracts import BatchStatus, JobInput, JobResult
 from shared.models import Job, JobKind, JobStatus, new_id, utcnow
-from shared.schemas import BatchStatus, JobInput, JobResult
 
 logger = logging.getLogger(__name__)
 _JOBS = cast(Table, Job.__table__)  # declared as a FromClause; a declarative class's is a Table
@@ -35,7 +35,7 @@ class NewJob:
     snippet_key: str | None = None  # synthesis: where its audio is (or will be) cached
     result: JobResult | None = None
     id: str = field(default_factory=lambda: new_id("job"))
-    chapter: int | None = None  # a book's chapter (shared/books.py)
+    chapter: int | None = None  # a book's chapter (shared/books/store.py)
 
 
 def insert_jobs(

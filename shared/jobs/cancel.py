@@ -1,26 +1,23 @@
 """Cancelling a batch: its lines not yet started never start, the running ones finish, and
 what finished is kept.
 
-One UPDATE marks the queued lines `cancelled` (shared/jobs.py `cancel_queued`) and commits;
+One UPDATE marks the queued lines `cancelled` (shared/jobs/state.py `cancel_queued`) and commits;
 a worker that takes one of their messages afterwards skips it (it starts queued jobs only),
 acknowledges it and moves on. The messages still waiting are then dropped from the pool's
 lists too, so a cancelled 10,000-line batch costs the workers nothing; were Redis away, the
 skipped messages are the fallback. With no line queued or running left, the batch has ended:
-its webhook fires as cancelled (shared/webhook_sweep.py).
+its webhook fires as cancelled (shared/webhooks/delivery.py).
 """
 
 import json
 import logging
-from functools import lru_cache
-from pathlib import Path
 
-from redis import Redis
-from redis.commands.core import Script
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from shared import jobs, queue
+from shared.jobs import lanes, state
 from shared.models import Batch
+from shared.redis import script
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +25,7 @@ logger = logging.getLogger(__name__)
 def cancel_batch(session: Session, batch: Batch) -> int:
     """Cancel the batch's queued lines and commit; then drop their waiting messages. Returns
     how many lines were cancelled (0 for a batch that had ended: nothing changes)."""
-    cancelled = jobs.cancel_queued(session, batch.id)
+    cancelled = state.cancel_queued(session, batch.id)
     session.commit()
     if cancelled:
         drop_messages(batch)
@@ -38,19 +35,13 @@ def cancel_batch(session: Session, batch: Batch) -> int:
 def drop_messages(batch: Batch) -> int:
     """Remove the batch's waiting messages from both lanes of its pool; never raises (a
     message left behind is skipped by the worker that takes it)."""
-    pool = queue.QUEUE_FOR_TASK[queue.TASK_FOR_KIND[batch.kind]]
-    lists = [queue.lane_list(pool, lane) for lane in queue.LANES]
+    pool = lanes.QUEUE_FOR_TASK[lanes.TASK_FOR_KIND[batch.kind]]
+    lists = [lanes.lane_list(pool, lane) for lane in lanes.LANES]
     header = json.dumps({"voxq_batch": batch.id})[1:-1]  # as json.dumps writes it inside a message
     try:
-        redis = queue.broker_redis()
-        dropped: int = _drop_batch(redis)(keys=lists, args=[header])
+        dropped: int = script("drop_batch")(keys=lists, args=[header])
     except RedisError as exc:
         logger.warning("batch %s: cancelled, but its messages stay queued (workers skip them): %s", batch.id, exc)
         return 0
     logger.info("batch %s: %d waiting messages dropped", batch.id, dropped)
     return dropped
-
-
-@lru_cache
-def _drop_batch(redis: Redis) -> Script:
-    return Script(redis, (Path(__file__).parent / "lua" / "drop_batch.lua").read_text())

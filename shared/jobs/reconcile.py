@@ -5,8 +5,8 @@
 2. sends again the jobs still queued after `requeue_after_s` with no message on the broker
    (Redis restarted without its data, a message a lost worker took but never started, a
    crash between a commit and its enqueue);
-3. fires the webhooks of batches and jobs that ended, and sends those due (shared/webhook_sweep.py);
-4. deletes the audio whose retention ran out, a bounded share per pass (shared/retention.py).
+3. fires the webhooks of batches and jobs that ended, and sends those due (shared/webhooks/delivery.py);
+4. deletes the audio whose retention ran out, a bounded share per pass (shared/audio/retention.py).
 
 Any number of processes may run it (the API does by default, `voxq requeue --every` too):
 a lock in Redis lets exactly one act at a time.
@@ -19,16 +19,18 @@ from dataclasses import dataclass, field
 
 from redis import Redis
 
-from shared import jobs, metrics, queue, retention, webhook_sweep
+from shared import metrics
+from shared.audio import retention
 from shared.config import Settings
 from shared.db import new_session, session_scope
+from shared.jobs import lanes, queue, state
 from shared.models import JobKind
+from shared.redis import script
+from shared.webhooks import delivery
 
 logger = logging.getLogger(__name__)
 
 LOCK_KEY = "voxq:reconciler"
-# Deletes the lock only if it is still this pass's (it may have expired and been taken).
-_UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
 @dataclass
@@ -55,7 +57,7 @@ def reconcile_once(settings: Settings) -> Reconciled | None:
         try:
             return _pass(settings)
         finally:
-            redis.eval(_UNLOCK, 1, LOCK_KEY, token)
+            script("unlock", redis)(keys=[LOCK_KEY], args=[token])  # only if the lock is still this pass's
     finally:
         redis.close()
 
@@ -63,11 +65,11 @@ def reconcile_once(settings: Settings) -> Reconciled | None:
 def _pass(settings: Settings) -> Reconciled:
     done = Reconciled()
     with session_scope() as session:
-        expired = jobs.requeue_expired(session)
+        expired = state.requeue_expired(session)
     # Committed first: were Redis down now, step 2 sends them on a later pass.
     done.lease_ran_out = _send(expired)
     with session_scope() as session:
-        stale = jobs.queued_before(session, settings.requeue_after_s)
+        stale = state.queued_before(session, settings.requeue_after_s)
     if stale:
         on_broker = queue.job_ids_on_broker(unacked_stale_s=settings.requeue_after_s)
         done.message_lost = _send([job for job in stale if job.id not in on_broker])
@@ -96,18 +98,18 @@ def _sweep_snippets(settings: Settings) -> None:
 
 
 def _sweep_webhooks(settings: Settings) -> None:
-    """Step 3: fire the webhooks of batches and jobs that ended, send those due (shared/webhook_sweep.py).
+    """Step 3: fire the webhooks of batches and jobs that ended, send those due (shared/webhooks/delivery.py).
     Its own failure is logged, never the pass's: recovery above has already been done."""
     try:
-        webhook_sweep.sweep(settings)
+        delivery.sweep(settings)
     except Exception as exc:  # the database or a bug: the next pass tries again, nothing is lost
         logger.exception("reconciler: webhook sweep failed: %s", exc)
 
 
-def _send(found: list[jobs.Found]) -> dict[str, int]:
+def _send(found: list[state.Found]) -> dict[str, int]:
     """Each job on its task's queue: a batch's line in the bulk lane, a single request live."""
     counts: dict[str, int] = {}
-    for kind, task in queue.TASK_FOR_KIND.items():
+    for kind, task in lanes.TASK_FOR_KIND.items():
         of_kind = [job for job in found if job.kind == kind]
         queue.enqueue(task, [job.id for job in of_kind if job.batch_id is None], "live")
         queue.enqueue(task, [job.id for job in of_kind if job.batch_id is not None], "bulk")

@@ -1,4 +1,4 @@
-"""The webhook sweep, one step of every reconciler pass (shared/reconcile.py):
+"""The webhook sweep, one step of every reconciler pass (shared/jobs/reconcile.py):
 
 1. fire: a `waiting` delivery whose batch has no line queued or running, or whose job has
    ended, gets its event's body and becomes `pending`, due now. The database says what ended,
@@ -24,9 +24,9 @@ import httpx
 from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from shared import jobs, webhooks
 from shared.config import Settings
 from shared.db import session_scope
+from shared.jobs import state as job_state
 from shared.models import (
     FINISHED,
     Batch,
@@ -38,6 +38,7 @@ from shared.models import (
     WebhookDelivery,
     utcnow,
 )
+from shared.webhooks import callbacks
 
 logger = logging.getLogger(__name__)
 
@@ -110,16 +111,18 @@ def fire_ended(session: Session) -> int:
     return fired
 
 
-def _event(session: Session, delivery: WebhookDelivery, now: datetime) -> webhooks.BatchFinished | webhooks.JobFinished:
+def _event(
+    session: Session, delivery: WebhookDelivery, now: datetime
+) -> callbacks.BatchFinished | callbacks.JobFinished:
     if delivery.batch_id is not None:
         batch = session.get_one(Batch, delivery.batch_id)
-        counts = jobs.status_counts(session, batch.id)
-        status = jobs.batch_status(counts)
+        counts = job_state.status_counts(session, batch.id)
+        status = job_state.batch_status(counts)
         assert status != "running", "fired only once no line is queued or running"
         last = session.scalar(
             select(Job.finished_at).where(Job.batch_id == batch.id).order_by(Job.finished_at.desc()).limit(1)
         )
-        return webhooks.BatchFinished(
+        return callbacks.BatchFinished(
             event_id=delivery.id,
             id=batch.id,
             kind=batch.kind.value,
@@ -130,11 +133,11 @@ def _event(session: Session, delivery: WebhookDelivery, now: datetime) -> webhoo
             finished_at=_aware(last or now),
         )
     job = session.get_one(Job, delivery.job_id)
-    return webhooks.JobFinished(
+    return callbacks.JobFinished(
         event_id=delivery.id,
         id=job.id,
         kind=job.kind.value,
-        status=cast(webhooks.FinishedStatus, job.status.value),  # fired only once the job ended
+        status=cast(callbacks.FinishedStatus, job.status.value),  # fired only once the job ended
         error=job.error,
         created_at=_aware(job.created_at),
         finished_at=_aware(job.finished_at or now),
@@ -229,17 +232,17 @@ def _post(due: _Due, settings: Settings) -> _Result:
     if due.secret is None:
         return result(None, "the tenant has no webhook secret")
     try:
-        target = webhooks.target(due.url, settings.webhook_allow_private)
-    except webhooks.Refused as exc:
+        target = callbacks.target(due.url, settings.webhook_allow_private)
+    except callbacks.Refused as exc:
         return result(None, f"refused: {exc}")
     body = due.body.encode()
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "VoxQueue-Webhooks/1",
-        webhooks.EVENT_ID_HEADER: due.id,
-        webhooks.TIMESTAMP_HEADER: str(timestamp),
-        webhooks.SIGNATURE_HEADER: webhooks.sign(due.secret, timestamp, body),
+        callbacks.EVENT_ID_HEADER: due.id,
+        callbacks.TIMESTAMP_HEADER: str(timestamp),
+        callbacks.SIGNATURE_HEADER: callbacks.sign(due.secret, timestamp, body),
     }
     if target.host_header is not None:
         headers["Host"] = target.host_header

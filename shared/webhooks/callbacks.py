@@ -4,7 +4,7 @@ event to when it ends (done, failed or cancelled).
 At submission the URL is checked (http or https; no loopback, link-local or private address
 unless VOXQ_WEBHOOK_ALLOW_PRIVATE) and a `waiting` delivery row is written in the same
 transaction as the batch or job, so no end can be missed, whatever process dies when. The
-reconciler's sweep (shared/webhook_sweep.py) fires and sends them.
+reconciler's sweep (shared/webhooks/delivery.py) fires and sends them.
 
 Signing, as Stripe and Standard Webhooks do: each request carries
 ``X-VoxQueue-Timestamp: <unix seconds>`` and ``X-VoxQueue-Signature: v1=<hex>``, the hex

@@ -22,10 +22,10 @@ import ebooklib
 from ebooklib import epub
 from lxml import etree, html
 
-from shared.books import COVER_TYPES, BookInfo, Cover
+from shared.books.store import COVER_TYPES, BookInfo, Cover
 from shared.errors import BadInput, TooLarge
-from shared.submit import ScriptLine
-from shared.text import clean, split_sentences
+from shared.jobs.contracts import ScriptLine
+from shared.text.sentences import clean, split_sentences
 
 logger = logging.getLogger(__name__)
 

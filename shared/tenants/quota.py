@@ -20,20 +20,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from pathlib import Path
 
 from redis import Redis, RedisError
-from redis.commands.core import Script
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared import queue
 from shared.config import Settings, get_settings
 from shared.errors import EngineUnavailable, NotFound, QuotaExceeded
-from shared.jobs import NewJob
+from shared.jobs.contracts import SynthesisInput
+from shared.jobs.state import NewJob
 from shared.models import JobKind, Tenant
-from shared.schemas import SynthesisInput
+from shared.redis import broker, script
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +41,6 @@ KEEP_AFTER_DAY_S = 3600
 
 # Gives back a reservation, unless its day's counter is gone (DECRBY would make a new one,
 # negative and without expiry).
-_RELEASE = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECRBY', KEYS[1], ARGV[1]) end return 0"
 
 
 @dataclass(frozen=True)
@@ -102,7 +98,7 @@ def cost(new_jobs: Sequence[NewJob]) -> tuple[Quota, int] | None:
 
 def counters() -> Redis:
     """The broker's Redis: every API process of a deployment shares it."""
-    return queue.broker_redis()
+    return broker()
 
 
 def reserve(session: Session, tenant_id: str, new_jobs: Sequence[NewJob], what: str) -> Reservation | None:
@@ -118,7 +114,7 @@ def reserve(session: Session, tenant_id: str, new_jobs: Sequence[NewJob], what: 
     key = counter_key(tenant_id, quota, today())
     to_next_day = seconds_to_next_day()
     try:
-        taken, used = _reserve(counters())(keys=[key], args=[amount, limit, to_next_day + KEEP_AFTER_DAY_S])
+        taken, used = script("reserve", counters())(keys=[key], args=[amount, limit, to_next_day + KEEP_AFTER_DAY_S])
     except RedisError as exc:
         raise EngineUnavailable(f"the quota counters (Redis) are unreachable: {exc}") from None
     if not taken:
@@ -135,7 +131,7 @@ def release(reservation: Reservation) -> None:
     """Give a reservation back (its submission was not stored, or not queued). Best effort: if
     Redis cannot be reached now, the tenant has that much less until midnight, never more."""
     try:
-        counters().eval(_RELEASE, 1, reservation.key, reservation.amount)
+        script("release", counters())(keys=[reservation.key], args=[reservation.amount])
     except RedisError as exc:
         logger.error("could not give back %d to %s: %s", reservation.amount, reservation.key, exc)
 
@@ -163,8 +159,3 @@ def find_tenant(session: Session, name: str) -> Tenant:
     if tenant is None:
         raise NotFound(f"no tenant {name!r}; `voxq keys create --tenant {name}` creates it")
     return tenant
-
-
-@lru_cache
-def _reserve(redis: Redis) -> Script:
-    return Script(redis, (Path(__file__).parent / "lua" / "reserve.lua").read_text())

@@ -1,6 +1,6 @@
 """Captions of a book's audio (SRT, WebVTT), a cue per sentence.
 
-Each line's place comes from the book's timeline (api/book_audio.py): its own length, from
+Each line's place comes from the book's timeline (shared/books/timeline.py): its own length, from
 its stored audio, and the pause the join puts between lines, so a line's first cue starts
 and its last cue ends where its audio does, to the sample. Inside a line only the line's
 total length is stored, not each chunk's: the line is cut into the chunks the worker spoke
@@ -13,8 +13,8 @@ text is the line as it was spoken (numbers written as words).
 from dataclasses import dataclass
 from typing import Literal
 
-from api.book_audio import Line, Timeline
-from shared.text import sentences, split_sentences
+from shared.books.timeline import Line, Timeline
+from shared.text.sentences import sentences, split_sentences
 
 CaptionFormat = Literal["srt", "vtt"]
 MEDIA_TYPES: dict[CaptionFormat, str] = {"srt": "application/x-subrip", "vtt": "text/vtt"}
