@@ -69,7 +69,8 @@ RATE_LIMIT = Depends(limit_rate)
 def require_metrics_reader(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> None:
     """Who may read /metrics: with VOXQ_METRICS_TOKEN set, only its bearer (Prometheus, which
     holds no tenant's key); without it, any valid API key. 401 otherwise."""
-    token = get_settings().metrics_token
+    secret = get_settings().metrics_token
+    token = secret.get_secret_value() if secret is not None else ""
     if not token:  # an empty VOXQ_METRICS_TOKEN counts as unset: "Bearer " alone must not pass
         get_tenant(session, authorization)
         return

@@ -19,6 +19,7 @@ from shared.errors import (
     NotReady,
     OverLimit,
     QuotaExceeded,
+    RangeNotSatisfiable,
     RateLimited,
     TooLarge,
     Unauthorized,
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 # Most specific first: TooLarge is a BadInput.
 _STATUS: list[tuple[type[VoxQueueError], int, str]] = [
     (TooLarge, 413, "too_large"),
+    (RangeNotSatisfiable, 416, "range_not_satisfiable"),
     (BadInput, 400, "bad_input"),
     (Unauthorized, 401, "unauthorized"),
     (NotFound, 404, "not_found"),
@@ -64,6 +66,8 @@ def install(app: FastAPI) -> None:
                     headers = {"Retry-After": str(RETRY_AFTER_S)}
                 if isinstance(exc, OverLimit):
                     headers = {"Retry-After": str(exc.retry_after_s)}
+                if isinstance(exc, RangeNotSatisfiable):
+                    headers = {"Content-Range": f"bytes */{exc.size}"}
                 return JSONResponse(error_body(kind, str(exc)), status_code=status, headers=headers)
         logger.error("unmapped error: %r", exc)
         return JSONResponse(error_body("internal", str(exc)), status_code=500)

@@ -16,6 +16,8 @@ from shared.config import get_settings
 from shared.jobs.contracts import (
     AudioFormat,
     BatchStatus,
+    BookInput,
+    BookResult,
     DialectAnswer,
     DialectInput,
     DialectText,
@@ -78,8 +80,17 @@ class DialectJobOut(_JobOut):
     result: DialectAnswer | None = None
 
 
+class BookJobOut(_JobOut):
+    """The assembly of a finished book's M4B or chapters zip (GET /v1/batches/{id}/audio answers 202
+    with it until the file is stored)."""
+
+    kind: Literal[JobKind.book]
+    input: BookInput
+    result: BookResult | None = None
+
+
 # A job as the API shows it; `kind` tells which input and result it holds.
-AnyJobOut = SynthesisJobOut | GenerationJobOut | DialectJobOut
+AnyJobOut = SynthesisJobOut | GenerationJobOut | DialectJobOut | BookJobOut
 JobOut = Annotated[AnyJobOut, Field(discriminator="kind")]
 
 

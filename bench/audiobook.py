@@ -1,5 +1,7 @@
-"""An audiobook end to end on 2 TTS workers (embedded espeak-ng): a 300-line, 10-chapter EPUB built
-here, from submission to the M4B; then the M4B assembly alone and the captions alone, each in a
+"""An audiobook end to end on 2 TTS workers (embedded espeak-ng, which also take the media queue):
+a 300-line, 10-chapter EPUB built here, from submission to every line spoken; its M4B and chapters
+zip as a client gets them (202 with the book job, the build, then the stored file and a range of
+it); then the M4B assembly alone and the captions alone, each in a
 process of its own so that its peak memory is its own (ru_maxrss; target: under 200 MB whatever
 the book's length). The same book four times over (1,200 lines, every line a cache hit) shows
 that the assembly's memory does not grow with the book.
@@ -13,6 +15,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import httpx
 
 from bench.common import scratch_dir, unique_lines, wait_done
 from deploy.epub_factory import make_epub
@@ -61,10 +65,9 @@ def idle_rss_mb() -> float:
 
 
 def assemble(what: str, batch_id: str, out: Path) -> None:
-    """In the child: build the M4B (or the captions) of the batch straight from the database."""
+    """In the child: build the M4B as the media worker does (or the captions) straight from the database."""
+    from shared.books.assemble import assemble as build
     from shared.books.captions import cues, render
-    from shared.books.m4b import write_m4b
-    from shared.books.store import cover_of
     from shared.books.timeline import load_timeline
     from shared.config import get_settings
     from shared.db import session_scope
@@ -75,10 +78,8 @@ def assemble(what: str, batch_id: str, out: Path) -> None:
     with session_scope() as session:
         batch = session.get(Batch, batch_id)
         assert batch is not None
-        if what == "m4b":
-            timeline = load_timeline(session, batch.tenant_id, batch, settings)
-            tags: dict[str, str | None] = {"title": "bench", "artist": None}
-            write_m4b(session, batch.tenant_id, timeline, settings, out, cover_of(session, batch.id), tags)
+        if what == "m4b":  # what the media worker runs
+            build(session, batch, "m4b", "aac", settings, out)
         else:
             timeline = load_timeline(session, batch.tenant_id, batch, settings, texts=True)
             items = cues(timeline, None, settings.max_chunk_chars, settings.pause_between_chunks_ms)
@@ -99,21 +100,47 @@ def submit_book(stack: Stack, chapters: list[tuple[str, list[str]]]) -> tuple[st
         return batch_id, time.perf_counter() - started, int(r.json()["lines"])
 
 
+def served_from_storage(api: httpx.Client, batch_id: str, params: dict[str, str]) -> list[str]:
+    """The book's file as a client gets it: the first request's 202, the media worker's build
+    (the job long-polled), then the stored file whole (time to its first byte, and in all) and
+    a range of it; each figure as a phrase."""
+    path = f"/v1/batches/{batch_id}/audio"
+    started = time.perf_counter()
+    first = api.get(path, params=params)
+    answered_s = time.perf_counter() - started
+    assert first.status_code == 202, first.text
+    job = first.json()
+    while job["status"] in ("queued", "running"):
+        job = api.get(first.headers["location"], params={"wait": 20}).json()
+    built_s = time.perf_counter() - started
+    assert job["status"] == "succeeded", job
+    started = time.perf_counter()
+    with api.stream("GET", path, params=params) as whole:
+        chunks = whole.iter_bytes()
+        size = len(next(chunks))
+        first_byte_s = time.perf_counter() - started
+        size += sum(len(chunk) for chunk in chunks)
+    total_s = time.perf_counter() - started
+    started = time.perf_counter()
+    part = api.get(path, params=params, headers={"Range": f"bytes={size // 2}-{size // 2 + 65535}"})
+    range_s = time.perf_counter() - started
+    return [
+        f"first request {first.status_code} in {answered_s:.3f} s",
+        f"built by the media worker {built_s:.1f} s after it",
+        f"stored file {whole.status_code}, first byte in {first_byte_s:.3f} s, {size / 2**20:.1f} MiB in {total_s:.2f} s",
+        f"64 KiB range {part.status_code} in {range_s:.3f} s",
+    ]
+
+
 def main() -> None:
     folder = scratch_dir("voxq-bench-book-")
     stack = start_stack(folder, sqlite_url(folder), tts_workers=2)
     try:
         batch_id, spoken_s, lines = submit_book(stack, book_chapters())
-        with stack.client() as api:
-            started = time.perf_counter()
-            r = api.get(f"/v1/batches/{batch_id}/audio", params={"output": "m4b"}, timeout=1800)
-            r.raise_for_status()
-            m4b_s = time.perf_counter() - started
         print(f"{lines}-line, {CHAPTERS}-chapter EPUB on 2 workers: all lines spoken {spoken_s:.1f} s after submission")
-        print(
-            f"  M4B through the API: {m4b_s:.2f} s ({len(r.content) / 2**20:.1f} MiB); submission to M4B "
-            f"{spoken_s + m4b_s:.1f} s"
-        )
+        with stack.client() as api:
+            for params in ({"output": "m4b"}, {"output": "chapters", "format": "flac"}):
+                print(f"  {params['output']}: " + "; ".join(served_from_storage(api, batch_id, params)))
         long_id, _, long_lines = submit_book(stack, book_chapters(repeat=4))
         for label, which in ((f"{lines} lines", batch_id), (f"{long_lines} lines", long_id)):
             seconds, own, ffmpeg = measure_in_child(stack, "m4b", which, folder / f"{which}.m4b")

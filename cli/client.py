@@ -18,8 +18,9 @@ class ApiError(Exception):
 
 
 def api_key(settings: Settings) -> str | None:
-    if settings.api_key:
-        return settings.api_key
+    key = settings.api_key.get_secret_value() if settings.api_key is not None else ""
+    if key:  # an empty VOXQ_API_KEY counts as unset
+        return key
     if settings.local_key_file.exists():
         return settings.local_key_file.read_text().strip()
     return None
@@ -38,7 +39,12 @@ class Client:
             raise ApiError(
                 f"cannot reach the API at {self.http.base_url} ({exc}); is `voxq api` running?", ExitCode.FAILED
             ) from None
+        return self.check(response)
+
+    def check(self, response: httpx.Response) -> httpx.Response:
+        """The response if it is no error; else ApiError with the API's message and exit code."""
         if response.is_error:
+            response.read()  # a streamed response's body is not read yet
             try:
                 message = response.json()["error"]["message"]
             except (ValueError, KeyError, TypeError):

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 from rich.console import Console
 
 from cli.client import ApiError, Client
@@ -55,7 +56,9 @@ def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
     try:
         _wait_for_api(api_url)
         console.print(f"[bold]3/5[/bold] submitting {script}")
-        client = Client(settings.model_copy(update={"api_url": api_url, "api_key": key}))
+        # model_copy does not validate: the key goes in as the SecretStr (or None) the field holds.
+        secret = SecretStr(key) if key is not None else None
+        client = Client(settings.model_copy(update={"api_url": api_url, "api_key": secret}))
         with script.open("rb") as f:
             batch = client.json("POST", "/v1/batches", files={"file": (script.name, f)}, data={"voice": "cmn"})
         console.print(f"[bold]4/5[/bold] batch {batch['id']}: {batch['lines']} lines")

@@ -17,8 +17,9 @@ from rich.table import Table
 from cli.client import ApiError, Client
 from cli.exit_codes import ExitCode
 from cli.lexicon import lexicon_app
-from cli.progress import follow_batch
+from cli.progress import download_audio, follow_batch
 from shared.config import get_settings
+from shared.jobs.lanes import POOLS
 
 EPILOG = """\
 \b
@@ -101,12 +102,12 @@ def api(
 
 @app.command()
 def worker(
-    pool: Annotated[str, typer.Argument(help="tts or llm")],
+    pool: Annotated[str, typer.Argument(help="tts, llm or media")],
     concurrency: Annotated[int | None, typer.Option(help="Slots of this worker.")] = None,
 ) -> None:
-    """Run a Celery worker of the tts or the llm pool (`python -m workers POOL`)."""
-    if pool not in ("tts", "llm"):
-        _fail(f"unknown pool {pool!r}: use tts or llm")
+    """Run a Celery worker of the tts, llm or media pool (`python -m workers POOL`)."""
+    if pool not in POOLS:
+        _fail(f"unknown pool {pool!r}: use {', '.join(POOLS)}")
     if concurrency is not None and concurrency < 1:
         _fail("--concurrency must be 1 or more")
     extra = [] if concurrency is None else ["--concurrency", str(concurrency)]
@@ -118,10 +119,11 @@ def worker(
 def flower(port: Annotated[int, typer.Option(help="Port of the Flower web UI.")] = 5555) -> None:
     """Run Flower on the same broker, behind basic auth (VOXQ_FLOWER_USER, VOXQ_FLOWER_PASSWORD)."""
     settings = get_settings()
-    if not settings.flower_password:
+    password = settings.flower_password.get_secret_value() if settings.flower_password is not None else ""
+    if not password:
         _fail("set VOXQ_FLOWER_PASSWORD: Flower is never started without basic auth")
     # Flower reads --basic-auth from FLOWER_BASIC_AUTH: the password stays out of the process list.
-    env = os.environ | {"FLOWER_BASIC_AUTH": f"{settings.flower_user}:{settings.flower_password}"}
+    env = os.environ | {"FLOWER_BASIC_AUTH": f"{settings.flower_user}:{password}"}
     os.execve(sys.executable, [sys.executable, "-m", "workers.flower", f"--port={port}"], env)
 
 
@@ -168,9 +170,8 @@ def submit(
         if out:
             output = "m4b" if m4b else "chapters" if chapters else "zip" if zip_lines else "chapter"
             params = {"output": output} | ({} if m4b else {"format": fmt})
-            response = client.request("GET", f"/v1/batches/{batch['id']}/audio", params=params, timeout=600)
-            out.write_bytes(response.content)
-            console.print(f"wrote {out} ({len(response.content) / 1024:.0f} KiB)")
+            written = download_audio(client, batch["id"], params, out, console)
+            console.print(f"wrote {out} ({written / 1024:.0f} KiB)")
         if captions:
             params = {"format": captions.suffix.lower().lstrip(".")}
             response = client.request("GET", f"/v1/batches/{batch['id']}/captions", params=params, timeout=600)

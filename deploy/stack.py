@@ -152,6 +152,23 @@ class Stack:
             release_redis_db(self.claimed_redis)
 
 
+def fetch_book(api: httpx.Client, batch_id: str, params: dict[str, str], timeout_s: float = 600) -> httpx.Response:
+    """A finished batch's M4B or chapters zip as a client gets it: the first request answers 202
+    with the book job, which is long-polled until it has finished; then the stored file (200)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = api.get(f"/v1/batches/{batch_id}/audio", params=params, timeout=60)
+        if r.status_code != 202:
+            return r
+        job = r.json()
+        while job["status"] in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"book job {job['id']} still {job['status']} after {timeout_s:.0f}s")
+            job = api.get(r.headers["location"], params={"wait": 20}, timeout=60).json()
+        if job["status"] != "succeeded":
+            raise RuntimeError(f"book job {job['id']} {job['status']}: {job.get('error')}")
+
+
 def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra_env: str) -> Stack:
     """Migrate, create a key, start the API and (optionally) a TTS worker; wait until it answers."""
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -2,39 +2,150 @@
 
 API processes and workers read the same variables, so one ``.env`` file (or one set of
 container env vars) configures a whole deployment.
+
+The settings are checked when they are read: each URL must parse, each number lie in its range,
+and the settings that depend on each other must agree (`Settings._agree`). Secrets are
+`SecretStr`, so neither a repr nor a validation error shows them; a reader calls
+`.get_secret_value()`. A ``VOXQ_`` variable that names no setting is warned about at start-up
+(`unknown_variables`), since a typo would otherwise leave the default silently in force.
 """
 
+import difflib
+import logging
+import os
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    Field,
+    RedisDsn,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "VOXQ_"
+
+# The longest hard time limit (Celery `time_limit`) of any task, which the visibility timeout must
+# exceed: voxq.media.book (workers/books/tasks.py: 1800 s soft, 1860 s hard) is the longest;
+# voxq.tts.synthesize has 960 s, and voxq.llm.generate and voxq.llm.dialect have
+# `llm_task_time_limits` (540 s at the default VOXQ_LLM_TIMEOUT_S, held within this by a check
+# below). A test checks every registered task against it.
+LONGEST_TASK_S = 1860
+
+# VOXQ_ variables that are not settings, on purpose, so they are not warned about:
+ALLOWED_VARIABLES = frozenset(
+    {
+        # deploy/compose.yaml: the Postgres container's password (it goes into VOXQ_DATABASE_URL),
+        # the host ports of the API and Flower, and where the Fish Speech weights are.
+        "VOXQ_POSTGRES_PASSWORD",
+        "VOXQ_API_PUBLISH",
+        "VOXQ_FLOWER_PUBLISH",
+        "VOXQ_FISH_CHECKPOINTS",
+        # deploy/dev-services.sh (the Makefile sets it to 0) and deploy/docker-setup.sh.
+        "VOXQ_NEED_POSTGRES",
+        "VOXQ_DOCKER_CACHE",
+        # The CPU vLLM server of the LLM tests: deploy/vllm_server.py, deploy/vllm-cpu/*.sh.
+        "VOXQ_VLLM_VENV",
+        "VOXQ_VLLM_PYTHON",
+        "VOXQ_VLLM_SERVED_NAME",
+        "VOXQ_VLLM_SCRATCH",
+        "VOXQ_VLLM_HOST",
+        "VOXQ_VLLM_KV_BYTES",
+        # Tests only: deploy/compose-test.sh, deploy/stack.py, tests/deploy/test_compose.py.
+        "VOXQ_TEST_PROJECT",
+        "VOXQ_TEST_COMPOSE_FILE",
+        "VOXQ_TEST_PG_ADMIN",
+        "VOXQ_TEST_API_PORT",
+        "VOXQ_TEST_FLOWER_PORT",
+    }
+)
+
+
+def llm_task_time_limits(llm_timeout_s: float) -> tuple[int, int]:
+    """(soft, hard) time limit of an LLM task: its worst case is every in-client attempt (four)
+    timing out, plus the backoff between them; the hard limit comes 30 s after the soft one."""
+    soft = int(llm_timeout_s * 4 + 30)
+    return soft, soft + 30
+
+
+# --- URL checks: the field stays the string as given (redis, httpx and string joins take it
+# as it is); a URL type only checks it, since it would normalise it (a trailing slash) ---------
+
+
+def _url_check(adapter: TypeAdapter[Any], what: str, empty_ok: bool = False) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if empty_ok and not value:  # an empty variable means unset, as None does
+            return value
+        try:
+            adapter.validate_python(value)
+        except ValidationError as exc:
+            raise ValueError(f"not {what}: {exc.errors()[0]['msg']}") from None
+        return value
+
+    return check
+
+
+def _sqlalchemy_url(value: str) -> str:
+    """The URL as given, once SQLAlchemy can parse it and knows its dialect and driver."""
+    if not value:  # empty: the default SQLite file, as unset
+        return value
+    # Imported here: only a process given a database URL pays for SQLAlchemy at start-up.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(value).get_dialect()
+    except NoSuchModuleError as exc:  # an ArgumentError too: first
+        raise ValueError(f"unknown database dialect or driver ({exc}); Postgres is postgresql+psycopg://") from None
+    except ArgumentError:
+        # The message names no part of the URL, which may hold a password.
+        raise ValueError(
+            "not a SQLAlchemy URL, e.g. sqlite:////path/voxqueue.db or postgresql+psycopg://user:pw@host/db"
+        ) from None
+    return value
+
+
+HttpUrlStr = Annotated[str, AfterValidator(_url_check(TypeAdapter(AnyHttpUrl), "an http(s) URL"))]
+OptionalHttpUrlStr = Annotated[str, AfterValidator(_url_check(TypeAdapter(AnyHttpUrl), "an http(s) URL", True))]
+RedisUrlStr = Annotated[str, AfterValidator(_url_check(TypeAdapter(RedisDsn), "a Redis URL (redis://host:port/db)"))]
+SqlAlchemyUrlStr = Annotated[str, AfterValidator(_sqlalchemy_url)]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VOXQ_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: an error must not print what was given, which may be a secret or a
+    # URL with a password in it (a cross-field error would print every setting).
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     # --- where things live ---------------------------------------------------------------
     data_dir: Path = Field(
         Path.home() / ".local/share/voxqueue",
         description="Folder for the default SQLite database and local state.",
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker (Redis).")
-    database_url: str | None = Field(
+    redis_url: RedisUrlStr = Field("redis://127.0.0.1:6379/0", description="Celery broker (Redis).")
+    database_url: SqlAlchemyUrlStr | None = Field(
         None,
         description="SQLAlchemy URL; default is a SQLite file in data_dir. Postgres: postgresql+psycopg://user@host/db",
     )
-    sqlite_busy_timeout_ms: int = Field(30_000, description="How long SQLite waits on a locked database.")
+    sqlite_busy_timeout_ms: int = Field(30_000, gt=0, description="How long SQLite waits on a locked database.")
 
     # --- queues --------------------------------------------------------------------------
     visibility_timeout_s: int = Field(
         3600,
-        description="Redis visibility timeout: an unacknowledged task is redelivered after this. "
-        "Must exceed the longest task (a long synthesis chunk or a slow LLM reply).",
+        gt=0,
+        description="Redis visibility timeout: an unacknowledged task is redelivered after this. Must be longer "
+        f"than the longest task's time limit (LONGEST_TASK_S, {LONGEST_TASK_S} s: a book build).",
     )
-    task_max_retries: int = Field(5, description="Retries of a retryable engine failure before a job fails.")
-    task_retry_backoff_max_s: int = Field(120, description="Cap of the exponential retry backoff.")
+    task_max_retries: int = Field(5, ge=0, description="Retries of a retryable engine failure before a job fails.")
+    task_retry_backoff_max_s: int = Field(120, gt=0, description="Cap of the exponential retry backoff.")
 
     # --- recovery --------------------------------------------------------------------------
     lease_s: float = Field(
@@ -81,13 +192,14 @@ class Settings(BaseSettings):
         1,
         ge=1,
         le=256,
-        description="Lines of a batch carried by one queue message. 1 suits a GPU engine, whose line takes far "
-        "longer than a message costs, and records each line as soon as it is spoken; more spares the "
-        "control plane per-message work where lines are cheap.",
+        description="Synthesis jobs carried by one queue message: a batch's lines, and as well the sentences of "
+        "a streamed speech or a spoken reply and the jobs the reconciler sends again. 1 suits a GPU "
+        "engine, whose line takes far longer than a message costs, and records each line as soon as it is "
+        "spoken; more spares the control plane per-message work where lines are cheap.",
     )
-    fish_speech_url: str = Field("http://127.0.0.1:8080", description="Fish Speech API server base URL.")
-    fish_speech_api_key: str | None = Field(None, description="Bearer key of the Fish Speech server, if set.")
-    fish_speech_timeout_s: float = Field(300.0, description="Timeout of one Fish Speech request.")
+    fish_speech_url: HttpUrlStr = Field("http://127.0.0.1:8080", description="Fish Speech API server base URL.")
+    fish_speech_api_key: SecretStr | None = Field(None, description="Bearer key of the Fish Speech server, if set.")
+    fish_speech_timeout_s: float = Field(300.0, gt=0, description="Timeout of one Fish Speech request.")
     fish_speech_model: str = Field(
         "openaudio-s1-mini",
         description="Checkpoint the Fish Speech server runs. Part of every snippet key, so that after a "
@@ -95,13 +207,13 @@ class Settings(BaseSettings):
     )
 
     # --- LLM pool ------------------------------------------------------------------------
-    llm_url: str | None = Field(
+    llm_url: OptionalHttpUrlStr | None = Field(
         None, description="vLLM OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1; unset = no LLM."
     )
     llm_model: str = Field("Qwen/Qwen3-1.7B", description="Model name the vLLM server serves.")
-    llm_api_key: str | None = Field(None, description="Bearer key of the vLLM server, if set.")
-    llm_timeout_s: float = Field(120.0, description="Timeout of one LLM request.")
-    llm_concurrency: int = Field(32, description="Requests one LLM worker keeps in flight.")
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key of the vLLM server, if set.")
+    llm_timeout_s: float = Field(120.0, gt=0, description="Timeout of one LLM request.")
+    llm_concurrency: int = Field(32, ge=1, description="Requests one LLM worker keeps in flight.")
     llm_group_size: int = Field(
         16,
         ge=1,
@@ -111,21 +223,28 @@ class Settings(BaseSettings):
     )
 
     # --- limits --------------------------------------------------------------------------
-    max_text_chars: int = Field(5_000, description="Longest text of a single job (and of a line of a script).")
-    max_prompt_chars: int = Field(20_000, description="Longest message, persona or history turn of a generation.")
-    max_script_bytes: int = Field(32 * 1024 * 1024, description="Largest bulk script upload.")
-    max_script_lines: int = Field(50_000, description="Most lines in one bulk script.")
-    max_chunk_chars: int = Field(120, description="Longest sentence chunk sent to a TTS engine at once.")
-    pause_between_chunks_ms: int = Field(250, description="Silence joined between chunks and lines.")
-    voice_clip_max_bytes: int = Field(20 * 1024 * 1024, description="Largest reference clip upload of a library voice.")
+    max_text_chars: int = Field(5_000, ge=1, description="Longest text of a single job (and of a line of a script).")
+    max_prompt_chars: int = Field(20_000, ge=1, description="Longest message, persona or history turn of a generation.")
+    max_script_bytes: int = Field(32 * 1024 * 1024, ge=1, description="Largest bulk script upload.")
+    max_script_lines: int = Field(50_000, ge=1, description="Most lines in one bulk script.")
+    max_chunk_chars: int = Field(120, ge=1, description="Longest sentence chunk sent to a TTS engine at once.")
+    pause_between_chunks_ms: int = Field(
+        250,
+        ge=0,
+        description="Silence joined between the sentence chunks of a line (and the sentences of a streamed "
+        "/v1/audio/speech); the lines of a batch's audio are joined with twice this.",
+    )
+    voice_clip_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1, description="Largest reference clip upload of a library voice."
+    )
     voice_clip_min_s: float = Field(
-        3.0, description="Shortest reference clip: less gives the cloning engine too little voice."
+        3.0, gt=0, description="Shortest reference clip: less gives the cloning engine too little voice."
     )
     voice_clip_max_s: float = Field(
-        90.0, description="Longest reference clip (Fish Speech: at most 90 s; 10-30 s works best)."
+        90.0, gt=0, le=90.0, description="Longest reference clip (Fish Speech: at most 90 s; 10-30 s works best)."
     )
     speech_wait_s: float = Field(
-        300.0, description="How long POST /v1/audio/speech waits for its synthesis job before answering 503."
+        300.0, gt=0, description="How long POST /v1/audio/speech waits for its synthesis job before answering 503."
     )
 
     # --- retention of audio (shared/audio/retention.py) ----------------------------------------
@@ -219,15 +338,51 @@ class Settings(BaseSettings):
 
     # --- API and operations --------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Address `voxq api` listens on.")
-    api_port: int = Field(8000, description="Port `voxq api` listens on.")
-    api_url: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API.")
-    api_key: str | None = Field(None, description="Key the CLI sends; default is the local key file.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port `voxq api` listens on.")
+    api_url: HttpUrlStr = Field("http://127.0.0.1:8000", description="Where the CLI finds the API.")
+    api_key: SecretStr | None = Field(None, description="Key the CLI sends; default is the local key file.")
     flower_user: str = Field("admin", description="Flower basic-auth user.")
-    flower_password: str | None = Field(None, description="Flower basic-auth password (required to start Flower).")
-    metrics_token: str | None = Field(
+    flower_password: SecretStr | None = Field(
+        None, description="Flower basic-auth password (required to start Flower)."
+    )
+    metrics_token: SecretStr | None = Field(
         None,
         description="Bearer token that GET /metrics answers to (give it to Prometheus); unset: any valid API key.",
     )
+
+    @model_validator(mode="after")
+    def _agree(self) -> "Settings":
+        """The rules between settings that their descriptions state; every broken one is named."""
+        broken: list[str] = []
+        # A task still running when its visibility timeout ends is delivered to a second worker.
+        if self.visibility_timeout_s <= LONGEST_TASK_S:
+            broken.append(
+                f"VOXQ_VISIBILITY_TIMEOUT_S ({self.visibility_timeout_s}) must be longer than the longest task's "
+                f"time limit ({LONGEST_TASK_S} s, a book build), or a running task is delivered again"
+            )
+        llm_limit = llm_task_time_limits(self.llm_timeout_s)[1]
+        if llm_limit > LONGEST_TASK_S:
+            most = (LONGEST_TASK_S - 60) / 4  # llm_task_time_limits solved for the hard limit
+            broken.append(
+                f"VOXQ_LLM_TIMEOUT_S ({self.llm_timeout_s:g}) gives an LLM task a time limit of {llm_limit} s "
+                f"(four attempts and their backoff), more than the {LONGEST_TASK_S} s the visibility timeout is "
+                f"checked against; at most {most:g}"
+            )
+        if self.voice_clip_min_s >= self.voice_clip_max_s:
+            broken.append(
+                f"VOXQ_VOICE_CLIP_MIN_S ({self.voice_clip_min_s:g}) must be less than "
+                f"VOXQ_VOICE_CLIP_MAX_S ({self.voice_clip_max_s:g})"
+            )
+        # A worker runs llm_concurrency / llm_group_size messages: a group larger than the
+        # concurrency would put more chats in flight than VOXQ_LLM_CONCURRENCY allows.
+        if self.llm_group_size > self.llm_concurrency:
+            broken.append(
+                f"VOXQ_LLM_GROUP_SIZE ({self.llm_group_size}) must not exceed "
+                f"VOXQ_LLM_CONCURRENCY ({self.llm_concurrency}): a worker runs concurrency / group size messages"
+            )
+        if broken:
+            raise ValueError("; ".join(broken))
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -240,6 +395,36 @@ class Settings(BaseSettings):
         return self.data_dir.expanduser() / "local-api-key"
 
 
+def known_variables() -> frozenset[str]:
+    """Every VOXQ_ name that is read: the settings' and the allowed others'."""
+    return frozenset(ENV_PREFIX + name.upper() for name in Settings.model_fields) | ALLOWED_VARIABLES
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The VOXQ_ variables in `environ` that name no setting and are not allowed others
+    (ALLOWED_VARIABLES), sorted. Names match case-insensitively, as the settings read them."""
+    known = known_variables()
+    return sorted(name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+
+
+def warn_unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """Log a warning naming the unknown VOXQ_ variables of `environ`, each with the setting it
+    most likely meant; the unknown names, for a caller that wants them."""
+    unknown = unknown_variables(environ)
+    if unknown:
+        known = sorted(known_variables())
+        named = []
+        for name in unknown:
+            close = difflib.get_close_matches(name.upper(), known, n=1)
+            named.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        logger.warning("VOXQ_ variables that name no setting, so they change nothing: %s", ", ".join(named))
+    return unknown
+
+
 @lru_cache
 def get_settings() -> Settings:
+    """The process's settings, built (and checked) on first use."""
+    # Only the process environment is checked: `.env` is also docker compose's file of
+    # substitutions (VOXQ_POSTGRES_PASSWORD and the like), read from the working directory.
+    warn_unknown_variables(os.environ)
     return Settings()

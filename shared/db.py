@@ -1,8 +1,9 @@
 """Database engine and sessions. SQLite (default) or Postgres, through SQLAlchemy 2."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -72,3 +73,14 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+T = TypeVar("T")
+IN_CHUNK = 500  # values in one IN (...) list: far under SQLite's and Postgres's bound-parameter limits
+
+
+def in_chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """`items` a slice of at most `size` at a time: one statement per slice, so that an IN list
+    (or what one statement reads) stays bounded however many items there are."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -17,6 +17,14 @@ class TooLarge(BadInput):
     """Raised when an input is over a configured size limit (HTTP 413)."""
 
 
+class RangeNotSatisfiable(BadInput):
+    """Raised when a range request starts past the end of a stored file (HTTP 416)."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
 class NotFound(VoxQueueError):
     """Raised when an object does not exist or belongs to another tenant (HTTP 404)."""
 

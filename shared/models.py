@@ -19,7 +19,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 # Width of name and id columns (tenant and voice names, a line's own id): what fits is checked
 # before a row is written, so an over-long one is a 413, not a database error.
@@ -34,14 +36,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, always read back as an aware UTC datetime. Postgres's timestamptz is aware;
+    SQLite keeps no zone and gives back naive datetimes, which are UTC since every write is
+    `utcnow()`. One type, so no module compares naive with aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime()}
 
 
 class JobKind(enum.StrEnum):
     synthesis = "synthesis"
     generation = "generation"
     dialect = "dialect"
+    # A finished book's M4B or chapters zip, assembled once by a media worker (shared/books/assemble.py).
+    book = "book"
 
 
 class JobStatus(enum.StrEnum):
@@ -245,3 +263,40 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)  # None: no answer (see error)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class BookFile(Base):
+    """A finished book's audio as one file (an M4B, or a zip of its chapters), built once by the
+    book job `job_id` and served from here with range requests. `key` hashes what the file is
+    made of (every line's snippet, the cover, the output and the settings that shape it), so a
+    book whose lines change gets a new file; the bytes are in `book_file_chunks`
+    (shared/books/files.py), kept as long as snippets are (VOXQ_SNIPPET_RETENTION_DAYS)."""
+
+    __tablename__ = "book_files"
+    __table_args__ = (UniqueConstraint("batch_id", "key"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("file"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    output: Mapped[str] = mapped_column(String(20))  # m4b, chapters
+    format: Mapped[str] = mapped_column(String(20))  # aac for an M4B; the chapters' audio format
+    job_id: Mapped[str] = mapped_column(String(40))  # the book job building it (the newest, after a failed one)
+    media_type: Mapped[str] = mapped_column(String(60))
+    filename: Mapped[str] = mapped_column(String(NAME_CHARS))
+    size: Mapped[int | None] = mapped_column(Integer, default=None)  # bytes; None until it is built
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    duration_s: Mapped[float | None] = mapped_column(Float, default=None)  # of its audio, once built
+    chapters: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    built_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the retention sweep deletes it; set when it is built.
+    expires_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
+class BookFileChunk(Base):
+    """A piece of a book file's bytes, in order: a range request reads only the pieces it covers."""
+
+    __tablename__ = "book_file_chunks"
+    file_id: Mapped[str] = mapped_column(ForeignKey("book_files.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0, 1, ... each FILE_CHUNK bytes but the last
+    data: Mapped[bytes] = mapped_column(LargeBinary)

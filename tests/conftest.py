@@ -13,7 +13,12 @@ os.environ.pop("VOXQ_DATABASE_URL", None)
 os.environ.pop("VOXQ_API_KEY", None)
 os.environ["VOXQ_RECONCILE_IN_API"] = "0"  # the in-process API's; stacks run theirs (deploy/stack.py)
 
-pytest_plugins = ["tests.plugins.services", "tests.plugins.vllm_server", "tests.plugins.fish_standin"]
+pytest_plugins = [
+    "tests.plugins.inproc_api",
+    "tests.plugins.services",
+    "tests.plugins.vllm_server",
+    "tests.plugins.fish_standin",
+]
 
 # Two tiers (`make test-fast` runs the tests marked neither slow nor vllm). A test is put in
 # the slow tier by what it uses, never by hand: a fixture marked `@starts_processes` where it

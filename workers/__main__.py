@@ -1,4 +1,4 @@
-"""`python -m workers POOL [--concurrency N]`: run a worker of the tts or llm pool with the
+"""`python -m workers POOL [--concurrency N]`: run a worker of the tts, llm or media pool with the
 arguments of `workers/pools.py`. `voxq worker` runs this.
 
 SIGTERM (a scale-down, `docker stop`, a host shutting down) is Celery's warm shutdown: the
@@ -17,6 +17,7 @@ from typing import Any
 from celery.signals import worker_shutting_down
 
 from shared.config import get_settings
+from shared.jobs.lanes import POOLS
 from workers.app import celery_app
 from workers.pools import worker_argv
 
@@ -35,7 +36,7 @@ def _bound_the_warm_shutdown(how: str, **_: Any) -> None:
 
 
 parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
-parser.add_argument("pool", choices=["tts", "llm"])
+parser.add_argument("pool", choices=POOLS)
 parser.add_argument("--concurrency", type=int, default=None, help="Slots of this worker.")
 args = parser.parse_args()
 celery_app.worker_main(worker_argv(args.pool, args.concurrency))

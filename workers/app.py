@@ -6,4 +6,4 @@ from shared.config import get_settings
 from shared.jobs.celery_app import make_celery_app
 
 celery_app = make_celery_app(get_settings())
-celery_app.autodiscover_tasks(["workers.tts", "workers.llm"], related_name="tasks", force=False)
+celery_app.autodiscover_tasks(["workers.tts", "workers.llm", "workers.books"], related_name="tasks", force=False)

@@ -3,7 +3,6 @@ ran, and what failed inside the engines. Each call is one Redis round trip for a
 of jobs, and never raises into the job's code."""
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
 
 from shared import metrics
 from shared.config import get_settings
@@ -13,7 +12,9 @@ from shared.models import Job, JobKind, utcnow
 
 def engine_of(kind: JobKind) -> str:
     """The engine a job of `kind` runs on, as its errors are labelled: the TTS pool's
-    configured engine, or vLLM for the LLM pool's kinds."""
+    configured engine, ffmpeg for a book's assembly, or vLLM for the LLM pool's kinds."""
+    if kind == JobKind.book:
+        return "ffmpeg"
     return get_settings().tts_engine if kind == JobKind.synthesis else "vllm"
 
 
@@ -23,7 +24,7 @@ def started(group: Sequence[Job]) -> None:
     recording = metrics.Recording()
     for job in group:
         if job.attempts == 1 and job.started_at is not None:
-            waited = _seconds(job.started_at) - _seconds(job.created_at)
+            waited = job.started_at.timestamp() - job.created_at.timestamp()
             recording.observe(metrics.WAIT_SECONDS, (job.kind.value,), max(waited, 0.0))
     recording.send()
 
@@ -51,9 +52,4 @@ def _ran(recording: metrics.Recording, finished: Sequence[Job]) -> None:
     now = utcnow().timestamp()
     for job in finished:
         if job.started_at is not None:
-            recording.observe(metrics.RUN_SECONDS, (job.kind.value,), max(now - _seconds(job.started_at), 0.0))
-
-
-def _seconds(moment: datetime) -> float:
-    # SQLite gives back naive datetimes (stored as UTC), Postgres aware ones.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+            recording.observe(metrics.RUN_SECONDS, (job.kind.value,), max(now - job.started_at.timestamp(), 0.0))

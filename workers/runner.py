@@ -4,10 +4,11 @@ A task body is `run_jobs(self, job_ids, InputModel, work)`. The runner starts th
 one transaction, validates each job's stored input against its kind's model (a job whose
 input does not fit fails, the others go on), and hands `work` the typed inputs. `work`
 returns one outcome per job: an `Outcome` (a typed result, optionally a snippet to store
-and a reply to speak) or a VoxQueueError. Engine failures that may pass are
-RetryableEngineError (the job is retried with backoff, see JOB_TASK_POLICY); anything else
-fails the job for good. One transaction records the whole group; jobs that it created are
-enqueued after its commit. No database transaction is held open while an engine works.
+and a `FollowUp` that records the result itself with whatever goes with it) or a
+VoxQueueError. Engine failures that may pass are RetryableEngineError (the job is retried
+with backoff, see JOB_TASK_POLICY); anything else fails the job for good. One transaction
+records the whole group; the jobs its follow-ups created are enqueued after its commit.
+No database transaction is held open while an engine works.
 """
 
 import logging
@@ -15,7 +16,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypedDict, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypedDict, TypeVar
 
 from celery import Task
 from celery.exceptions import Reject
@@ -28,10 +29,10 @@ from shared.config import get_settings
 from shared.db import UNREACHABLE, new_session, session_scope
 from shared.errors import BadInput, EngineUnavailable, RetryableEngineError, VoxQueueError
 from shared.jobs import state
-from shared.jobs.contracts import GenerationResult, JobResult, ScriptLine, SpeakOptions
-from shared.jobs.lanes import SYNTHESIZE_TASK, Lane
+from shared.jobs.contracts import JobResult
+from shared.jobs.lanes import Lane
 from shared.jobs.notify import publish_finished
-from shared.jobs.submit import commit_and_enqueue, synthesis_jobs
+from shared.jobs.submit import commit_and_enqueue
 from shared.models import Job
 from workers import metrics
 from workers.leases import LeaseKeeper
@@ -78,19 +79,31 @@ class Work(Generic[I]):
 
 
 @dataclass(frozen=True)
-class SpeakReply:
-    """A generated reply to be spoken: the runner creates its synthesis job (a child, linked by
-    `parent_id`) in the transaction that records the reply, and enqueues it after the commit."""
+class Enqueue:
+    """Jobs a follow-up created, for the runner to enqueue once they are committed."""
 
-    text: str
-    options: SpeakOptions
+    task_name: str
+    lane: Lane
+    job_ids: list[str]
+
+
+class FollowUp(Protocol):
+    """What goes with recording one job's result, for a kind that needs more than the result
+    stored (a spoken reply: workers/llm/spoken_reply.py). The runner calls `record` inside the
+    transaction that records the job's group, instead of storing the result itself, and
+    enqueues the jobs it names after that transaction commits; it knows nothing else of it."""
+
+    def record(self, session: Session, job: Job, result: JobResult) -> Enqueue | None:
+        """Record `result` as `job`'s (fenced by the attempt, with `state.succeed`) and write
+        what goes with it in `session`, which the runner commits; the jobs to enqueue then."""
+        ...
 
 
 @dataclass(frozen=True)
 class Outcome:
     result: JobResult
     snippet: NewSnippet | None = None  # stored in the transaction that records the result
-    speak: SpeakReply | None = None
+    follow_up: FollowUp | None = None  # records the result instead of the runner
 
 
 Outcomes = list[Outcome | VoxQueueError]
@@ -219,11 +232,12 @@ def _release(held: list[Job]) -> None:
 
 
 def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
-    """One transaction for the whole group; the synthesis jobs of spoken replies are
-    enqueued after its commit."""
+    """One transaction for the whole group; the jobs its follow-ups created are enqueued
+    after its commit."""
     errors: list[tuple[Job, str]] = []
     results: list[tuple[Job, JobResult]] = []
-    children: dict[Lane, list[str]] = {"live": [], "bulk": []}  # a reply's speech goes where its request came
+    followed: list[Job] = []  # recorded by their outcome's follow-up
+    to_enqueue: dict[tuple[str, Lane], list[str]] = {}
     session = new_session()
     try:
         for job, outcome in finished:
@@ -232,11 +246,13 @@ def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
                 continue
             if outcome.snippet is not None:
                 store_snippet(session, outcome.snippet)
-            if outcome.speak is None:
+            if outcome.follow_up is None:
                 results.append((job, outcome.result))
-            else:
-                lane: Lane = "live" if job.batch_id is None else "bulk"
-                children[lane].extend(_record_spoken_reply(session, job, outcome.result, outcome.speak))
+                continue
+            followed.append(job)
+            enqueue = outcome.follow_up.record(session, job, outcome.result)
+            if enqueue is not None:
+                to_enqueue.setdefault((enqueue.task_name, enqueue.lane), []).extend(enqueue.job_ids)
         recorded = state.succeed_many(session, results) + state.fail_many(session, errors)
         if recorded < len(results) + len(errors):
             # Their leases ran out (this worker was cut off) and the jobs were queued again:
@@ -246,45 +262,31 @@ def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
                 _ids([job for job, _ in [*results, *errors]]),
                 len(results) + len(errors) - recorded,
             )
-        try:
-            for lane, ids in children.items():
-                commit_and_enqueue(session, SYNTHESIZE_TASK, ids, lane)
-        except EngineUnavailable as exc:
-            # Recorded and committed; only the children could not be queued, and they are
-            # failed with the reason. The retries of the group's other jobs still go ahead.
-            logger.error(
-                "jobs %s: recorded, but their speech jobs could not be queued: %s",
-                ", ".join(children["live"] + children["bulk"]),
-                exc,
-            )
+        session.commit()  # before any enqueue: no worker may take a job whose row is not there yet
+        _enqueue(session, to_enqueue)
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
     # Committed: the waiters may read it now.
-    done = [job for job, _ in results] + [job for job, _ in errors]
+    done = [job for job, _ in results] + followed + [job for job, _ in errors]
     publish_finished([job.id for job in done], [job.batch_id for job in done])
 
 
-def _record_spoken_reply(session: Session, job: Job, result: JobResult, speak: SpeakReply) -> list[str]:
-    """Record a reply with the id of the synthesis job that speaks it (or why there is none),
-    and create that job only if this delivery is the one that finished the reply; returns
-    the child's id if it is to be enqueued."""
-    assert isinstance(result, GenerationResult), "only a generated reply is spoken"
-    options = speak.options
+def _enqueue(session: Session, to_enqueue: dict[tuple[str, Lane], list[str]]) -> None:
+    """Enqueue the jobs the follow-ups created (committed by now), each group on its task's
+    queue in its lane. A queue that cannot be reached fails them, with the reason
+    (`commit_and_enqueue`), and is only logged here: the group is recorded, and the retries
+    of its other jobs still go ahead."""
     try:
-        child = synthesis_jobs(
-            session, job.tenant_id, [ScriptLine(1, speak.text)], options.voice, options.speed, options.format
+        for (task_name, lane), job_ids in to_enqueue.items():
+            commit_and_enqueue(session, task_name, job_ids, lane)
+    except EngineUnavailable as exc:
+        created = [job_id for job_ids in to_enqueue.values() for job_id in job_ids]
+        logger.error(
+            "jobs %s: created with their parents' results, but could not be queued: %s", ", ".join(created), exc
         )
-    except VoxQueueError as exc:
-        logger.warning("job %s: could not start speaking the reply: %s", job.id, exc)
-        state.succeed(session, job, result.model_copy(update={"speech_error": str(exc)}))
-        return []
-    if not state.succeed(session, job, result.model_copy(update={"speech_job_id": child[0].id})):
-        return []  # this attempt no longer holds the job: whichever finished it created the child
-    logger.info("job %s: reply goes to synthesis job %s", job.id, child[0].id)
-    return state.insert_jobs(session, job.tenant_id, child, parent_id=job.id)
 
 
 def _ids(group: list[Job]) -> str:

@@ -3,20 +3,22 @@
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
-from api.books import book_audio
 from api.deps import RATE_LIMIT, BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
+from api.downloads import stored_file
 from api.presenters import batch_out, job_out
 from api.schemas import BatchOut, CallbackUrl, JobOut
 from api.uploads import read_upload
 from api.waiting import LongPoll
 from shared.audio import retention
 from shared.audio.codec import MEDIA_TYPES, extension
+from shared.books import files
 from shared.books.exports import chapter, stream, zip_of_lines
+from shared.books.m4b import CHAPTER_CODECS
 from shared.books.scripts import detect_format, parse_script
 from shared.books.timeline import line_pause_ms
 from shared.config import get_settings
@@ -41,7 +43,7 @@ async def create_batch(
     voice: Annotated[VoiceName | None, Form(description="Voice for lines that name none.")] = None,
     format: Annotated[AudioFormat, Form(description="Audio format of the results.")] = "wav",
     script_format: Annotated[
-        Literal["text", "csv", "jsonl"] | None, Form(description="Default: from the file name.")
+        Literal["text", "csv", "jsonl", "epub"] | None, Form(description="Default: from the file name.")
     ] = None,
     speed: Annotated[Speed, Form()] = 1.0,
     kind: Annotated[
@@ -166,11 +168,24 @@ def batch_jobs(
     return [job_out(job, request) for job in session.scalars(query)]
 
 
-@router.get("/{batch_id}/audio", name="batch_audio")
+_BOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The audio; an M4B or chapters zip is served from storage, with range requests."},
+    202: {
+        "model": JobOut,
+        "description": "output=m4b or chapters, not yet built: the book job building it (its URL in Location). "
+        "Ask again (or long-poll the job) until this answers 200.",
+    },
+    206: {"description": "The range asked for (Range: bytes=a-b) of a stored M4B or chapters zip."},
+}
+
+
+@router.get("/{batch_id}/audio", name="batch_audio", responses=_BOOK_RESPONSES)
 def batch_audio(
     batch_id: str,
     session: SessionDep,
     tenant: TenantDep,
+    request: Request,
+    range_header: Annotated[str | None, Header(alias="Range", include_in_schema=False)] = None,
     output: Annotated[
         Literal["chapter", "zip", "m4b", "chapters"],
         Query(
@@ -179,8 +194,11 @@ def batch_audio(
         ),
     ] = "chapter",
     format: AudioFormat | None = None,
-) -> StreamingResponse:
-    """The finished batch's audio: one chapter file, a zip of one file per line, an M4B, or a zip of chapters."""
+) -> Response:
+    """The finished batch's audio: one chapter file, a zip of one file per line, an M4B, or a zip of chapters.
+
+    An M4B or a chapters zip is built once, by a media worker: the first request answers 202 with
+    the book job, later ones the stored file (ranges too). A book whose lines change gets a new file."""
     batch = get_owned(session, Batch, batch_id, tenant)
     if batch.kind != JobKind.synthesis:
         raise BadInput(f"batch {batch_id} is a {batch.kind.value} batch and has no audio")
@@ -199,7 +217,16 @@ def batch_audio(
     if output in ("m4b", "chapters"):
         if output == "m4b" and format is not None:
             raise BadInput("output=m4b is always AAC in MP4: leave out format")
-        return book_audio(session, tenant, batch, output, format)
+        fmt = "aac" if output == "m4b" else format or batch.options.get("format", "wav")
+        if output == "chapters" and fmt not in CHAPTER_CODECS:
+            raise BadInput(f"chapter files can be {', '.join(CHAPTER_CODECS)}, not {fmt!r}")
+        book_file = files.find_or_build(session, batch, output, fmt, get_settings())
+        if book_file.size is not None:
+            return stored_file(book_file, files.store(), range_header)
+        job = session.get_one(Job, book_file.job_id)
+        location = str(request.url_for("get_job", job_id=job.id))
+        building = job_out(job, request).model_dump(mode="json")
+        return JSONResponse(building, status_code=202, headers={"Location": location, "Retry-After": "2"})
     fmt = format or batch.options.get("format", "wav")
     query = select(Job).where(Job.batch_id == batch_id, Job.status == JobStatus.succeeded).order_by(Job.line)
     line_jobs = list(session.scalars(query))

@@ -24,19 +24,19 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import CursorResult, Table, and_, bindparam, case, delete, exists, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
+from shared.db import in_chunks
 from shared.errors import AudioExpired
-from shared.models import Batch, Job, JobStatus, Snippet, utcnow
+from shared.models import Batch, BookFile, Job, JobStatus, Snippet, utcnow
 
 logger = logging.getLogger(__name__)
 _SNIPPETS = cast(Table, Snippet.__table__)  # declared as a FromClause; a declarative class's is a Table
-_IN_CHUNK = 500  # bound on the size of one IN (...) list
 # A snippet whose time comes within this margin is held by a submission that reuses it: no sweep
 # can delete it before the submission has committed the job that points at it.
 _REUSE_MARGIN = timedelta(hours=1)
@@ -44,11 +44,6 @@ _REUSE_MARGIN = timedelta(hours=1)
 
 def retention(settings: Settings) -> timedelta:
     return timedelta(days=settings.snippet_retention_days)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite gives back naive datetimes; every time VoxQueue stores is UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # --- what submissions and routes call ----------------------------------------------------------
@@ -62,8 +57,7 @@ def reuse(session: Session, tenant_id: str, keys: Iterable[str], settings: Setti
     wanted = list(dict.fromkeys(keys))
     now = utcnow()
     found: dict[str, float] = {}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start : start + _IN_CHUNK]
+    for chunk in in_chunks(wanted):
         soon: list[str] = []
         rows = session.execute(
             select(Snippet.key, Snippet.duration_s, Snippet.expires_at).where(
@@ -72,7 +66,7 @@ def reuse(session: Session, tenant_id: str, keys: Iterable[str], settings: Setti
         )
         for key, duration, expires_at in rows:
             found[key] = duration
-            if expires_at is not None and _utc(expires_at) < now + _REUSE_MARGIN:
+            if expires_at is not None and expires_at < now + _REUSE_MARGIN:
                 soon.append(key)
         if soon:
             held = session.scalars(
@@ -91,8 +85,7 @@ def pin(session: Session, tenant_id: str, job_ids: Sequence[str]) -> None:
     """Mark precompute jobs: their audio is kept until the phrase is deleted. The snippets they
     found cached are kept from now (expires_at NULL); those still to be spoken, once the sweep
     first looks at them."""
-    for start in range(0, len(job_ids), _IN_CHUNK):
-        chunk = job_ids[start : start + _IN_CHUNK]
+    for chunk in in_chunks(job_ids):
         session.execute(
             update(Job)
             .where(Job.tenant_id == tenant_id, Job.id.in_(chunk))
@@ -112,12 +105,12 @@ def unpin(session: Session, tenant_id: str, keys: Sequence[str], settings: Setti
     """Stop keeping the tenant's precomputed phrases of `keys`; for each key that was precomputed,
     None if its audio was freed now, or until when a batch or job that used it keeps it."""
     unpinned: set[str] = set()
-    for start in range(0, len(keys), _IN_CHUNK):
+    for chunk in in_chunks(keys):
         unpinned.update(
             key
             for key in session.scalars(
                 update(Job)
-                .where(Job.tenant_id == tenant_id, Job.snippet_key.in_(keys[start : start + _IN_CHUNK]))
+                .where(Job.tenant_id == tenant_id, Job.snippet_key.in_(chunk))
                 .where(Job.pinned.is_(True))
                 .values(pinned=False)
                 .returning(Job.snippet_key)
@@ -146,8 +139,7 @@ def check_stored(session: Session, tenant_id: str, jobs: Sequence[Job], what: st
     """AudioExpired (410) unless every job's audio is still stored; `what` names the batch or job."""
     keys = list(dict.fromkeys(job.snippet_key for job in jobs if job.snippet_key))
     stored = 0
-    for start in range(0, len(keys), _IN_CHUNK):
-        chunk = keys[start : start + _IN_CHUNK]
+    for chunk in in_chunks(keys):
         stored += (
             session.scalar(select(func.count()).where(Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk))) or 0
         )
@@ -175,6 +167,7 @@ class Swept:
     rows: int = 0  # snippets deleted (or that would be)
     bytes: int = 0  # their audio
     looked_again: int = 0  # snippets whose time came but a holder still keeps
+    book_files: int = 0  # built M4Bs and chapter zips deleted (their bytes are in `bytes` too)
     chunks: int = 0  # statements of at most `snippet_sweep_chunk` rows, each its own transaction
     finished: bool = True  # False: the time budget ran out with rows left for the next pass
 
@@ -182,7 +175,7 @@ class Swept:
         return (
             f"{self.rows:,} snippets, {self.bytes / 2**20:,.1f} MiB of audio, in {self.chunks} chunks; "
             f"{self.looked_again:,} still kept by a batch, job or precomputed phrase; "
-            f"{self.batches_closed:,} batches seen ended"
+            f"{self.batches_closed:,} batches seen ended; {self.book_files:,} book files"
         )
 
 
@@ -206,6 +199,7 @@ def sweep(
     with new_session() as session:
         swept.batches_closed = close_ended_batches(session)
         session.commit()
+    _sweep_book_files(new_session, swept, now, settings, dry_run=dry_run, tenant_id=tenant_id)
     after: tuple[datetime, int] | None = None
     while True:
         with new_session() as session:
@@ -231,6 +225,36 @@ def sweep(
         if budget_s is not None and time.monotonic() - started > budget_s:
             swept.finished = False
             return swept
+
+
+def _sweep_book_files(
+    new_session: Callable[[], Session],
+    swept: Swept,
+    now: datetime,
+    settings: Settings,
+    *,
+    dry_run: bool,
+    tenant_id: str | None,
+) -> None:
+    """Delete the built books (shared/books/files.py) whose retention ran out, a chunk at a time;
+    their bytes go with them (ON DELETE CASCADE). A book file holds no snippet: it is kept as
+    long from when it was built as a snippet is from when its batch ended."""
+    while True:
+        with new_session() as session:
+            query = select(BookFile.id, BookFile.size).where(BookFile.expires_at < now)
+            if tenant_id is not None:
+                query = query.where(BookFile.tenant_id == tenant_id)
+            rows = session.execute(query.limit(settings.snippet_sweep_chunk)).all()
+            if not rows:
+                return
+            if not dry_run:
+                session.execute(delete(BookFile).where(BookFile.id.in_([row.id for row in rows])))
+                session.commit()
+        swept.chunks += 1
+        swept.book_files += len(rows)
+        swept.bytes += sum(row.size or 0 for row in rows)
+        if dry_run:
+            return  # nothing was deleted: the same rows would come again
 
 
 def close_ended_batches(session: Session) -> int:
@@ -278,8 +302,8 @@ def _judge(session: Session, rows: Sequence[Candidate], now: datetime, settings:
             verdicts.append(Verdict(row, kept=True, next_look=None))
         elif open_holders:  # a batch or job still running: it ends no sooner than now
             verdicts.append(Verdict(row, kept=False, next_look=now + keep_for))
-        elif last_end is not None and _utc(last_end) + keep_for > now:
-            verdicts.append(Verdict(row, kept=False, next_look=_utc(last_end) + keep_for))
+        elif last_end is not None and last_end + keep_for > now:
+            verdicts.append(Verdict(row, kept=False, next_look=last_end + keep_for))
         else:
             verdicts.append(Verdict(row, kept=False, next_look=None))
     return verdicts

@@ -10,6 +10,7 @@ from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 
 from shared.config import get_settings
+from shared.db import in_chunks
 from shared.models import Snippet, utcnow
 from shared.text.normalize import RULES_VERSION
 from shared.voices.resolve import VoiceSpec
@@ -17,7 +18,6 @@ from shared.voices.resolve import VoiceSpec
 # Bump when anything that changes audio without changing the key inputs changes, so stale
 # audio is never served (the text normalisation rules have their own RULES_VERSION).
 KEY_VERSION = 1
-_IN_CHUNK = 500  # bound on the size of one IN (...) list
 
 
 def key_prefix(voice: VoiceSpec, engine: str, model: str | None = None) -> bytes:
@@ -37,8 +37,7 @@ def cached_durations(session: Session, tenant_id: str, keys: Iterable[str]) -> d
     """The audio length of each of `keys` the tenant already has audio for."""
     wanted = list(dict.fromkeys(keys))
     found: dict[str, float] = {}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start : start + _IN_CHUNK]
+    for chunk in in_chunks(wanted):
         rows = session.execute(
             select(Snippet.key, Snippet.duration_s).where(Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk))
         )
@@ -53,8 +52,7 @@ def get_snippet(session: Session, tenant_id: str, key: str) -> Snippet | None:
 def get_snippets(session: Session, tenant_id: str, keys: Iterable[str]) -> dict[str, Snippet]:
     wanted = list(dict.fromkeys(keys))
     out: dict[str, Snippet] = {}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start : start + _IN_CHUNK]
+    for chunk in in_chunks(wanted):
         for snippet in session.scalars(select(Snippet).where(Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk))):
             out[snippet.key] = snippet
     return out

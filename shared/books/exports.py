@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from shared.audio import telephony
 from shared.audio.codec import FORMATS, STORAGE_FORMAT, decode, encode, extension, for_telephone, resample
 from shared.audio.snippets import get_snippets
+from shared.db import in_chunks
 from shared.errors import AudioExpired
 from shared.models import Job
 
@@ -21,8 +22,7 @@ _SPOOL_BYTES = 16 * 1024 * 1024  # in memory up to this, then a temporary file
 
 def _snippet_audio(session: Session, tenant_id: str, jobs: Sequence[Job]) -> Iterator[tuple[Job, bytes]]:
     """Stored FLAC of each job, in order, fetched a few hundred at a time."""
-    for start in range(0, len(jobs), 200):
-        chunk = jobs[start : start + 200]
+    for chunk in in_chunks(jobs, 200):
         snippets = get_snippets(session, tenant_id, (job.snippet_key for job in chunk if job.snippet_key))
         for job in chunk:
             assert job.snippet_key is not None, "synthesis jobs get their snippet key at submission"

@@ -21,6 +21,7 @@ from shared.audio.codec import decode, resample
 from shared.books.loudness import LoudnessMeter
 from shared.books.store import chapter_titles
 from shared.config import Settings
+from shared.db import in_chunks
 from shared.errors import AudioExpired, BadInput, NotReady
 from shared.jobs import state
 from shared.models import Batch, Job, JobKind, JobStatus, Snippet
@@ -86,9 +87,9 @@ def load_timeline(session: Session, tenant_id: str, batch: Batch, settings: Sett
     rows = session.execute(select(*columns).where(Job.batch_id == batch.id).order_by(Job.line)).all()
     keys = list(dict.fromkeys(row.snippet_key for row in rows))
     lengths: dict[str, tuple[int, int]] = {}  # key -> (samples, rate) as stored
-    for start in range(0, len(keys), 500):
+    for chunk in in_chunks(keys, 500):
         query = select(Snippet.key, Snippet.duration_s, Snippet.sample_rate).where(
-            Snippet.tenant_id == tenant_id, Snippet.key.in_(keys[start : start + 500])
+            Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk)
         )
         # duration_s is the clip's samples / rate, stored as a double: round() gives back the count.
         lengths.update((key, (round(duration * rate), rate)) for key, duration, rate in session.execute(query))
@@ -131,8 +132,7 @@ def measure(session: Session, tenant_id: str, timeline: Timeline) -> LoudnessMet
 
 
 def _line_flacs(session: Session, tenant_id: str, lines: Sequence[Line]) -> Iterator[tuple[Line, bytes]]:
-    for start in range(0, len(lines), _FETCH):
-        chunk = lines[start : start + _FETCH]
+    for chunk in in_chunks(lines, _FETCH):
         query = select(Snippet.key, Snippet.audio).where(
             Snippet.tenant_id == tenant_id, Snippet.key.in_({line.key for line in chunk})
         )

@@ -149,8 +149,28 @@ class DialectAnswer(BaseModel):
     model: str | None = None
 
 
-JobInput = SynthesisInput | GenerationInput | DialectInput
-JobResult = SynthesisResult | GenerationResult | DialectAnswer
+BookOutput = Literal["m4b", "chapters"]
+
+
+class BookInput(BaseModel):
+    """A book job's input: the finished batch to assemble and the stored file to fill
+    (shared/books/files.py)."""
+
+    file_id: str
+    batch_id: str
+    output: BookOutput = Field(description="m4b: one AAC file with chapters and cover; chapters: a zip of them.")
+    format: str = Field(description="aac for an M4B; the chapter files' audio format.")
+
+
+class BookResult(BaseModel):
+    file_id: str = Field(description="The stored file, served by GET /v1/batches/{id}/audio with the same output.")
+    size: int = Field(description="Bytes of the file.")
+    duration_s: float = Field(description="Length of the book's audio.")
+    chapters: int
+
+
+JobInput = SynthesisInput | GenerationInput | DialectInput | BookInput
+JobResult = SynthesisResult | GenerationResult | DialectAnswer | BookResult
 
 
 class DialectText(BaseModel):

@@ -9,15 +9,25 @@ from shared.models import JobKind
 SYNTHESIZE_TASK = "voxq.tts.synthesize"
 GENERATE_TASK = "voxq.llm.generate"
 DIALECT_TASK = "voxq.llm.dialect"
+BOOK_TASK = "voxq.media.book"
 
 TASK_FOR_KIND: dict[JobKind, str] = {
     JobKind.synthesis: SYNTHESIZE_TASK,
     JobKind.generation: GENERATE_TASK,
     JobKind.dialect: DIALECT_TASK,
+    JobKind.book: BOOK_TASK,
 }
-# One queue per worker pool; the length of its Redis list is the pool's backlog.
-QUEUE_FOR_TASK: dict[str, str] = {SYNTHESIZE_TASK: "tts", GENERATE_TASK: "llm", DIALECT_TASK: "llm"}
-QUEUES: tuple[str, ...] = ("tts", "llm")
+# One queue per worker pool; the length of its Redis list is the pool's backlog. `media`
+# assembles books on the CPU (ffmpeg): on a GPU fleet its own workers serve it, so a long build
+# never holds a GPU slot; the embedded TTS worker (espeak-ng) takes it too.
+QUEUE_FOR_TASK: dict[str, str] = {
+    SYNTHESIZE_TASK: "tts",
+    GENERATE_TASK: "llm",
+    DIALECT_TASK: "llm",
+    BOOK_TASK: "media",
+}
+QUEUES: tuple[str, ...] = ("tts", "llm", "media")
+POOLS = QUEUES  # a pool of workers per queue: `voxq worker tts|llm|media`
 
 # Every pool has two lanes, as kombu's Redis priorities: a worker pops the live list before
 # the bulk one (BRPOP in that order), so a live job waits at most for the jobs already

@@ -23,6 +23,7 @@ from celery.utils.saferepr import saferepr
 from shared.config import get_settings
 from shared.jobs.celery_app import publisher
 from shared.jobs.lanes import (
+    BOOK_TASK,
     LANES,
     PRIORITY,
     QUEUE_FOR_TASK,
@@ -47,10 +48,19 @@ _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
 def enqueue(task_name: str, job_ids: Sequence[str], lane: Lane = "live", batch_id: str | None = None) -> None:
     """Put jobs on their pool's queue, in `lane`: one per group of up to `llm_group_size` jobs
-    for the LLM tasks, up to `tts_group_size` for synthesis (one job a message when that is 1)."""
+    for the LLM tasks, up to `tts_group_size` for synthesis (one job a message when that is 1),
+    and one book a message (a build takes minutes: books wait for a free worker, not for each other)."""
+    enqueue_jobs(task_name, job_ids, _per_message(task_name), lane, batch_id)
+
+
+def _per_message(task_name: str) -> int | None:
+    """Jobs one message of the task carries; None: one job, its id the task id."""
     settings = get_settings()
-    group = settings.tts_group_size if task_name == SYNTHESIZE_TASK else settings.llm_group_size
-    enqueue_jobs(task_name, job_ids, None if task_name == SYNTHESIZE_TASK and group == 1 else group, lane, batch_id)
+    if task_name == BOOK_TASK:
+        return None
+    if task_name == SYNTHESIZE_TASK:
+        return None if settings.tts_group_size == 1 else settings.tts_group_size
+    return settings.llm_group_size
 
 
 def enqueue_jobs(

@@ -16,12 +16,12 @@ from sqlalchemy import ColumnElement, CursorResult, Table, Update, and_, bindpar
 from sqlalchemy.orm import Session
 
 from shared import metrics
+from shared.db import in_chunks
 from shared.jobs.contracts import BatchStatus, JobInput, JobResult
 from shared.models import Job, JobKind, JobStatus, new_id, utcnow
 
 logger = logging.getLogger(__name__)
 _JOBS = cast(Table, Job.__table__)  # declared as a FromClause; a declarative class's is a Table
-_IN_CHUNK = 500  # bound on the size of one IN (...) list
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,10 @@ def fail_unqueued(session: Session, job_ids: Sequence[str], error: str) -> None:
     """Fail queued jobs whose messages could not be sent, rather than leave them queued forever."""
     shown = ", ".join(job_ids[:5]) + (f" and {len(job_ids) - 5} more" if len(job_ids) > 5 else "")
     logger.error("jobs %s: failed, they could not be queued: %s", shown, error)
-    for start in range(0, len(job_ids), _IN_CHUNK):
+    for chunk in in_chunks(job_ids):
         session.execute(
             update(Job)
-            .where(Job.id.in_(job_ids[start : start + _IN_CHUNK]), Job.status == JobStatus.queued)
+            .where(Job.id.in_(chunk), Job.status == JobStatus.queued)
             .values(status=JobStatus.failed, error=error, finished_at=utcnow())
         )
 

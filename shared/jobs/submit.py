@@ -1,12 +1,12 @@
 """Creating jobs and batches: build the rows (nothing is written until they are all valid),
 insert them in one statement, commit, then enqueue.
 
-Used by the API's routes and by the worker runner, which creates the child job of a reply
-that is to be spoken. Cache hits (synthesis) and CPU answers (dialect, with no LLM) are
-stored as succeeded at once and never queued.
+Used by the API's routes and by the LLM workers, which create the child jobs of a reply
+that is to be spoken (workers/llm/spoken_reply.py, spoken_stream.py). Cache hits (synthesis)
+and CPU answers (dialect, with no LLM) are stored as succeeded at once and never queued.
 
 A tenant's submissions (`submit`, `create_batch`) are counted against its daily quotas
-(shared/tenants/quota.py) before anything is written. The runner's child jobs are stored with
+(shared/tenants/quota.py) before anything is written. Those child jobs are stored with
 `state.insert_jobs` and `commit_and_enqueue`, and are not: the tenant did not submit them.
 """
 

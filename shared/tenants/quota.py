@@ -91,6 +91,8 @@ def cost(new_jobs: Sequence[NewJob]) -> tuple[Quota, int] | None:
     queued = [job for job in new_jobs if job.result is None]
     if not queued:
         return None
+    if queued[0].kind == JobKind.book:  # assembling what was already spoken costs no engine
+        return None
     if queued[0].kind == JobKind.synthesis:
         return SYNTH_CHARS, sum(len(job.input.text) for job in queued if isinstance(job.input, SynthesisInput))
     return LLM_JOBS, len(queued)

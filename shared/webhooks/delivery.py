@@ -17,7 +17,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
@@ -129,8 +129,8 @@ def _event(
             status=status,
             counts=counts,
             lines=batch.lines,
-            created_at=_aware(batch.created_at),
-            finished_at=_aware(last or now),
+            created_at=batch.created_at,
+            finished_at=last or now,
         )
     job = session.get_one(Job, delivery.job_id)
     return callbacks.JobFinished(
@@ -139,14 +139,9 @@ def _event(
         kind=job.kind.value,
         status=cast(callbacks.FinishedStatus, job.status.value),  # fired only once the job ended
         error=job.error,
-        created_at=_aware(job.created_at),
-        finished_at=_aware(job.finished_at or now),
+        created_at=job.created_at,
+        finished_at=job.finished_at or now,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; every stored one is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # --- 2. send ------------------------------------------------------------------------------
@@ -216,7 +211,7 @@ def _claim(settings: Settings) -> list[_Due]:
         tenants = {row.tenant_id for row in rows}
         keys = dict(session.execute(select(Tenant.id, Tenant.webhook_secret).where(Tenant.id.in_(tenants))).all())
     return [
-        _Due(row.id, row.url, row.body or "", row.attempts + 1, _aware(row.fired_at or now), keys.get(row.tenant_id))
+        _Due(row.id, row.url, row.body or "", row.attempts + 1, row.fired_at or now, keys.get(row.tenant_id))
         for row in rows
     ]
 

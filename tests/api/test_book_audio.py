@@ -1,4 +1,5 @@
-"""A book's audio end to end, with real workers and real ffmpeg: the M4B has a chapter marker and
+"""A book's audio end to end, with real workers and real ffmpeg (the embedded TTS worker also
+takes the media queue, where the M4B and the chapters zip are built): the M4B has a chapter marker and
 title per chapter and the cover, its loudness is the target, the chapter files and the
 captions are timed by the line audio's own lengths and the pauses the join puts between them."""
 
@@ -17,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from deploy.epub_factory import make_epub
-from deploy.stack import Stack
+from deploy.stack import Stack, fetch_book
 from shared.config import get_settings
 from tests.plugins.services import wait_for
 
@@ -74,7 +75,7 @@ def test_the_m4b_has_a_titled_chapter_marker_per_chapter_the_cover_and_the_loudn
     sqlite_stack: Stack, book: dict[str, Any], tmp_path: Path
 ) -> None:
     with sqlite_stack.client() as api:
-        r = api.get(f"/v1/batches/{book['id']}/audio", params={"output": "m4b"}, timeout=300)
+        r = fetch_book(api, book["id"], {"output": "m4b"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "audio/mp4"
     path = tmp_path / "book.m4b"
@@ -106,7 +107,7 @@ def test_the_chapters_zip_has_one_file_per_chapter_as_long_as_its_lines_and_paus
     sqlite_stack: Stack, book: dict[str, Any]
 ) -> None:
     with sqlite_stack.client() as api:
-        r = api.get(f"/v1/batches/{book['id']}/audio", params={"output": "chapters", "format": "flac"}, timeout=300)
+        r = fetch_book(api, book["id"], {"output": "chapters", "format": "flac"})
     assert r.status_code == 200, r.text
 
     with zipfile.ZipFile(io.BytesIO(r.content)) as archive:

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from deploy.stack import REPO
 from shared import metrics
@@ -66,7 +67,7 @@ def test_without_a_token_set_any_api_key_reads_them(client: TestClient) -> None:
 
 
 def test_with_a_token_set_only_its_bearer_reads_them(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(get_settings(), "metrics_token", TOKEN)
+    monkeypatch.setattr(get_settings(), "metrics_token", SecretStr(TOKEN))
 
     assert client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     for wrong in (f"Bearer {TOKEN}x", "Bearer ", f"Basic {TOKEN}", ""):
@@ -81,7 +82,7 @@ def test_with_a_token_set_only_its_bearer_reads_them(client: TestClient, monkeyp
 def test_an_empty_token_opens_nothing_any_api_key_reads_them(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(get_settings(), "metrics_token", "")
+    monkeypatch.setattr(get_settings(), "metrics_token", SecretStr(""))
 
     assert client.get("/metrics").status_code == 200
     for bare in ("Bearer ", "Bearer"):

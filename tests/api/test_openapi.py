@@ -30,10 +30,15 @@ def test_a_job_shows_the_input_and_result_of_its_kind(spec: dict[str, Any]) -> N
 
     assert job["discriminator"]["propertyName"] == "kind"
     mapping = {kind: ref.rsplit("/", 1)[1] for kind, ref in job["discriminator"]["mapping"].items()}
-    assert mapping == {"synthesis": "SynthesisJobOut", "generation": "GenerationJobOut", "dialect": "DialectJobOut"}
+    assert mapping == {
+        "synthesis": "SynthesisJobOut",
+        "generation": "GenerationJobOut",
+        "dialect": "DialectJobOut",
+        "book": "BookJobOut",
+    }
     results = {kind: str(schemas[name]["properties"]["result"]) for kind, name in mapping.items()}
     assert "SynthesisResult" in results["synthesis"] and "GenerationResult" in results["generation"]
-    assert "DialectAnswer" in results["dialect"]
+    assert "DialectAnswer" in results["dialect"] and "BookResult" in results["book"]
     assert set(schemas["DialectAnswer"]["properties"]["label"]["enum"]) == {
         "普通话",
         "四川话",

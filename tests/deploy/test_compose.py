@@ -4,8 +4,9 @@ reservations; see deploy/compose-test.sh), on a Docker daemon that deploy/docker
 installs and starts. Needs root, as CI has.
 
 A chapter goes through the published API port while the TTS workers are scaled from one to
-three and one of them is killed mid-batch; every line must then be done exactly once. Flower
-and /metrics must refuse requests without credentials. The times to a healthy stack and to the
+three and one of them is killed mid-batch; every line must then be done exactly once, and the
+chapter's M4B is built by the media worker (the TTS workers, on Fish Speech, never take books).
+Flower and /metrics must refuse requests without credentials. The times to a healthy stack and to the
 batch's end are printed at the end of the run (tests/deploy/conftest.py).
 """
 
@@ -166,6 +167,27 @@ def kill_mid_line(stack: ComposeStack, api: httpx.Client, batch_id: str) -> list
     raise AssertionError("every line the killed workers held was done before the kill")
 
 
+def built_book(stack: ComposeStack, api: httpx.Client, batch_id: str, timeout_s: float = 120) -> tuple[bytes, str]:
+    """The batch's M4B and the container that built it: the first request answers 202 with the
+    book job, later ones the stored file once the job has built it."""
+    r = api.get(f"/v1/batches/{batch_id}/audio", params={"output": "m4b"})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = api.get(f"/v1/jobs/{job_id}").raise_for_status().json()
+        assert job["status"] != "failed", job
+        if job["status"] == "succeeded":
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError(f"book job {job_id} of batch {batch_id} not done after {timeout_s:.0f}s (logs: {LOGS})")
+    r = api.get(f"/v1/batches/{batch_id}/audio", params={"output": "m4b"}, timeout=120)
+    assert r.status_code == 200, r.text
+    (worker,) = stack.rows(f"SELECT worker FROM jobs WHERE id = '{job_id}'")[0]
+    return r.content, worker.rpartition("@")[2]
+
+
 def test_a_chapter_survives_scaling_and_a_killed_worker(
     compose_stack: ComposeStack, record_property: Callable[[str, object], None]
 ) -> None:
@@ -200,6 +222,9 @@ def test_a_chapter_survives_scaling_and_a_killed_worker(
         assert redone["status"] == "succeeded" and redone["attempts"] > 1  # the killed worker's line, done again
         audio = api.get(f"/v1/batches/{batch_id}/audio", params={"format": "wav"}, timeout=120)
         assert audio.status_code == 200, audio.text
+        m4b, host = built_book(stack, api, batch_id)
+        assert m4b[4:8] == b"ftyp"  # an MP4 file's first box
+        assert host in [container[:12] for container in stack.containers("media-worker")]
 
     with httpx.Client(timeout=30) as anyone:
         assert anyone.get(f"{stack.flower_url}/").status_code == 401

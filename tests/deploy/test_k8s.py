@@ -1,5 +1,6 @@
 """The Kubernetes manifests (deploy/k8s) render, are valid for Kubernetes 1.32, scale each pool on
-exactly the Redis lists its lanes wait in, and give every process the settings it needs.
+exactly the Redis lists its lanes wait in, and give every process the settings it needs. The GPU
+pools (tts, llm) each run an engine beside their worker; the media pool runs on the CPU alone.
 
 Offline: `kubectl kustomize` renders the kustomization, `kubernetes-validate` checks the built-in
 kinds against the schemas it ships, and KEDA's kinds are checked against the fields KEDA documents
@@ -20,7 +21,9 @@ import pytest
 import yaml
 
 from shared.config import Settings
-from shared.jobs.lanes import LANES, QUEUES, lane_list
+from shared.jobs.lanes import BOOK_TASK, LANES, QUEUES, lane_list
+from workers.app import celery_app
+from workers.books import tasks as _book_tasks  # noqa: F401  (registers BOOK_TASK with celery_app)
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.32"  # the kubectl installed here; the manifests need 1.29+ (native sidecars)
@@ -82,12 +85,40 @@ ROLES = {
         ("voxq", "flower", "--port", "5555"),
         frozenset({"VOXQ_REDIS_URL", "VOXQ_FLOWER_PASSWORD"}),
     ),
+    "media-worker": Role(
+        "Deployment",
+        "voxq-media-worker",
+        "worker",
+        # Slots given: a prefork worker's default is one per core it sees, i.e. the node's, not the pod's.
+        ("voxq", "worker", "media", "--concurrency", "2"),
+        frozenset(_STORE | {"VOXQ_WORKER_SHUTDOWN_GRACE_S"}),
+    ),
     "reconciler": Role(
         "Deployment", "voxq-reconciler", "reconciler", ("voxq", "requeue", "--every", "10"), frozenset(_STORE)
     ),
     "migrate": Role("Job", "voxq-migrate", "migrate", ("voxq", "migrate"), frozenset({"VOXQ_DATABASE_URL"})),
 }
+# The GPU pools: an engine (a native sidecar) on one GPU beside each worker, with a model to load.
 WORKERS = {"tts": ROLES["tts-worker"], "llm": ROLES["llm-worker"]}
+
+
+@dataclass(frozen=True)
+class CpuPool:
+    """A pool that runs on the CPU alone: no GPU, no engine, no model. Its jobs may run for as
+    long as its task's hard time limit, which its scaling and shutdown must leave them."""
+
+    role: Role
+    task: str
+
+    @property
+    def longest_job_s(self) -> float:
+        limit = celery_app.tasks[self.task].time_limit
+        assert limit, f"{self.task} has no hard time limit"
+        return float(limit)
+
+
+CPU_WORKERS = {"media": CpuPool(ROLES["media-worker"], BOOK_TASK)}
+POOL_ROLES = WORKERS | {pool: cpu.role for pool, cpu in CPU_WORKERS.items()}
 # Never a literal in a manifest: each comes from the Secret.
 SECRET_SETTINGS = {"VOXQ_REDIS_URL", "VOXQ_DATABASE_URL", "VOXQ_METRICS_TOKEN", "VOXQ_FLOWER_PASSWORD"}
 # Where one process writes and another reads: every process that sets one sets the same value.
@@ -99,6 +130,11 @@ AGREED_SETTINGS = {
     "VOXQ_LLM_GROUP_SIZE",
     "VOXQ_VISIBILITY_TIMEOUT_S",
     "VOXQ_LEASE_S",
+    # What shapes a book's sound: part of a book file's key (the API) and how it is built (the media worker).
+    "VOXQ_BOOK_LOUDNESS_LUFS",
+    "VOXQ_BOOK_PEAK_DBFS",
+    "VOXQ_BOOK_AAC_KBPS",
+    "VOXQ_PAUSE_BETWEEN_CHUNKS_MS",
 }
 
 # The fields KEDA documents (2.16), by object.
@@ -207,6 +243,17 @@ def arg(args: list[str], flag: str) -> str:
     return args[args.index(flag) + 1]
 
 
+def cores(quantity: str) -> float:
+    """A CPU quantity in cores: "2", "1.5" or "500m"."""
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def shutdown_grace_s(objects: list[Manifest], deployment: Manifest, container_name: str) -> float:
+    env = environment(objects, container(deployment, container_name))
+    default = Settings.model_fields["worker_shutdown_grace_s"].default
+    return float(str(env.get("VOXQ_WORKER_SHUTDOWN_GRACE_S", default)))
+
+
 def model_load_s(deployment: Manifest) -> float:
     annotations = deployment["metadata"].get("annotations", {})
     assert MODEL_LOAD_ANNOTATION in annotations, f"{deployment['metadata']['name']} states no model load time"
@@ -232,7 +279,7 @@ def scaled_pools(objects: list[Manifest]) -> dict[str, Manifest]:
 def test_the_kustomization_renders_every_part_of_the_deployment(objects: list[Manifest]) -> None:
     kinds = Counter(o["kind"] for o in objects)
 
-    assert kinds["Deployment"] == 5  # api, flower, reconciler, tts worker, llm worker
+    assert kinds["Deployment"] == 6  # api, flower, reconciler, tts worker, llm worker, media worker
     assert kinds["Job"] == 1  # the migration
     assert kinds["Service"] == 2  # api, flower
     assert kinds["ScaledObject"] == len(QUEUES)
@@ -397,8 +444,13 @@ def test_each_pool_has_one_scaled_object_on_its_own_worker_deployment(objects: l
     assert len({t["name"] for t in targets}) == len(targets)
     assert sorted(scaled_pools(objects)) == sorted(QUEUES)
     assert {p: s["spec"]["scaleTargetRef"]["name"] for p, s in scaled_pools(objects).items()} == {
-        p: r.name for p, r in WORKERS.items()
+        p: r.name for p, r in POOL_ROLES.items()
     }
+
+
+def test_every_pool_is_either_a_gpu_pool_or_a_cpu_pool() -> None:
+    assert set(WORKERS).isdisjoint(CPU_WORKERS)
+    assert sorted(POOL_ROLES) == sorted(QUEUES)
 
 
 @pytest.mark.parametrize("pool", QUEUES)
@@ -455,8 +507,10 @@ def test_trigger_authentications_read_documented_parameters_from_secrets(objects
             assert ref["parameter"] in REDIS_AUTH_PARAMETERS
 
 
-@pytest.mark.parametrize("pool", QUEUES)
-def test_an_idle_pool_scales_to_zero_only_after_longer_than_a_model_load(objects: list[Manifest], pool: str) -> None:
+@pytest.mark.parametrize("pool", WORKERS)
+def test_an_idle_gpu_pool_scales_to_zero_only_after_longer_than_a_model_load(
+    objects: list[Manifest], pool: str
+) -> None:
     scaled = scaled_pools(objects)[pool]
     deployment = find(objects, "Deployment", scaled["spec"]["scaleTargetRef"]["name"])
     load_s = model_load_s(deployment)
@@ -472,11 +526,53 @@ def test_an_idle_pool_scales_to_zero_only_after_longer_than_a_model_load(objects
     assert "replicas" not in deployment["spec"]  # KEDA owns the count; `kubectl apply` must not reset it
 
 
-@pytest.mark.parametrize("pool", WORKERS)
-def test_a_stopped_worker_has_time_to_finish_its_job(objects: list[Manifest], pool: str) -> None:
-    deployment = find(objects, "Deployment", WORKERS[pool].name)
-    env = environment(objects, container(deployment, WORKERS[pool].container))
-    default = Settings.model_fields["worker_shutdown_grace_s"].default
-    grace_s = float(str(env.get("VOXQ_WORKER_SHUTDOWN_GRACE_S", default)))
+@pytest.mark.parametrize("pool", CPU_WORKERS)
+def test_an_idle_cpu_pool_scales_to_zero_once_the_jobs_it_took_have_ended(objects: list[Manifest], pool: str) -> None:
+    """No model to load, so nothing to keep warm: the cooldown only outlasts the longest job, so
+    that the jobs taken as the lists emptied have ended before the last pods are stopped."""
+    scaled = scaled_pools(objects)[pool]
+    deployment = find(objects, "Deployment", CPU_WORKERS[pool].role.name)
 
-    assert pod_spec(deployment)["terminationGracePeriodSeconds"] > grace_s
+    assert scaled["spec"].get("minReplicaCount", 0) == 0
+    assert scaled["spec"]["cooldownPeriod"] > CPU_WORKERS[pool].longest_job_s
+    assert MODEL_LOAD_ANNOTATION not in deployment["metadata"].get("annotations", {})
+    assert "replicas" not in deployment["spec"]  # KEDA owns the count; `kubectl apply` must not reset it
+
+
+@pytest.mark.parametrize("pool", CPU_WORKERS)
+def test_a_cpu_pool_holds_no_gpu_and_runs_no_engine(objects: list[Manifest], pool: str) -> None:
+    """A long job there never holds a GPU slot; its slots are the cores it asks for (a prefork
+    worker's default would be every core of the node)."""
+    role = CPU_WORKERS[pool].role
+    deployment = find(objects, "Deployment", role.name)
+    spec = pod_spec(deployment)
+    worker = container(deployment, role.container)
+    resources = [c.get("resources", {}) for c in spec["containers"] + spec.get("initContainers", [])]
+    asked = {name for r in resources for part in ("requests", "limits") for name in r.get(part, {})}
+
+    assert [c["name"] for c in spec["containers"]] == [role.container]
+    assert sidecars(deployment) == [] and spec.get("initContainers", []) == []
+    assert not any("gpu" in name for name in asked)
+    assert not any("gpu" in str(t.get("key", "")) for t in spec.get("tolerations", []))
+    assert "nodeSelector" not in spec and "affinity" not in spec  # not pinned to the GPU nodes either
+    assert int(arg(worker["command"], "--concurrency")) <= cores(worker["resources"]["requests"]["cpu"])
+    assert "memory" in worker["resources"]["limits"]
+
+
+@pytest.mark.parametrize("pool", POOL_ROLES)
+def test_a_stopped_worker_has_time_to_finish_its_job(objects: list[Manifest], pool: str) -> None:
+    role = POOL_ROLES[pool]
+    deployment = find(objects, "Deployment", role.name)
+
+    assert pod_spec(deployment)["terminationGracePeriodSeconds"] > shutdown_grace_s(objects, deployment, role.container)
+
+
+@pytest.mark.parametrize("pool", CPU_WORKERS)
+def test_a_stopped_cpu_worker_finishes_even_its_longest_job(objects: list[Manifest], pool: str) -> None:
+    """Its jobs are long (a book: up to 31 min) and start again from the beginning when given
+    back: the shutdown grace covers the task's hard time limit, so a scale-in never gives one
+    back that its worker could still have finished."""
+    role = CPU_WORKERS[pool].role
+    deployment = find(objects, "Deployment", role.name)
+
+    assert shutdown_grace_s(objects, deployment, role.container) >= CPU_WORKERS[pool].longest_job_s

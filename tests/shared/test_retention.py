@@ -153,7 +153,7 @@ def test_reuse_near_its_time_holds_a_snippet_for_the_retention_from_now(sessions
 
     assert found == {key: 1.0}
     assert snippet is not None and snippet.expires_at is not None
-    assert retention._utc(snippet.expires_at) > utcnow() + 29 * DAYS
+    assert snippet.expires_at > utcnow() + 29 * DAYS  # read back aware, SQLite too (models.UtcDateTime)
 
 
 def test_gc_dry_run_says_what_it_would_free_and_deletes_nothing(database_url: str) -> None:

@@ -25,6 +25,7 @@ from shared.models import Job
 from shared.redis import broker
 from shared.text.sentences import finished_sentences
 from workers.llm.engines.base import ChatRequest, LLMEngine
+from workers.llm.spoken_reply import NOTHING_TO_SAY
 from workers.runner import Outcome, Work
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def streamed_reply(work: Work[GenerationInput], request: ChatRequest, engine: LL
     )
     if speaker is None:
         return Outcome(result)
-    speech_error = speaker.error or (None if speaker.job_ids else "the reply is empty: nothing to speak")
+    speech_error = speaker.error or (None if speaker.job_ids else NOTHING_TO_SAY)
     return Outcome(result.model_copy(update={"speech_job_ids": speaker.job_ids, "speech_error": speech_error}))
 
 

@@ -33,7 +33,7 @@ from typing import Any, TypedDict
 from celery import Task
 from celery.signals import worker_ready
 
-from shared.config import get_settings
+from shared.config import get_settings, llm_task_time_limits
 from shared.dialect.answer import hybrid_answer
 from shared.dialect.detector import detect
 from shared.dialect.hybrid import combine
@@ -46,14 +46,16 @@ from workers.llm.dialect_prompt import dialect_request
 from workers.llm.engines import get_engine
 from workers.llm.engines.base import ChatRequest, ChatResult
 from workers.llm.prompts import generation_messages
+from workers.llm.spoken_reply import spoken
 from workers.llm.spoken_stream import streamed_reply
-from workers.runner import JOB_TASK_POLICY, Outcome, Outcomes, SpeakReply, Work, run_jobs
+from workers.runner import JOB_TASK_POLICY, Outcome, Outcomes, Work, run_jobs
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
 
-# One task's worst case: every in-client attempt times out, plus backoff between them.
-_TIME_BUDGET_S = int(settings.llm_timeout_s * 4 + 30)
+# One task's worst case: every in-client attempt times out, plus backoff between them. The
+# settings keep it within LONGEST_TASK_S, which the visibility timeout is checked against.
+_SOFT_LIMIT_S, _HARD_LIMIT_S = llm_task_time_limits(settings.llm_timeout_s)
 
 
 class _TimeLimits(TypedDict):
@@ -61,7 +63,7 @@ class _TimeLimits(TypedDict):
     time_limit: int
 
 
-_LIMITS: _TimeLimits = {"soft_time_limit": _TIME_BUDGET_S, "time_limit": _TIME_BUDGET_S + 30}
+_LIMITS: _TimeLimits = {"soft_time_limit": _SOFT_LIMIT_S, "time_limit": _HARD_LIMIT_S}
 
 
 # Their queue: shared.jobs.lanes.QUEUE_FOR_TASK, as task_routes (Celery deprecates `queue=` on a task).
@@ -93,7 +95,8 @@ def generate_jobs(group: list[Work[GenerationInput]]) -> Outcomes:
     """Persona + history + input -> reply; reasoning (thinking on) stored apart from the reply.
     A request the server rejects fails its job with the server's message; one that could not
     get through is retried. A reply asked for as a stream is written piece by piece to its
-    reply stream and spoken sentence by sentence (workers/llm/spoken_stream.py)."""
+    reply stream and spoken sentence by sentence (workers/llm/spoken_stream.py); one asked for
+    whole is spoken by one synthesis job (workers/llm/spoken_reply.py)."""
     engine = get_engine()
     outcomes: dict[int, Outcome | EngineError] = {}
     streamed = [i for i, work in enumerate(group) if work.input.stream]
@@ -128,11 +131,7 @@ def _reply(work: Work[GenerationInput], answer: ChatResult, model: str) -> Outco
         usage=_usage(answer),
         model=model,
     )
-    if work.input.speak is None:
-        return Outcome(result)
-    if not answer.text.strip():
-        return Outcome(result.model_copy(update={"speech_error": "the reply is empty: nothing to speak"}))
-    return Outcome(result, speak=SpeakReply(answer.text, work.input.speak))
+    return spoken(result, work.input.speak)
 
 
 def dialect_jobs(group: list[Work[DialectInput]]) -> Outcomes:

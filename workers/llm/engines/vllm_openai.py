@@ -79,7 +79,7 @@ class VLLMOpenAIEngine:
         return cls(
             settings.llm_url,
             settings.llm_model,
-            api_key=settings.llm_api_key,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key is not None else None,
             timeout_s=settings.llm_timeout_s,
             concurrency=settings.llm_concurrency,
         )

@@ -12,7 +12,8 @@ def get_engine() -> TTSEngine:
     if settings.tts_engine == "fish_speech":
         from workers.tts.engines.fish_speech import FishSpeechEngine
 
-        return FishSpeechEngine(settings.fish_speech_url, settings.fish_speech_api_key, settings.fish_speech_timeout_s)
+        key = settings.fish_speech_api_key.get_secret_value() if settings.fish_speech_api_key is not None else None
+        return FishSpeechEngine(settings.fish_speech_url, key, settings.fish_speech_timeout_s)
     from workers.tts.engines.espeak import EspeakEngine
 
     return EspeakEngine(settings.espeak_library)

@@ -1,3 +1,6 @@
+"""The API in this process, on the session's SQLite database: for routes whose work needs no
+worker process (validation, stored results, and jobs run in this process with a task's `apply`)."""
+
 from collections.abc import Iterator
 
 import pytest
