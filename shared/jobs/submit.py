@@ -21,7 +21,6 @@ from shared.audio import retention
 from shared.audio.snippets import key_prefix, snippet_key
 from shared.books.store import BookInfo, store_book
 from shared.config import get_settings
-from shared.dialect.answer import cpu_answer
 from shared.dialect.detector import detect
 from shared.errors import BadInput, EngineUnavailable
 from shared.jobs import lanes, queue, state
@@ -33,6 +32,7 @@ from shared.jobs.contracts import (
     SynthesisInput,
     SynthesisResult,
 )
+from shared.jobs.dialect_answer import cpu_answer
 from shared.jobs.state import NewJob
 from shared.models import Batch, JobKind
 from shared.tenants import quota

@@ -34,12 +34,12 @@ from celery import Task
 from celery.signals import worker_ready
 
 from shared.config import get_settings, llm_task_time_limits
-from shared.dialect.answer import hybrid_answer
 from shared.dialect.detector import detect
 from shared.dialect.hybrid import combine
 from shared.dialect.lexicon import mandarin_lexicon
 from shared.errors import EngineError, RetryableEngineError
 from shared.jobs.contracts import DialectInput, GenerationInput, GenerationResult, TokenUsage
+from shared.jobs.dialect_answer import hybrid_answer
 from shared.jobs.lanes import DIALECT_TASK, GENERATE_TASK
 from workers.app import celery_app
 from workers.llm.dialect_prompt import dialect_request

@@ -1,4 +1,5 @@
-"""A dialect answer as a job stores it and the API returns it (``shared.schemas.DialectAnswer``)."""
+"""A dialect job's answer as it is stored and the API returns it (`DialectAnswer`, shared/jobs/contracts.py),
+from the CPU detector's result alone or combined with the LLM's label."""
 
 from shared.dialect.detector import DialectResult
 from shared.dialect.hybrid import HybridResult
