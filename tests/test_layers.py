@@ -212,3 +212,18 @@ def test_the_table_of_layers_allows_nothing_the_architecture_forbids() -> None:
     allowing = [(unit, other) for unit, other in NEVER if allowed(unit, other)]
 
     assert allowing == []
+
+
+WORKER_LOADED = """
+import sys
+import workers.tts.tasks, workers.books.tasks
+print(' '.join(sorted(name for name in sys.modules if name.startswith(('shared.tenants', 'shared.webhooks', 'shared.dialect.detector', 'api', 'cli')))))
+"""
+
+
+def test_a_tts_or_media_worker_loads_no_quota_webhook_or_dialect_detector_code() -> None:
+    """What a worker imports is what it runs: creating a spoken line's job needs none of the
+    submission's quota, webhook or dialect code (shared/jobs/synthesis.py, not submit.py)."""
+    done = subprocess.run([sys.executable, "-c", WORKER_LOADED], capture_output=True, text=True, check=True, cwd=REPO)
+
+    assert done.stdout.split() == []

@@ -32,7 +32,7 @@ from shared.jobs import state
 from shared.jobs.contracts import JobResult
 from shared.jobs.lanes import Lane
 from shared.jobs.notify import publish_finished
-from shared.jobs.submit import commit_and_enqueue
+from shared.jobs.queue import commit_and_enqueue
 from shared.models import Job
 from workers import metrics
 from workers.leases import LeaseKeeper

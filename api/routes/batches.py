@@ -25,7 +25,7 @@ from shared.config import get_settings
 from shared.db import session_scope
 from shared.dialect.labels import LABELS
 from shared.errors import BadInput, NotReady
-from shared.jobs import cancel, state, submit
+from shared.jobs import cancel, state, submit, synthesis
 from shared.jobs.contracts import AudioFormat, DialectText, Speed, VoiceName
 from shared.jobs.lanes import LANES, Lane
 from shared.models import Batch, Job, JobKind, JobStatus
@@ -90,7 +90,7 @@ async def create_batch(
             return batch_out(session, batch, request)
         if follow_dialect:
             lines = submit.follow_dialect(session, tenant, lines, parse_dialect_voices(dialect_voices))
-        new_jobs = submit.synthesis_jobs(session, tenant, lines, voice, speed, format)
+        new_jobs = synthesis.synthesis_jobs(session, tenant, lines, voice, speed, format)
         options = {
             "voice": voice,
             "format": format,

@@ -21,7 +21,7 @@ from api.schemas import (
 from shared.audio import retention
 from shared.config import get_settings
 from shared.errors import BadInput, NotFound
-from shared.jobs import submit
+from shared.jobs import submit, synthesis
 from shared.models import JobStatus
 from shared.text.pronunciation import matcher
 
@@ -33,7 +33,7 @@ def precompute(body: PrecomputeRequest, session: SessionDep, tenant: TenantDep, 
     """Have phrases in one voice ready in the cache (202); all cached already: 200. They are
     kept until deleted (POST /v1/snippets/delete), whatever the retention of other audio."""
     lines, spoken_texts = _phrase_lines(session, tenant, body)
-    new_jobs = submit.synthesis_jobs(session, tenant, lines, body.voice, body.speed)
+    new_jobs = synthesis.synthesis_jobs(session, tenant, lines, body.voice, body.speed)
     submitted = submit.submit(session, tenant, new_jobs)
     retention.pin(session, tenant, submitted.job_ids)
     if not submitted.queued:
@@ -58,11 +58,11 @@ def _phrase_lines(session: Session, tenant: str, body: PrecomputeRequest) -> tup
     seen: set[str] = set()
     lexicon, engine = matcher(session, tenant), get_settings().tts_engine
     for number, phrase in enumerate(body.phrases, 1):
-        text = submit.cleaned(phrase, f"phrase {number}")
+        text = synthesis.cleaned(phrase, f"phrase {number}")
         if not any(ch.isalnum() for ch in text):
             raise BadInput(f"phrase {number} has nothing to say")
         # Two spellings of one phrase ("¥5" and "5元") are one recording: keep the first.
-        if (spoken := submit.speech_text(text, lexicon, engine)) not in seen:
+        if (spoken := synthesis.speech_text(text, lexicon, engine)) not in seen:
             seen.add(spoken)
             spoken_texts.append(spoken)
             lines.append(submit.ScriptLine(number, text))
@@ -75,7 +75,7 @@ def delete_phrases(body: DeletePhrasesRequest, session: SessionDep, tenant: Tena
     Each one's audio is deleted now, unless a batch or job that used it still keeps it (then it
     goes with that one's retention). 404 if none of them was precomputed by this tenant."""
     lines, spoken_texts = _phrase_lines(session, tenant, body)
-    keys = [job.snippet_key or "" for job in submit.synthesis_jobs(session, tenant, lines, body.voice, body.speed)]
+    keys = [job.snippet_key or "" for job in synthesis.synthesis_jobs(session, tenant, lines, body.voice, body.speed)]
     outcome = retention.unpin(session, tenant, keys, get_settings())
     if not outcome:
         raise NotFound(f"none of these {len(keys)} phrases is precomputed in voice {body.voice or 'default'!r}")

@@ -28,7 +28,7 @@ from shared.books.exports import to_bytes
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import BadInput, EngineUnavailable
-from shared.jobs import submit
+from shared.jobs import submit, synthesis
 from shared.text.sentences import sentences
 
 logger = logging.getLogger(__name__)
@@ -54,9 +54,9 @@ async def speech(body: SpeechRequest, tenant: BriefTenantDep, finished: Finished
         return await _streamed(body, tenant, finished)
 
     def submit_line() -> str:
-        line = submit.ScriptLine(1, submit.cleaned(body.input, "input"))
+        line = submit.ScriptLine(1, synthesis.cleaned(body.input, "input"))
         with session_scope() as session:
-            new_jobs = submit.synthesis_jobs(session, tenant, [line], body.voice, body.speed)
+            new_jobs = synthesis.synthesis_jobs(session, tenant, [line], body.voice, body.speed)
             return submit.submit(session, tenant, new_jobs).job_ids[0]
 
     job_id = await run_in_threadpool(submit_line)
@@ -77,10 +77,10 @@ async def _streamed(body: SpeechRequest, tenant: str, finished: Finished) -> Str
     settings = get_settings()
 
     def submit_sentences() -> list[str]:
-        text = submit.cleaned(body.input, "input")
+        text = synthesis.cleaned(body.input, "input")
         lines = [submit.ScriptLine(n, s) for n, s in enumerate(sentences(text, settings.max_chunk_chars), 1)]
         with session_scope() as session:
-            new_jobs = submit.synthesis_jobs(session, tenant, lines, body.voice, body.speed)
+            new_jobs = synthesis.synthesis_jobs(session, tenant, lines, body.voice, body.speed)
             return submit.submit(session, tenant, new_jobs).job_ids
 
     job_ids = await run_in_threadpool(submit_sentences)

@@ -30,7 +30,7 @@ from shared.db import session_scope
 from shared.jobs import state
 from shared.jobs.contracts import BookInput, BookOutput
 from shared.jobs.lanes import BOOK_TASK
-from shared.jobs.submit import commit_and_enqueue
+from shared.jobs.queue import commit_and_enqueue
 from shared.models import (
     Batch,
     BatchChapter,

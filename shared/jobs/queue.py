@@ -19,8 +19,11 @@ from typing import Any
 
 from celery.app.amqp import AMQP
 from celery.utils.saferepr import saferepr
+from sqlalchemy.orm import Session
 
 from shared.config import get_settings
+from shared.errors import EngineUnavailable
+from shared.jobs import state
 from shared.jobs.celery_app import publisher
 from shared.jobs.lanes import (
     BOOK_TASK,
@@ -182,3 +185,19 @@ def _due_after(item: bytes | str, moment: float) -> bool:
     """Whether the message's eta (a retry's backoff) is later than `moment`."""
     eta = _message_of(item)["headers"].get("eta")
     return eta is not None and datetime.fromisoformat(eta).timestamp() > moment
+
+
+def commit_and_enqueue(
+    session: Session, task_name: str, job_ids: list[str], lane: Lane = "live", batch_id: str | None = None
+) -> None:
+    """Commit, so that no worker can take a job before its row exists, then enqueue. If the
+    broker is down, fail the jobs rather than leave them queued forever, and say so."""
+    session.commit()
+    if not job_ids:
+        return
+    try:
+        enqueue(task_name, job_ids, lane, batch_id)
+    except Exception as exc:  # redis-py raises several unrelated classes for a dead broker
+        state.fail_unqueued(session, job_ids, f"could not reach the queue: {exc}")
+        session.commit()
+        raise EngineUnavailable(f"the job queue (Redis) is unreachable: {exc}") from None

@@ -1,13 +1,12 @@
 """Creating jobs and batches: build the rows (nothing is written until they are all valid),
 insert them in one statement, commit, then enqueue.
 
-Used by the API's routes and by the LLM workers, which create the child jobs of a reply
-that is to be spoken (workers/llm/spoken_reply.py, spoken_stream.py). Cache hits (synthesis)
-and CPU answers (dialect, with no LLM) are stored as succeeded at once and never queued.
-
-A tenant's submissions (`submit`, `create_batch`) are counted against its daily quotas
-(shared/tenants/quota.py) before anything is written. Those child jobs are stored with
-`state.insert_jobs` and `commit_and_enqueue`, and are not: the tenant did not submit them.
+Used by the API's routes. Cache hits (synthesis, shared/jobs/synthesis.py) and CPU answers
+(dialect, with no LLM) are stored as succeeded at once and never queued. A tenant's
+submissions (`submit`, `create_batch`) are counted against its daily quotas
+(shared/tenants/quota.py) before anything is written. The child jobs a worker creates (a
+spoken reply's) are stored with `state.insert_jobs` and `queue.commit_and_enqueue`, and are
+not: the tenant did not submit them.
 """
 
 import logging
@@ -17,29 +16,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared.audio import retention
-from shared.audio.snippets import key_prefix, snippet_key
 from shared.books.store import BookInfo, store_book
 from shared.config import get_settings
 from shared.dialect.detector import detect
-from shared.errors import BadInput, EngineUnavailable
 from shared.jobs import lanes, queue, state
 from shared.jobs.contracts import (
     DialectInput,
     DialectText,
     GenerateRequest,
     ScriptLine,
-    SynthesisInput,
-    SynthesisResult,
 )
 from shared.jobs.dialect_answer import cpu_answer
 from shared.jobs.state import NewJob
+from shared.jobs.synthesis import cleaned
 from shared.models import Batch, JobKind
 from shared.tenants import quota
-from shared.text.normalize import normalize_zh
-from shared.text.pronunciation import Matcher, matcher
-from shared.text.sentences import clean
-from shared.voices.resolve import dialect_voices, resolve_voice
+from shared.voices.resolve import dialect_voices
 from shared.webhooks import callbacks
 
 logger = logging.getLogger(__name__)
@@ -51,23 +43,6 @@ class Submitted:
 
     job_ids: list[str]
     queued: list[str]
-
-
-def speech_text(text: str, lexicon: Matcher | None = None, engine: str = "espeak") -> str:
-    """The text an engine is given (and the cache key is made of): cleaned, the words of the
-    tenant's lexicon replaced by what they say on `engine` (shared/text/pronunciation.py), and digits,
-    dates, money and units written as words, since no engine reads them reliably."""
-    if lexicon is None:
-        return normalize_zh(clean(text))
-    return lexicon.apply(clean(text), engine, normalize_zh)
-
-
-def cleaned(text: str, field: str = "text") -> str:
-    """A text cleaned of invisible and control characters; BadInput if nothing is left."""
-    text = clean(text)
-    if not text:
-        raise BadInput(f"{field} is empty")
-    return text
 
 
 def follow_dialect(
@@ -82,43 +57,6 @@ def follow_dialect(
         label = detect(line.text).label
         chosen.append(replace(line, voice=mapping.get(label, line.voice), dialect=label))
     return chosen
-
-
-def synthesis_jobs(
-    session: Session,
-    tenant_id: str,
-    lines: Sequence[ScriptLine],
-    default_voice: str | None,
-    speed: float = 1.0,
-    fmt: str = "wav",
-) -> list[NewJob]:
-    """One synthesis job per line, keyed in the snippet cache; a line already cached is a
-    succeeded job. Raises BadInput (an unknown voice, ...); writes only to hold a reused snippet
-    near the end of its retention (shared/audio/retention.py), in the caller's transaction."""
-    settings = get_settings()
-    engine = settings.tts_engine
-    model = settings.fish_speech_model if engine == "fish_speech" else None
-    prefixes: dict[str | None, bytes] = {}
-    for name in {line.voice or default_voice for line in lines}:
-        prefixes[name] = key_prefix(resolve_voice(session, tenant_id, name, engine, speed), engine, model)
-    lexicon = matcher(session, tenant_id)
-    new_jobs = []
-    for line in lines:
-        voice = line.voice or default_voice
-        text = speech_text(line.text, lexicon, engine)
-        # Validated, not constructed: the format and the line's dialect arrive as plain str.
-        fields = {"text": text, "voice": voice, "speed": speed, "format": fmt, "dialect": line.dialect}
-        spec = SynthesisInput.model_validate(fields)
-        key = snippet_key(prefixes[voice], text)
-        new_jobs.append(NewJob(JobKind.synthesis, spec, line.number, line.id, key, chapter=line.chapter))
-    keys = (job.snippet_key for job in new_jobs if job.snippet_key)
-    durations = retention.reuse(session, tenant_id, keys, settings)
-    return [
-        replace(job, result=SynthesisResult(duration_s=durations[job.snippet_key], cached=True))
-        if job.snippet_key in durations
-        else job
-        for job in new_jobs
-    ]
 
 
 def dialect_jobs(items: Sequence[DialectText]) -> list[NewJob]:
@@ -194,21 +132,5 @@ def _store(
     if callback_url is not None:
         callbacks.expect(session, tenant_id, callback_url, batch_id, [job.id for job in new_jobs])
     if new_jobs:
-        commit_and_enqueue(session, lanes.TASK_FOR_KIND[new_jobs[0].kind], queued, lane, batch_id)
+        queue.commit_and_enqueue(session, lanes.TASK_FOR_KIND[new_jobs[0].kind], queued, lane, batch_id)
     return Submitted([job.id for job in new_jobs], queued)
-
-
-def commit_and_enqueue(
-    session: Session, task_name: str, job_ids: list[str], lane: lanes.Lane = "live", batch_id: str | None = None
-) -> None:
-    """Commit, so that no worker can take a job before its row exists, then enqueue. If the
-    broker is down, fail the jobs rather than leave them queued forever, and say so."""
-    session.commit()
-    if not job_ids:
-        return
-    try:
-        queue.enqueue(task_name, job_ids, lane, batch_id)
-    except Exception as exc:  # redis-py raises several unrelated classes for a dead broker
-        state.fail_unqueued(session, job_ids, f"could not reach the queue: {exc}")
-        session.commit()
-        raise EngineUnavailable(f"the job queue (Redis) is unreachable: {exc}") from None

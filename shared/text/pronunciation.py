@@ -12,7 +12,7 @@ An entry maps a word, as it is written in a text, to what is said instead, eithe
   model reads the text's tokens) and no phoneme input; its authors' advice for a polyphone is
   pinyin inside the text, so it is given the same syllables, with ü.
 
-Entries are applied when a line is submitted (`shared.jobs.submit.speech_text`), to the text as
+Entries are applied when a line is submitted (`shared.jobs.synthesis.speech_text`), to the text as
 written (so ``12306`` can be an entry), longest match first, left to right, in one pass: a
 reading is never looked up again. The text between matches is normalised as usual (numbers
 read out); a reading is not. What an entry says is then part of the text the engine is given,

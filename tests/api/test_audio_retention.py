@@ -18,7 +18,7 @@ from shared.audio.snippets import NewSnippet, store_snippet
 from shared.config import get_settings
 from shared.db import new_session, session_scope
 from shared.jobs.contracts import ScriptLine
-from shared.jobs.submit import synthesis_jobs
+from shared.jobs.synthesis import synthesis_jobs
 from shared.models import Batch, Job, Snippet, utcnow
 from shared.tenants.auth import create_key, tenant_for_key
 

@@ -20,7 +20,7 @@ from shared.errors import PermanentEngineError, RetryableEngineError
 from shared.jobs import lanes, queue
 from shared.jobs.contracts import ScriptLine
 from shared.jobs.reconcile import reconcile_once
-from shared.jobs.submit import synthesis_jobs
+from shared.jobs.synthesis import synthesis_jobs
 from shared.models import Job, JobKind, utcnow
 from shared.tenants.auth import tenant_for_key
 from tests.plugins.services import point_redis_at

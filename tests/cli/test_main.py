@@ -131,7 +131,7 @@ def test_requeue_sends_again_a_job_whose_message_was_lost(sqlite_stack: Stack) -
     from shared.db import make_engine
     from shared.jobs import state
     from shared.jobs.contracts import ScriptLine
-    from shared.jobs.submit import synthesis_jobs
+    from shared.jobs.synthesis import synthesis_jobs
     from shared.tenants.auth import tenant_for_key
 
     # A committed job that never got its queue message, as after a crash between the two.

@@ -20,7 +20,7 @@ from shared.errors import VoxQueueError
 from shared.jobs import state
 from shared.jobs.contracts import GenerationResult, JobResult, ScriptLine, SpeakOptions
 from shared.jobs.lanes import SYNTHESIZE_TASK, Lane
-from shared.jobs.submit import synthesis_jobs
+from shared.jobs.synthesis import synthesis_jobs
 from shared.models import Job
 from workers.runner import Enqueue, Outcome
 

@@ -19,8 +19,9 @@ from shared.errors import EngineError, RetryableEngineError, VoxQueueError
 from shared.jobs import state
 from shared.jobs.contracts import GenerationInput, GenerationResult, ScriptLine, SpeakOptions, TokenUsage
 from shared.jobs.lanes import SYNTHESIZE_TASK
+from shared.jobs.queue import commit_and_enqueue
 from shared.jobs.replies import Ended, ReplyWriter, Sentence, SpeechFailed, Started, TextDelta
-from shared.jobs.submit import commit_and_enqueue, synthesis_jobs
+from shared.jobs.synthesis import synthesis_jobs
 from shared.models import Job
 from shared.redis import broker
 from shared.text.sentences import finished_sentences

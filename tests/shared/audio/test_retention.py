@@ -19,7 +19,7 @@ from shared.db import make_engine
 from shared.jobs import state
 from shared.jobs.contracts import ScriptLine, SynthesisInput, SynthesisResult
 from shared.jobs.state import NewJob
-from shared.jobs.submit import synthesis_jobs
+from shared.jobs.synthesis import synthesis_jobs
 from shared.models import Batch, Job, JobKind, Snippet, utcnow
 from shared.tenants.auth import create_key, tenant_for_key
 

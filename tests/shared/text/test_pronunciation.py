@@ -3,7 +3,7 @@
 import pytest
 
 from shared.errors import BadInput, TooLarge
-from shared.jobs.submit import speech_text
+from shared.jobs.synthesis import speech_text
 from shared.text.pronunciation import Matcher, checked_entries, pinyin_syllables, version
 from tests.phonemes import phonemes
 

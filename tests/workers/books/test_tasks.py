@@ -29,7 +29,7 @@ from shared.config import get_settings
 from shared.db import new_session, session_scope
 from shared.jobs.contracts import ScriptLine
 from shared.jobs.lanes import lane_list
-from shared.jobs.submit import synthesis_jobs
+from shared.jobs.synthesis import synthesis_jobs
 from shared.models import BookFile, BookFileChunk, Job, JobStatus, utcnow
 from shared.tenants.auth import tenant_for_key
 from workers.books.tasks import build_book
