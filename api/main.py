@@ -12,23 +12,29 @@ from api.routes import lexicon as lexicon_routes
 from api.routes import webhooks as webhook_routes
 from api.waiting import Finished
 from shared.config import get_settings
+from shared.jobs.dispatch import Dispatcher
 from shared.jobs.reconcile import Reconciler
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The finished-job notices that wake waiting requests, and the reconciler beside the API
-    (VOXQ_RECONCILE_IN_API), so that recovery from a lost worker or a restarted Redis needs
-    no process of its own on one machine."""
+    """The finished-job notices that wake waiting requests, and the dispatcher and the reconciler
+    beside the API (VOXQ_DISPATCH_IN_API, VOXQ_RECONCILE_IN_API), so that a backlog is fed to the
+    workers, and recovery from a lost worker or a restarted Redis needs no process of its own on
+    one machine."""
     settings = get_settings()
-    app.state.finished = Finished(settings.redis_url)
+    dispatcher = Dispatcher(settings) if settings.dispatch_in_api else None
+    # A worker that finished a job has room for the next: the notice wakes the dispatcher too.
+    app.state.finished = Finished(settings.redis_url, on_notice=dispatcher.wake if dispatcher else None)
     app.state.finished.start()
     reconciler = Reconciler(settings) if settings.reconcile_in_api else None
-    if reconciler is not None:
-        reconciler.start()
+    for thread in (dispatcher, reconciler):
+        if thread is not None:
+            thread.start()
     yield
-    if reconciler is not None:
-        reconciler.stop()
+    for thread in (dispatcher, reconciler):
+        if thread is not None:
+            thread.stop()
     await app.state.finished.stop()
 
 

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 QUEUE_DEPTH = "voxq_queue_depth"
 JOBS = "voxq_jobs"
+BACKLOG = "voxq_backlog"
 
 # Series shown at 0 before anything is recorded, so a dashboard's rate() has a start and a
 # panel shows 0, not "no data". Engines are open-ended: their errors appear once one occurs.
@@ -46,6 +47,7 @@ class DeploymentCollector:
 
     def collect(self) -> Iterator[Metric]:
         yield self._jobs()
+        yield self._backlog()
         try:
             snapshot = metrics.read(broker())
         except RedisError as exc:
@@ -68,6 +70,17 @@ class DeploymentCollector:
             for labels, observed in sorted((dict.fromkeys(_KNOWN.get(family, []), empty) | histograms).items()):
                 histogram.add_metric(labels, observed.buckets, observed.sum)
             yield histogram
+
+    def _backlog(self) -> GaugeMetricFamily:
+        gauge = GaugeMetricFamily(
+            BACKLOG,
+            "Batch lines waiting in the database for the dispatcher, by queue and lane (what autoscaling reads: "
+            "the lists hold only a window).",
+            labels=["queue", "lane"],
+        )
+        for (name, lane), n in sorted(state.backlog(self.session).items()):
+            gauge.add_metric([name, lane], n)
+        return gauge
 
     def _jobs(self) -> GaugeMetricFamily:
         gauge = GaugeMetricFamily(JOBS, "Jobs in the database, by kind and state.", labels=["kind", "status"])

@@ -38,6 +38,7 @@ from shared.errors import VoxQueueError
 from shared.jobs.contracts import GenerateRequest
 from shared.jobs.replies import Ended, Sentence, SpeechFailed, Started, TextDelta, read_events
 from shared.models import FINISHED, Job, JobStatus
+from shared.redis import async_client
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class ReplyEvents:
     async def _relay_reply(self) -> None:
         """Relay the reply stream until its attempt ends well, or the job is finished."""
         try:
-            async with Redis.from_url(self.settings.redis_url) as redis:
+            async with async_client(self.settings.redis_url) as redis:
                 await self._relay(redis)
         except asyncio.CancelledError:
             raise

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Query
-from redis.asyncio import Redis
 
 from shared.jobs.notify import CHANNEL
+from shared.redis import async_client
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +27,10 @@ LongPoll = Annotated[
 
 
 class Finished:
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, on_notice: Callable[[], None] | None = None) -> None:
+        """`on_notice` is called (on the event loop, so it must not block) at every notice."""
         self.redis_url = redis_url
+        self.on_notice = on_notice
         self._waiting: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
 
@@ -44,11 +46,13 @@ class Finished:
     async def _listen(self) -> None:
         while True:
             try:
-                async with Redis.from_url(self.redis_url) as redis, redis.pubsub() as pubsub:
+                async with async_client(self.redis_url) as redis, redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     async for message in pubsub.listen():
                         if message["type"] == "message":
                             self._wake(json.loads(message["data"]))
+                            if self.on_notice is not None:
+                                self.on_notice()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away: waiters still look by themselves meanwhile

@@ -238,13 +238,16 @@ def dialect(
 @app.command()
 def requeue(
     older_than: Annotated[
-        float | None, typer.Option(help="Seconds a job has been queued with no message (default VOXQ_REQUEUE_AFTER_S).")
+        float | None,
+        typer.Option(help="Seconds since a job's message was sent, still not started (default VOXQ_REQUEUE_AFTER_S)."),
     ] = None,
     every: Annotated[float | None, typer.Option(help="Run again every this many seconds, until stopped.")] = None,
 ) -> None:
     """Run the reconciler: queue again the jobs whose worker was lost (lease ran out), and send
-    again the jobs queued a while with no message on the broker. The API runs it too; one
-    process acts at a time, so this is safe to schedule anywhere."""
+    again the jobs whose message was sent a while ago and that never started. With --every, the
+    dispatcher runs in this process too, between passes. The API runs both; one process acts at
+    a time, so this is safe to schedule anywhere."""
+    from shared.jobs.dispatch import Dispatcher
     from shared.jobs.reconcile import reconcile_once
 
     if older_than is not None and older_than < 0:
@@ -254,6 +257,8 @@ def requeue(
     settings = get_settings()
     if older_than is not None:
         settings = settings.model_copy(update={"requeue_after_s": older_than})
+    if every is not None:
+        Dispatcher(settings).start()  # a daemon thread: it ends with this command
     while True:
         deadline = time.monotonic() + max(30.0, 3 * settings.reconcile_every_s)
         while (done := reconcile_once(settings)) is None and time.monotonic() < deadline:
@@ -325,11 +330,18 @@ def keys_limits(
     daily_llm_jobs: Annotated[
         int | None, typer.Option(min=0, max=_MAX_QUOTA, help="Its LLM jobs a UTC day; 0: no limit.")
     ] = None,
+    weight: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01, max=1000.0, help="Its share of the workers against other tenants' waiting lines (default 1)."
+        ),
+    ] = None,
     reset: Annotated[
-        bool, typer.Option("--reset", help="Back to the deployment's (VOXQ_DAILY_*), before any value given.")
+        bool,
+        typer.Option("--reset", help="Back to the deployment's (VOXQ_DAILY_*) and weight 1, before any value given."),
     ] = False,
 ) -> None:
-    """Show a tenant's daily quotas and what it has used today; with options, set its own."""
+    """Show a tenant's daily quotas, what it has used today and its weight; with options, set its own."""
     from redis import RedisError
 
     from shared.db import session_scope
@@ -344,14 +356,17 @@ def keys_limits(
             _fail(str(exc))
         if reset:
             row.daily_synth_chars = row.daily_llm_jobs = None
+            row.weight = 1.0
+        if weight is not None:
+            row.weight = weight
         if daily_synth_chars is not None:
             row.daily_synth_chars = daily_synth_chars
         if daily_llm_jobs is not None:
             row.daily_llm_jobs = daily_llm_jobs
         own = {q: getattr(row, f"daily_{q.name}") for q in quota.QUOTAS}
         limits = {q: quota.quota_for(row, q, settings) for q in quota.QUOTAS}
-        tenant_id = row.id
-    console.print(f"tenant {tenant.strip()} ({tenant_id}), per UTC day:")
+        tenant_id, share = row.id, row.weight
+    console.print(f"tenant {tenant.strip()} ({tenant_id}), weight {share:g} (a share of the workers), per UTC day:")
     for q in quota.QUOTAS:
         limit = limits[q]
         whose = "its own" if own[q] is not None else "the deployment's"

@@ -263,6 +263,7 @@ class Fleet:
                 "VOXQ_REDIS_URL": self.redis.url,
                 "VOXQ_DATABASE_URL": self.postgres.url,
                 "VOXQ_RECONCILE_IN_API": "1",
+                "VOXQ_DISPATCH_IN_API": "1",
                 **self.extra_env,
             }
             self.env.pop("VOXQ_API_KEY", None)

@@ -14,9 +14,11 @@ import difflib
 import logging
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -114,9 +116,94 @@ def _sqlalchemy_url(value: str) -> str:
     return value
 
 
+# --- Redis Sentinel: the URL list kombu reads, which redis-py's clients are built from too ---
+
+SENTINEL_SCHEME = "sentinel://"
+SENTINEL_PORT = 26379  # kombu's SentinelTransport.default_port, and Sentinel's own
+_REDIS_DSN: TypeAdapter[RedisDsn] = TypeAdapter(RedisDsn)
+_plain_redis_url = _url_check(_REDIS_DSN, "a Redis URL (redis://host:port/db)")
+
+
+@dataclass(frozen=True)
+class SentinelUrl:
+    """`sentinel://[user:password@]host1:26379[/db];sentinel://host2:26379;...` taken apart as
+    kombu takes it: every part names a Sentinel; the username, password and db of the first part
+    are the Redis servers' (the Sentinels' own password is VOXQ_REDIS_SENTINEL_PASSWORD)."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    db: int
+    username: str | None
+    password: str | None
+
+
+def is_sentinel_url(url: str) -> bool:
+    return url.startswith(SENTINEL_SCHEME)
+
+
+def parse_sentinel_url(url: str) -> SentinelUrl:
+    """The parts of a Sentinel URL list; ValueError naming what is wrong, never the password."""
+    sentinels: list[tuple[str, int]] = []
+    first: tuple[str | None, str | None, int] | None = None  # username, password, db
+    for number, part in enumerate(url.split(";"), 1):
+        if not part:
+            # kombu would fill an empty part in with localhost (a trailing ";").
+            raise ValueError(f"part {number} is empty (a stray ';'?)")
+        if not part.startswith(SENTINEL_SCHEME):
+            raise ValueError(f"part {number} does not begin with {SENTINEL_SCHEME}; every part names a Sentinel")
+        try:  # the rest is a Redis URL's: user, password, host, port, db
+            _REDIS_DSN.validate_python("redis://" + part.removeprefix(SENTINEL_SCHEME))
+            parsed = urlsplit(part)
+            port = parsed.port or SENTINEL_PORT
+        except (ValidationError, ValueError):
+            raise ValueError(f"part {number} is not host:port[/db]") from None
+        if not parsed.hostname:
+            raise ValueError(f"part {number} names no host")  # RedisDsn would fill in localhost
+        if parsed.query or parsed.fragment:
+            raise ValueError(f"part {number} has a query or fragment, which would not be read")
+        db_text = parsed.path.strip("/") or "0"
+        if not db_text.isdigit():
+            raise ValueError(f"part {number}: the database must be a number, as /0")
+        given = (
+            unquote(parsed.username) if parsed.username else None,
+            unquote(parsed.password) if parsed.password is not None else None,
+            int(db_text),
+        )
+        if first is None:
+            first = given
+        elif (
+            (given[0] is not None and given[0] != first[0])
+            or (given[1] is not None and given[1] != first[1])
+            or (parsed.path.strip("/") and given[2] != first[2])
+        ):
+            # kombu reads the first part's alone: a different one later would be silently ignored.
+            raise ValueError(f"part {number} gives another username, password or db than part 1, which alone is read")
+        sentinels.append((parsed.hostname, port))
+    assert first is not None  # split() gives at least one part
+    return SentinelUrl(tuple(sentinels), db=first[2], username=first[0], password=first[1])
+
+
+def sentinel_password(settings: "Settings") -> str | None:
+    """The Sentinels' own password, None when unset or empty (an empty variable means unset)."""
+    secret = settings.redis_sentinel_password
+    return secret.get_secret_value() or None if secret is not None else None
+
+
+def _redis_url(value: str) -> str:
+    """A Redis URL, or a Sentinel URL list (kombu's form); the value as given."""
+    if not is_sentinel_url(value):
+        return _plain_redis_url(value)
+    try:
+        parse_sentinel_url(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"not a Sentinel URL list (sentinel://[:password@]host1:26379[/db];sentinel://host2:26379;...): {exc}"
+        ) from None
+    return value
+
+
 HttpUrlStr = Annotated[str, AfterValidator(_url_check(TypeAdapter(AnyHttpUrl), "an http(s) URL"))]
 OptionalHttpUrlStr = Annotated[str, AfterValidator(_url_check(TypeAdapter(AnyHttpUrl), "an http(s) URL", True))]
-RedisUrlStr = Annotated[str, AfterValidator(_url_check(TypeAdapter(RedisDsn), "a Redis URL (redis://host:port/db)"))]
+RedisUrlStr = Annotated[str, AfterValidator(_redis_url)]
 SqlAlchemyUrlStr = Annotated[str, AfterValidator(_sqlalchemy_url)]
 
 
@@ -130,7 +217,24 @@ class Settings(BaseSettings):
         Path.home() / ".local/share/voxqueue",
         description="Folder for the default SQLite database and local state.",
     )
-    redis_url: RedisUrlStr = Field("redis://127.0.0.1:6379/0", description="Celery broker (Redis).")
+    redis_url: RedisUrlStr = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis: the Celery broker, and the lanes, notices and counters. redis://[:password@]host:port/db, "
+        "or Redis Sentinel in kombu's form, one part per Sentinel: "
+        "sentinel://[:password@]host1:26379[/db];sentinel://host2:26379;... (the password and db of the first "
+        "part are the Redis servers'; VOXQ_REDIS_SENTINEL_MASTER names the master).",
+    )
+    redis_sentinel_master: str = Field(
+        "mymaster",
+        min_length=1,
+        description="With a sentinel:// VOXQ_REDIS_URL: the name the Sentinels monitor the master by "
+        "(`sentinel monitor NAME host port quorum`).",
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        None,
+        description="With a sentinel:// VOXQ_REDIS_URL: the password of the Sentinel processes themselves (their "
+        "requirepass), if they have one. Not the Redis servers' password, which the URL carries.",
+    )
     database_url: SqlAlchemyUrlStr | None = Field(
         None,
         description="SQLAlchemy URL; default is a SQLite file in data_dir. Postgres: postgresql+psycopg://user@host/db",
@@ -160,8 +264,28 @@ class Settings(BaseSettings):
     requeue_after_s: float = Field(
         30.0,
         ge=0,
-        description="A job still queued this long with no message on the broker (a flushed or restarted "
-        "Redis, a crash between commit and enqueue) is sent again by the reconciler.",
+        description="A job whose message was sent this long ago and that has still not started is sent again by "
+        "the reconciler (a flushed or failed-over Redis, a crash between commit and enqueue). The database "
+        "says so alone; a message sent twice runs once.",
+    )
+    dispatch_window: int = Field(
+        32,
+        ge=1,
+        le=10_000,
+        description="Messages a lane's Redis list holds of batches' lines; the rest waits in the database and "
+        "the dispatcher tops the list up as workers take from it. About four per worker slot of the pool: "
+        "enough that no worker waits for a top-up, few enough that a new tenant's lines go next.",
+    )
+    dispatch_every_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often the dispatcher looks at the lists besides when a worker finishes a job.",
+    )
+    dispatch_in_api: bool = Field(
+        True,
+        description="Run the dispatcher in the API process (the embedded default); `voxq requeue --every` also "
+        "runs it. One acts at a time per pool, whatever runs it.",
     )
     reconcile_in_api: bool = Field(
         True,
@@ -380,6 +504,9 @@ class Settings(BaseSettings):
                 f"VOXQ_LLM_GROUP_SIZE ({self.llm_group_size}) must not exceed "
                 f"VOXQ_LLM_CONCURRENCY ({self.llm_concurrency}): a worker runs concurrency / group size messages"
             )
+        # Only Sentinels are asked with it: set beside a redis:// URL, it is a mistake that would pass unseen.
+        if sentinel_password(self) and not is_sentinel_url(self.redis_url):
+            broken.append("VOXQ_REDIS_SENTINEL_PASSWORD is set but VOXQ_REDIS_URL is not a sentinel:// URL list")
         if broken:
             raise ValueError("; ".join(broken))
         return self

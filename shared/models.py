@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -87,6 +88,9 @@ class Tenant(Base):
     # The key that signs its webhooks (shared/webhooks/callbacks.py): stored as it is, since signing needs it,
     # and shown once, when it is made. None: the tenant has none, and cannot set a callback_url.
     webhook_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Its share of the workers against other tenants' waiting lines (shared/jobs/dispatch.py): a
+    # tenant of weight 2 gets two lines to another's one. `voxq keys limits --weight` sets it.
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
 
 
 class ApiKey(Base):
@@ -149,6 +153,16 @@ class Snippet(Base):
 
 class Batch(Base):
     __tablename__ = "batches"
+    __table_args__ = (
+        # The dispatcher's list of batches with lines waiting: as long as the batches, not their lines.
+        Index(
+            "ix_batches_waiting",
+            "kind",
+            "lane",
+            postgresql_where=text("undispatched > 0"),
+            sqlite_where=text("undispatched > 0"),
+        ),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("batch"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     kind: Mapped[JobKind] = mapped_column(Enum(JobKind, native_enum=False, length=20))
@@ -158,6 +172,11 @@ class Batch(Base):
     # When its last line finished, set by the retention sweep once none is queued or running;
     # its audio is kept VOXQ_SNIPPET_RETENTION_DAYS from then.
     finished_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    # The dispatcher's (shared/jobs/dispatch.py): lines still waiting in the database for it, and the
+    # batch's place in its tenant's turns (the lines it has been given, so far).
+    undispatched: Mapped[int] = mapped_column(Integer, default=0)
+    lane: Mapped[str] = mapped_column(String(10), default="bulk")  # the lane its lines go in: bulk or live
+    dispatch_pass: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class BatchChapter(Base):
@@ -184,6 +203,18 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_batch_status", "batch_id", "status"),
         Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+        # The reconciler's: jobs sent to the broker long ago and still not started.
+        Index("ix_jobs_status_dispatched", "status", "dispatched_at"),
+        # The dispatcher's: a batch's next waiting lines, in line order, an index scan of only
+        # what waits (the rows leave the index when they are sent).
+        Index(
+            "ix_jobs_backlog",
+            "kind",
+            "batch_id",
+            "line",
+            postgresql_where=text("status = 'queued' AND dispatched_at IS NULL"),
+            sqlite_where=text("status = 'queued' AND dispatched_at IS NULL"),
+        ),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -210,6 +241,10 @@ class Job(Base):
     # the reconciler queues the job again (shared/jobs/reconcile.py).
     worker: Mapped[str | None] = mapped_column(String(NAME_CHARS), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When its message was last sent to the broker (or, waiting for a retry, when that message is
+    # due); None while it waits in the database for the dispatcher (a batch's line in the bulk
+    # lane). Queued long after this, its message was lost: the reconciler sends it again.
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 # Longest callback URL accepted (what browsers and most servers handle).
@@ -300,3 +335,22 @@ class BookFileChunk(Base):
     file_id: Mapped[str] = mapped_column(ForeignKey("book_files.id", ondelete="CASCADE"), primary_key=True)
     number: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0, 1, ... each FILE_CHUNK bytes but the last
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DispatchShare(Base):
+    """A tenant's place in the turns of one pool's bulk lane (shared/jobs/dispatch.py): the lines it
+    has been given so far, divided by its weight. The tenant furthest behind goes next."""
+
+    __tablename__ = "dispatch_shares"
+    pool: Mapped[str] = mapped_column(String(20), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    dispatch_pass: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class DispatchClock(Base):
+    """A pool's virtual time: the place of the tenant furthest behind at the last step. A tenant
+    that starts waiting again joins there, so time spent idle earns it no burst of turns."""
+
+    __tablename__ = "dispatch_clocks"
+    pool: Mapped[str] = mapped_column(String(20), primary_key=True)
+    vtime: Mapped[float] = mapped_column(Float, default=0.0)

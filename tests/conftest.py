@@ -12,6 +12,9 @@ os.environ["VOXQ_REDIS_URL"] = "redis://127.0.0.1:6379/15"
 os.environ.pop("VOXQ_DATABASE_URL", None)
 os.environ.pop("VOXQ_API_KEY", None)
 os.environ["VOXQ_RECONCILE_IN_API"] = "0"  # the in-process API's; stacks run theirs (deploy/stack.py)
+# The in-process API's dispatcher thread too: a submission still sends its first lines at once,
+# and a test steps the dispatcher itself, so what it counts is not moved by a timer.
+os.environ["VOXQ_DISPATCH_IN_API"] = "0"
 
 pytest_plugins = [
     "tests.plugins.inproc_api",
@@ -24,7 +27,7 @@ pytest_plugins = [
 # the slow tier by what it uses, never by hand: a fixture marked `@starts_processes` where it
 # is defined (tests/plugins/tiers.py), directly or through other fixtures, or a module that
 # starts processes itself with one of the launchers.
-_LAUNCHERS = frozenset({"start_stack", "run_fish_standin", "running_vllm_server", "Fleet"})
+_LAUNCHERS = frozenset({"start_stack", "run_fish_standin", "running_vllm_server", "Fleet", "SentinelRedis"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -24,7 +24,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from shared.audio.snippets import NewSnippet, store_snippet
+from shared.audio.snippets import NewSnippet, store_snippets
 from shared.config import get_settings
 from shared.db import UNREACHABLE, new_session, session_scope
 from shared.errors import BadInput, EngineUnavailable, RetryableEngineError, VoxQueueError
@@ -203,11 +203,6 @@ def _retry(task: Task[Any, Any], group: list[Job], retry: dict[str, RetryableEng
         _with_database(lambda: _fail(errors), [job.id for job in retried])
         metrics.ran(retried)
         return
-    # Queued again (no lease) while the retry waits out its backoff; the retry's message
-    # takes it then. Were that message lost, the reconciler sends the job again.
-    _with_database(lambda: _release(retried), [job.id for job in retried])
-    first = next(iter(retry.values()))
-    logger.warning("jobs %s: will retry: %s", ", ".join(retry), first)
     # celery sets the retry_* options as attributes of the task class; celery-types does not declare them.
     countdown = get_exponential_backoff_interval(
         task.retry_backoff,  # type: ignore[attr-defined]
@@ -215,6 +210,12 @@ def _retry(task: Task[Any, Any], group: list[Job], retry: dict[str, RetryableEng
         task.retry_backoff_max,  # type: ignore[attr-defined]
         full_jitter=task.retry_jitter,  # type: ignore[attr-defined]
     )
+    # Queued again (no lease) while the retry waits out its backoff; the retry's message
+    # takes it then. Were that message lost, the reconciler sends the job again, counting
+    # from when it was due.
+    _with_database(lambda: _release(retried, countdown), [job.id for job in retried])
+    first = next(iter(retry.values()))
+    logger.warning("jobs %s: will retry in %ds: %s", ", ".join(retry), countdown, first)
     if len(retry) == len(group):  # the message as it came (a single-job task takes one id, not a list)
         raise task.retry(exc=first, countdown=countdown)
     raise task.retry(args=(list(retry),), exc=first, countdown=countdown)
@@ -226,9 +227,9 @@ def _fail(errors: list[tuple[Job, str]]) -> None:
     publish_finished([job.id for job, _ in errors], [job.batch_id for job, _ in errors])
 
 
-def _release(held: list[Job]) -> None:
+def _release(held: list[Job], retry_in_s: float) -> None:
     with session_scope() as session:
-        state.release(session, held)
+        state.release(session, held, retry_in_s)
 
 
 def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
@@ -240,12 +241,14 @@ def _record(finished: list[tuple[Job, Outcome | VoxQueueError]]) -> None:
     to_enqueue: dict[tuple[str, Lane], list[str]] = {}
     session = new_session()
     try:
+        # The group's audio in one statement, before the results that point at it.
+        store_snippets(
+            session, [o.snippet for _, o in finished if not isinstance(o, VoxQueueError) and o.snippet is not None]
+        )
         for job, outcome in finished:
             if isinstance(outcome, VoxQueueError):
                 errors.append((job, str(outcome)))
                 continue
-            if outcome.snippet is not None:
-                store_snippet(session, outcome.snippet)
             if outcome.follow_up is None:
                 results.append((job, outcome.result))
                 continue

@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -74,17 +74,25 @@ class NewSnippet:
 
 def store_snippet(session: Session, snippet: NewSnippet) -> None:
     """Insert a snippet unless the same key is already stored (two workers may race on it)."""
+    store_snippets(session, [snippet])
+
+
+def store_snippets(session: Session, snippets: Sequence[NewSnippet]) -> None:
+    """Insert a group's snippets in one statement (run as one executemany, which psycopg
+    pipelines), each unless the same key is already stored (two workers may race on it)."""
+    if not snippets:
+        return
     # No holder lets a snippet go sooner than the retention from now: the sweep first looks then.
     expires_at = utcnow() + timedelta(days=get_settings().snippet_retention_days)
-    fields = asdict(snippet) | {"expires_at": expires_at}
+    rows = [asdict(snippet) | {"expires_at": expires_at} for snippet in snippets]
     unique = ["tenant_id", "key"]
     statement: Insert
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        statement = postgresql.insert(Snippet).values(**fields).on_conflict_do_nothing(index_elements=unique)
+        statement = postgresql.insert(Snippet).on_conflict_do_nothing(index_elements=unique)
     else:
         from sqlalchemy.dialects import sqlite
 
-        statement = sqlite.insert(Snippet).values(**fields).on_conflict_do_nothing(index_elements=unique)
-    session.execute(statement)
+        statement = sqlite.insert(Snippet).on_conflict_do_nothing(index_elements=unique)
+    session.execute(statement, rows)

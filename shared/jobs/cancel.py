@@ -2,10 +2,10 @@
 what finished is kept.
 
 One UPDATE marks the queued lines `cancelled` (shared/jobs/state.py `cancel_queued`) and commits;
-a worker that takes one of their messages afterwards skips it (it starts queued jobs only),
-acknowledges it and moves on. The messages still waiting are then dropped from the pool's
-lists too, so a cancelled 10,000-line batch costs the workers nothing; were Redis away, the
-skipped messages are the fallback. With no line queued or running left, the batch has ended:
+most of them were still in the database, never sent. A worker that takes one of the few
+messages already sent skips it (it starts queued jobs only), acknowledges it and moves on;
+those messages are dropped from the pool's lists too, and were Redis away, the skipping is
+the fallback. With no line queued or running left, the batch has ended:
 its webhook fires as cancelled (shared/webhooks/delivery.py).
 """
 
@@ -26,6 +26,7 @@ def cancel_batch(session: Session, batch: Batch) -> int:
     """Cancel the batch's queued lines and commit; then drop their waiting messages. Returns
     how many lines were cancelled (0 for a batch that had ended: nothing changes)."""
     cancelled = state.cancel_queued(session, batch.id)
+    batch.undispatched = 0  # nothing of it waits for the dispatcher any more
     session.commit()
     if cancelled:
         drop_messages(batch)

@@ -3,16 +3,56 @@ on first use, from the settings); the workers' app (`workers/app.py`) is the sam
 task modules loaded."""
 
 from functools import lru_cache
+from typing import Any
 
 from celery import Celery
 from kombu import Queue
 
-from shared.config import Settings, get_settings
+from shared.config import Settings, get_settings, is_sentinel_url, sentinel_password
 from shared.jobs.lanes import PRIORITY, QUEUE_FOR_TASK, QUEUES, SEP
+from shared.redis import SOCKET_CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S
+
+# How often a worker pings its connections, the one blocked in BRPOP too (kombu >= 5.7): a
+# connection left half-open by a master that vanished (a failover on a network cut) is found
+# within about twice this, rather than kombu's default 25 s.
+BROKER_HEALTH_CHECK_S = 10
+
+
+def broker_transport_options(settings: Settings) -> dict[str, Any]:
+    """kombu's Redis transport options: the lanes, one visibility timeout, timeouts that drop a
+    half-open connection; for a Sentinel URL list (kombu's `sentinel://` transport) the
+    master's name and, if the Sentinels have one, their password."""
+    options: dict[str, Any] = {
+        # One visibility timeout everywhere: a task still unacknowledged after it is redelivered.
+        "visibility_timeout": settings.visibility_timeout_s,
+        # The two lanes (see LANES): priority 0 is the queue's own list, 9 its bulk list.
+        "priority_steps": sorted(PRIORITY.values()),
+        "sep": SEP,
+        "queue_order_strategy": "priority",
+        # Without a read timeout a publish or an ack on a connection whose peer is gone can
+        # wait forever; kombu's own BRPOP blocks 1 s, far below it.
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": SOCKET_CONNECT_TIMEOUT_S,
+        "health_check_interval": BROKER_HEALTH_CHECK_S,
+    }
+    if is_sentinel_url(settings.redis_url):
+        options["master_name"] = settings.redis_sentinel_master
+        # Given whole, since redis-py copies no socket timeout to the Sentinels' connections
+        # once sentinel_kwargs is given (which the Sentinels' password needs).
+        sentinel_kwargs: dict[str, Any] = {
+            "socket_timeout": SOCKET_CONNECT_TIMEOUT_S,
+            "socket_connect_timeout": SOCKET_CONNECT_TIMEOUT_S,
+        }
+        if password := sentinel_password(settings):
+            sentinel_kwargs["password"] = password
+        options["sentinel_kwargs"] = sentinel_kwargs
+    return options
 
 
 def make_celery_app(settings: Settings) -> Celery:
-    """The Celery app every VoxQueue process uses, without its tasks (workers load those)."""
+    """The Celery app every VoxQueue process uses, without its tasks (workers load those).
+    A `sentinel://` URL list selects kombu's Sentinel transport, which finds the master by
+    asking the Sentinels listed, and again after every lost connection (a failover)."""
     app = Celery("voxqueue", broker=settings.redis_url)
     app.conf.update(
         # Only typed JSON crosses the queue: task arguments are job ids.
@@ -29,14 +69,7 @@ def make_celery_app(settings: Settings) -> Celery:
         # Model pools take one message per slot, so the queue's list length shows the real
         # backlog to an autoscaler and a slow GPU host does not sit on work another could do.
         worker_prefetch_multiplier=1,
-        # One visibility timeout everywhere: a task still unacknowledged after it is redelivered.
-        broker_transport_options={
-            "visibility_timeout": settings.visibility_timeout_s,
-            # The two lanes (see LANES): priority 0 is the queue's own list, 9 its bulk list.
-            "priority_steps": sorted(PRIORITY.values()),
-            "sep": SEP,
-            "queue_order_strategy": "priority",
-        },
+        broker_transport_options=broker_transport_options(settings),
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         visibility_timeout=settings.visibility_timeout_s,
         broker_connection_retry_on_startup=True,

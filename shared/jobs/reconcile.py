@@ -2,9 +2,10 @@
 
 1. queues again the running jobs whose lease ran out (their worker was killed, lost its host
    or was cut off from the network for longer than `lease_s`), and sends their messages;
-2. sends again the jobs still queued after `requeue_after_s` with no message on the broker
-   (Redis restarted without its data, a message a lost worker took but never started, a
-   crash between a commit and its enqueue);
+2. sends again the jobs whose message was sent more than `requeue_after_s` ago and that have
+   still not started (Redis flushed or failed over, a message a lost worker took but never
+   started, a crash between a commit and its send), found in the database alone: the
+   dispatcher keeps the lists short, so a message waits far less than that;
 3. fires the webhooks of batches and jobs that ended, and sends those due (shared/webhooks/delivery.py);
 4. deletes the audio whose retention ran out, a bounded share per pass (shared/audio/retention.py).
 
@@ -17,20 +18,21 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
-from redis import Redis
-
 from shared import metrics
 from shared.audio import retention
 from shared.config import Settings
 from shared.db import new_session, session_scope
 from shared.jobs import lanes, queue, state
 from shared.models import JobKind
-from shared.redis import script
+from shared.redis import client, script
 from shared.webhooks import delivery
 
 logger = logging.getLogger(__name__)
 
 LOCK_KEY = "voxq:reconciler"
+# Lost messages sent again per pass: a flushed Redis loses at most the lists' windows, so a
+# pass seldom has more; the rest waits for the next pass.
+_RESEND_AT_MOST = 5000
 
 
 @dataclass
@@ -49,17 +51,16 @@ class Reconciled:
 
 def reconcile_once(settings: Settings) -> Reconciled | None:
     """One pass, if no other process holds the lock; None if one does."""
-    redis = Redis.from_url(settings.redis_url)
+    # The process's shared client (a Sentinel master's, with retries, when the URL names
+    # Sentinels): not closed after the pass, its pool serves the next.
+    redis = client(settings.redis_url)
     token = uuid.uuid4().hex
+    if not redis.set(LOCK_KEY, token, nx=True, px=int(max(30.0, 3 * settings.reconcile_every_s) * 1000)):
+        return None
     try:
-        if not redis.set(LOCK_KEY, token, nx=True, px=int(max(30.0, 3 * settings.reconcile_every_s) * 1000)):
-            return None
-        try:
-            return _pass(settings)
-        finally:
-            script("unlock", redis)(keys=[LOCK_KEY], args=[token])  # only if the lock is still this pass's
+        return _pass(settings)
     finally:
-        redis.close()
+        script("unlock", redis)(keys=[LOCK_KEY], args=[token])  # only if the lock is still this pass's
 
 
 def _pass(settings: Settings) -> Reconciled:
@@ -69,10 +70,8 @@ def _pass(settings: Settings) -> Reconciled:
     # Committed first: were Redis down now, step 2 sends them on a later pass.
     done.lease_ran_out = _send(expired)
     with session_scope() as session:
-        stale = state.queued_before(session, settings.requeue_after_s)
-    if stale:
-        on_broker = queue.job_ids_on_broker(unacked_stale_s=settings.requeue_after_s)
-        done.message_lost = _send([job for job in stale if job.id not in on_broker])
+        lost = state.resend_lost(session, settings.requeue_after_s, _RESEND_AT_MOST)
+    done.message_lost = _send(lost)
     if any(done.lease_ran_out.values()) or any(done.message_lost.values()):
         logger.warning("reconciler: sent again %s", done)
     recording = metrics.Recording()
@@ -107,12 +106,16 @@ def _sweep_webhooks(settings: Settings) -> None:
 
 
 def _send(found: list[state.Found]) -> dict[str, int]:
-    """Each job on its task's queue: a batch's line in the bulk lane, a single request live."""
+    """Each job on its task's queue: a batch's line in its batch's lane, a single request live."""
     counts: dict[str, int] = {}
+    with session_scope() as session:
+        lane_of = state.batch_lanes(session, {job.batch_id for job in found if job.batch_id})
     for kind, task in lanes.TASK_FOR_KIND.items():
         of_kind = [job for job in found if job.kind == kind]
-        queue.enqueue(task, [job.id for job in of_kind if job.batch_id is None], "live")
-        queue.enqueue(task, [job.id for job in of_kind if job.batch_id is not None], "bulk")
+        for lane in lanes.LANES:
+            in_lane = [job for job in of_kind if (lane_of.get(job.batch_id) if job.batch_id else "live") == lane]
+            for batch_id in dict.fromkeys(job.batch_id for job in in_lane):
+                queue.enqueue(task, [job.id for job in in_lane if job.batch_id == batch_id], lane, batch_id)
         counts[kind.value] = len(of_kind)
     return counts
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from shared import metrics
 from shared.db import in_chunks
 from shared.jobs.contracts import BatchStatus, JobInput, JobResult
-from shared.models import Job, JobKind, JobStatus, new_id, utcnow
+from shared.jobs.lanes import LANES, QUEUE_FOR_TASK, QUEUES, TASK_FOR_KIND, Lane
+from shared.models import Batch, Job, JobKind, JobStatus, new_id, utcnow
 
 logger = logging.getLogger(__name__)
 _JOBS = cast(Table, Job.__table__)  # declared as a FromClause; a declarative class's is a Table
@@ -44,8 +45,11 @@ def insert_jobs(
     new_jobs: Sequence[NewJob],
     batch_id: str | None = None,
     parent_id: str | None = None,
+    dispatched: bool = True,
 ) -> list[str]:
-    """Insert jobs in one statement; returns the ids of those still to be queued, in order."""
+    """Insert jobs in one statement; returns the ids of those still to be queued, in order.
+    `dispatched`: their messages are sent at once (a single request's, a worker's child jobs);
+    False: they wait in the database for the dispatcher (a batch's lines)."""
     if not new_jobs:
         return []
     now = utcnow()
@@ -66,6 +70,7 @@ def insert_jobs(
             "attempts": 0,
             "created_at": now,
             "finished_at": None if job.result is None else now,
+            "dispatched_at": now if dispatched and job.result is None else None,
         }
         for job in new_jobs
     ]
@@ -97,11 +102,35 @@ class Found(NamedTuple):
     batch_id: str | None
 
 
-def queued_before(session: Session, older_than_s: float) -> list[Found]:
-    """Every job still queued `older_than_s` seconds after it was created."""
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
-    query = select(Job.kind, Job.id, Job.batch_id).where(Job.status == JobStatus.queued, Job.created_at <= cutoff)
-    return [Found(*row) for row in session.execute(query)]
+def resend_lost(session: Session, older_than_s: float, limit: int) -> list[Found]:
+    """Up to `limit` jobs whose message was sent more than `older_than_s` seconds ago and that have
+    still not started: their message was lost (a flushed or failed-over Redis, a crash between a
+    commit and its send). Marked sent now; each, to send again. An index scan of those alone."""
+    now = utcnow()
+    query = (
+        select(Job.kind, Job.id, Job.batch_id)
+        .where(Job.status == JobStatus.queued, Job.dispatched_at <= now - timedelta(seconds=older_than_s))
+        .order_by(Job.dispatched_at)
+        .limit(limit)
+    )
+    found = [Found(*row) for row in session.execute(query)]
+    for chunk in in_chunks([job.id for job in found]):
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(chunk), Job.status == JobStatus.queued)
+            .values(dispatched_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return found
+
+
+def batch_lanes(session: Session, batch_ids: set[str]) -> dict[str, Lane]:
+    """The lane each batch's lines go in."""
+    lanes: dict[str, Lane] = {}
+    for chunk in in_chunks(sorted(batch_ids)):
+        for batch_id, lane in session.execute(select(Batch.id, Batch.lane).where(Batch.id.in_(chunk))):
+            lanes[batch_id] = "live" if lane == "live" else "bulk"
+    return lanes
 
 
 def start(session: Session, job_id: str, worker: str = "", lease_s: float = 30.0) -> Job | None:
@@ -175,7 +204,7 @@ def requeue_expired(session: Session) -> list[Found]:
     rows = session.execute(
         update(Job)
         .where(Job.status == JobStatus.running, _lease_ran_out(utcnow()))
-        .values(status=JobStatus.queued, worker=None, lease_expires_at=None)
+        .values(status=JobStatus.queued, worker=None, lease_expires_at=None, dispatched_at=utcnow())
         .returning(Job.kind, Job.id, Job.batch_id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -184,9 +213,11 @@ def requeue_expired(session: Session) -> list[Found]:
     return [Found(*row) for row in rows]
 
 
-def release(session: Session, held: Sequence[Job]) -> int:
-    """Give jobs back to the queue (a retry after backoff is on its way): queued, no lease."""
-    return _fenced(session, _RELEASE, [_fence(job) for job in held])
+def release(session: Session, held: Sequence[Job], retry_in_s: float = 0.0) -> int:
+    """Give jobs back to the queue (a retry after `retry_in_s` of backoff is on its way): queued,
+    no lease, its message counted as sent when it is due."""
+    due = utcnow() + timedelta(seconds=retry_in_s)
+    return _fenced(session, _RELEASE, [_fence(job) | {"due": due} for job in held])
 
 
 def succeed(session: Session, job: Job, result: JobResult) -> bool:
@@ -248,7 +279,11 @@ _FAIL = (
     )
 )
 _RENEW = update(_JOBS).where(*_HELD).values(lease_expires_at=bindparam("expires"))
-_RELEASE = update(_JOBS).where(*_HELD).values(status=JobStatus.queued, worker=None, lease_expires_at=None)
+_RELEASE = (
+    update(_JOBS)
+    .where(*_HELD)
+    .values(status=JobStatus.queued, worker=None, lease_expires_at=None, dispatched_at=bindparam("due"))
+)
 
 
 def _fenced(session: Session, statement: Update, rows: list[dict[str, Any]]) -> int:
@@ -256,6 +291,22 @@ def _fenced(session: Session, statement: Update, rows: list[dict[str, Any]]) -> 
         return 0
     # Session.execute is declared to return a Result; a DML statement's is a CursorResult.
     return cast(CursorResult[Any], session.execute(statement, rows)).rowcount
+
+
+def backlog(session: Session) -> dict[tuple[str, Lane], int]:
+    """Batch lines waiting in the database for the dispatcher, by queue and lane, every pair
+    present: a sum over the batches with lines waiting (an index on those), not a count of jobs."""
+    counts: dict[tuple[str, Lane], int] = {(name, lane): 0 for name in QUEUES for lane in LANES}
+    rows = session.execute(
+        select(Batch.kind, Batch.lane, func.sum(Batch.undispatched))
+        .where(Batch.undispatched > 0)
+        .group_by(Batch.kind, Batch.lane)
+    )
+    for kind, lane, n in rows:
+        lane_of: Lane = "live" if lane == "live" else "bulk"
+        key = (QUEUE_FOR_TASK[TASK_FOR_KIND[kind]], lane_of)
+        counts[key] = counts.get(key, 0) + int(n or 0)
+    return counts
 
 
 def kind_status_counts(session: Session) -> dict[tuple[JobKind, JobStatus], int]:

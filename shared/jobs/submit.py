@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from shared.books.store import BookInfo, store_book
 from shared.config import get_settings
 from shared.dialect.detector import detect
-from shared.jobs import lanes, queue, state
+from shared.jobs import dispatch, lanes, queue, state
 from shared.jobs.contracts import (
     DialectInput,
     DialectText,
@@ -81,15 +81,18 @@ def submit(
     session: Session,
     tenant_id: str,
     new_jobs: Sequence[NewJob],
-    batch_id: str | None = None,
-    lane: lanes.Lane = "live",
     callback_url: str | None = None,
 ) -> Submitted:
-    """A tenant's submission of jobs (all of one kind), within its daily quota: insert them,
-    commit, then put the queued ones on their queue's `lane`. With a (checked) `callback_url`,
-    each job's end is POSTed there (shared/webhooks/callbacks.py)."""
+    """A tenant's request of single jobs (all of one kind), within its daily quota: insert
+    them, commit, then put the queued ones on their queue's live lane at once. With a
+    (checked) `callback_url`, each job's end is POSTed there (shared/webhooks/callbacks.py)."""
     with quota.reserved(session, tenant_id, new_jobs, "this request"):
-        return _store(session, tenant_id, new_jobs, batch_id, lane, callback_url)
+        queued = state.insert_jobs(session, tenant_id, new_jobs)
+        if callback_url is not None:
+            callbacks.expect(session, tenant_id, callback_url, None, [job.id for job in new_jobs])
+        if new_jobs:
+            queue.commit_and_enqueue(session, lanes.TASK_FOR_KIND[new_jobs[0].kind], queued, "live")
+        return Submitted([job.id for job in new_jobs], queued)
 
 
 def create_batch(
@@ -102,35 +105,26 @@ def create_batch(
     book: BookInfo | None = None,
     callback_url: str | None = None,
 ) -> Batch:
-    """A batch of one job per line, stored and queued as one submission within the tenant's
-    daily quota (in the bulk lane, unless its lines are asked for now); a `book`'s chapters
-    and cover are stored with it. With a (checked) `callback_url`, the batch's end is POSTed
-    there (shared/webhooks/callbacks.py)."""
+    """A batch of one job per line, stored as one submission within the tenant's daily quota;
+    its lines wait in the database, and the dispatcher sends them to the bulk lane (or the live
+    one, if its lines are asked for now) a few at a time, taking turns with other tenants'
+    (shared/jobs/dispatch.py). A `book`'s chapters and cover are stored with it. With a
+    (checked) `callback_url`, the batch's end is POSTed there (shared/webhooks/callbacks.py)."""
     if callback_url is not None:
         options = options | {"callback_url": callback_url}
     with quota.reserved(session, tenant_id, new_jobs, "this batch"):
-        batch = Batch(tenant_id=tenant_id, kind=kind, lines=len(new_jobs), options=options)
+        waiting = sum(1 for job in new_jobs if job.result is None)
+        batch = Batch(tenant_id=tenant_id, kind=kind, lines=len(new_jobs), options=options, lane=lane)
+        batch.undispatched = waiting
         session.add(batch)
         session.flush()
         if book is not None:
             store_book(session, batch.id, book)
-        _store(session, tenant_id, new_jobs, batch.id, lane, callback_url)
-        return batch
-
-
-def _store(
-    session: Session,
-    tenant_id: str,
-    new_jobs: Sequence[NewJob],
-    batch_id: str | None,
-    lane: lanes.Lane,
-    callback_url: str | None = None,
-) -> Submitted:
-    """Insert the jobs (and their webhook's deliveries, in the same transaction), commit, then
-    enqueue the queued ones."""
-    queued = state.insert_jobs(session, tenant_id, new_jobs, batch_id=batch_id)
-    if callback_url is not None:
-        callbacks.expect(session, tenant_id, callback_url, batch_id, [job.id for job in new_jobs])
-    if new_jobs:
-        queue.commit_and_enqueue(session, lanes.TASK_FOR_KIND[new_jobs[0].kind], queued, lane, batch_id)
-    return Submitted([job.id for job in new_jobs], queued)
+        queued = state.insert_jobs(session, tenant_id, new_jobs, batch_id=batch.id, dispatched=False)
+        if callback_url is not None:
+            callbacks.expect(session, tenant_id, callback_url, batch.id, [job.id for job in new_jobs])
+        session.commit()
+    if queued:
+        # Its first lines go now if the lane has room; the rest as workers take them.
+        dispatch.kick(lanes.QUEUE_FOR_TASK[lanes.TASK_FOR_KIND[kind]], lane)
+    return batch

@@ -1,12 +1,15 @@
 """Bad input gets a clear 4xx JSON error naming the problem, and stores nothing."""
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from shared.config import get_settings
 from shared.db import session_scope
+from shared.jobs import dispatch
 from shared.models import Batch, Job, JobStatus
-from tests.plugins.services import point_redis_at
+from tests.plugins.services import NOWHERE, point_redis_at
 
 
 def stored() -> tuple[int, int]:
@@ -95,18 +98,23 @@ def test_over_limit_scripts_are_413(client: TestClient, monkeypatch) -> None:  #
     assert r.status_code == 413
 
 
-def test_with_the_queue_unreachable_a_script_is_a_503_and_its_lines_fail_rather_than_wait(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+def test_with_the_queue_unreachable_a_script_is_kept_and_its_lines_are_sent_once_it_is_back(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, broker: redis.Redis
 ) -> None:
-    point_redis_at(monkeypatch, "redis://127.0.0.1:1/0")  # nothing listens there
+    """The database holds the backlog: a batch needs no queue to be accepted."""
+    reachable = get_settings().redis_url
+    point_redis_at(monkeypatch, NOWHERE)
 
     r = upload(client, "lost.txt", "第一行，队列不在。\n第二行，也不在。\n".encode(), voice="cmn")
 
-    assert r.status_code == 503 and "unreachable" in error_of(r)
+    assert r.status_code == 202, r.text
     with session_scope() as session:
-        lines = session.scalars(select(Job).order_by(Job.created_at.desc()).limit(2)).all()
-    assert [job.status for job in lines] == [JobStatus.failed, JobStatus.failed]
-    assert all("could not reach the queue" in (job.error or "") for job in lines)
+        lines = session.scalars(select(Job).where(Job.batch_id == r.json()["id"])).all()
+    assert [(job.status, job.dispatched_at) for job in lines] == [(JobStatus.queued, None)] * 2
+    point_redis_at(monkeypatch, reachable)
+    dispatch.dispatch_all()
+    sent = b"".join(broker.lrange("tts:9", 0, -1))
+    assert all(job.id.encode() in sent for job in lines)
 
 
 def test_an_unknown_priority_is_a_400_naming_the_choices(client: TestClient) -> None:

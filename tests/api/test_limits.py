@@ -26,7 +26,7 @@ from shared.db import session_scope
 from shared.jobs import submit
 from shared.jobs.contracts import SynthesisInput
 from shared.jobs.state import NewJob
-from shared.models import Batch, Job, JobKind
+from shared.models import Batch, Job, JobKind, Tenant
 from shared.tenants import quota
 from shared.tenants.auth import create_key
 from tests.plugins.tiers import starts_processes
@@ -267,6 +267,22 @@ def test_a_tenants_own_quota_set_with_the_cli_overrides_the_deployments(
 
     unknown = keys_limits("--tenant", "nobody-at-all", redis_url=redis_url)
     assert unknown.returncode == 2 and "no tenant 'nobody-at-all'" in unknown.stderr
+
+
+def test_a_tenants_weight_is_set_with_the_cli_and_read_by_the_dispatcher(
+    counters: redis.Redis, tenant: NewTenant
+) -> None:
+    redis_url = get_settings().redis_url
+
+    heavier = keys_limits("--tenant", tenant.name, "--weight", "2.5", redis_url=redis_url)
+    with session_scope() as session:
+        stored = session.scalars(select(Tenant.weight).where(Tenant.name == tenant.name)).one()
+    reset = keys_limits("--tenant", tenant.name, "--reset", redis_url=redis_url)
+    nothing = keys_limits("--tenant", tenant.name, "--weight", "0", redis_url=redis_url)
+
+    assert heavier.returncode == 0 and "weight 2.5" in heavier.stdout and stored == 2.5
+    assert "weight 1 " in reset.stdout
+    assert nothing.returncode == 2  # a tenant of no weight would never get a line
 
 
 # --- across API processes ---------------------------------------------------------------------

@@ -17,13 +17,13 @@ from shared.audio.snippets import NewSnippet, store_snippet
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import PermanentEngineError, RetryableEngineError
-from shared.jobs import lanes, queue
+from shared.jobs import lanes
 from shared.jobs.contracts import ScriptLine
 from shared.jobs.reconcile import reconcile_once
 from shared.jobs.synthesis import synthesis_jobs
 from shared.models import Job, JobKind, utcnow
 from shared.tenants.auth import tenant_for_key
-from tests.plugins.services import point_redis_at
+from tests.plugins.services import NOWHERE, point_redis_at
 from tests.scrape import exposed_names, samples, value
 from workers import metrics as worker_metrics
 
@@ -99,12 +99,17 @@ def test_submitted_jobs_show_as_queue_depth_and_as_queued_jobs_of_their_kind(
     for _ in range(3):
         assert client.post("/v1/synthesize", json={"text": a_new_text()}).status_code == 202
     script = f"{a_new_text()}\n{a_new_text()}\n".encode()
-    assert client.post("/v1/batches", files={"file": ("s.txt", script)}).status_code == 202
+    batch = client.post("/v1/batches", files={"file": ("s.txt", script)})
+    assert batch.status_code == 202
     after = scrape(client)
 
-    # The broker is this test's own: its lists hold just these messages, one a line.
+    # The broker is this test's own: the live list holds just these messages, one a line; the
+    # bulk list what the dispatcher sent of the batches waiting in the session's database, this
+    # one's two lines among them.
+    bulk = [json.loads(raw)["headers"].get("voxq_batch") for raw in broker.lrange("tts:9", 0, -1)]
     assert value(after, "voxq_queue_depth", queue="tts", lane="live") == 3
-    assert value(after, "voxq_queue_depth", queue="tts", lane="bulk") == 2
+    assert value(after, "voxq_queue_depth", queue="tts", lane="bulk") == len(bulk)
+    assert bulk.count(batch.json()["id"]) == 2
     assert value(after, "voxq_queue_depth", queue="llm", lane="live") == 0
     queued = {"kind": "synthesis", "status": "queued"}
     assert value(after, "voxq_jobs", **queued) == value(before, "voxq_jobs", **queued) + 5
@@ -180,7 +185,7 @@ def test_the_reconciler_counts_what_it_sends_again(
 
     reconcile_once(get_settings())
 
-    assert job_id in queue.job_ids_on_broker()
+    assert job_id.encode() in b"".join(broker.lrange(lanes.lane_list("tts", "live"), 0, -1))
     shown = scrape(client)
     # Every synthesis job it sent again went to this test's broker, one message each (what
     # earlier tests left queued too, in this session's database).
@@ -195,7 +200,7 @@ def test_the_reconciler_counts_what_it_sends_again(
 def test_without_redis_it_still_shows_the_database_and_recording_never_raises(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    point_redis_at(monkeypatch, "redis://127.0.0.1:1/0")  # nothing listens there
+    point_redis_at(monkeypatch, NOWHERE)
     metrics.Recording().count(metrics.CACHE_HITS).send()  # logged and dropped
     r = client.get("/metrics")
 

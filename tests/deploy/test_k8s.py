@@ -1,27 +1,40 @@
 """The Kubernetes manifests (deploy/k8s) render, are valid for Kubernetes 1.32, scale each pool on
-exactly the Redis lists its lanes wait in, and give every process the settings it needs. The GPU
+exactly the Redis lists its lanes wait in and, for the pools that take batches, on the lines its
+lanes' batches still hold in the database, and give every process the settings it needs. The GPU
 pools (tts, llm) each run an engine beside their worker; the media pool runs on the CPU alone.
 
 Offline: `kubectl kustomize` renders the kustomization, `kubernetes-validate` checks the built-in
 kinds against the schemas it ships, and KEDA's kinds are checked against the fields KEDA documents
-(keda.sh/docs/2.16: reference/scaledobject-spec, scalers/redis-lists, concepts/authentication)."""
+(keda.sh/docs/2.16: reference/scaledobject-spec, scalers/redis-lists, scalers/postgresql,
+concepts/authentication). The postgresql triggers' queries run on a fresh, migrated Postgres
+database (the server the other Postgres tests use; no process is started)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import kubernetes_validate
+import psycopg
 import pytest
 import yaml
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
+from deploy.stack import fresh_pg_database, migrated
 from shared.config import Settings
-from shared.jobs.lanes import BOOK_TASK, LANES, QUEUES, lane_list
+from shared.db import make_engine
+from shared.jobs import state
+from shared.jobs.lanes import BOOK_TASK, LANES, QUEUE_FOR_TASK, QUEUES, TASK_FOR_KIND, Lane, lane_list
+from shared.models import Batch, JobKind, Tenant
 from workers.app import celery_app
 from workers.books import tasks as _book_tasks  # noqa: F401  (registers BOOK_TASK with celery_app)
 
@@ -172,7 +185,39 @@ REDIS_LIST_METADATA = {
     "databaseIndex",
 }
 REDIS_AUTH_PARAMETERS = {"address", "host", "port", "username", "password", "tls", "ca", "cert", "key", "keyPassword"}
+POSTGRESQL_METADATA = {
+    "connectionFromEnv",
+    "host",
+    "port",
+    "userName",
+    "passwordFromEnv",
+    "dbName",
+    "sslmode",
+    "query",
+    "targetQueryValue",
+    "activationTargetQueryValue",
+}
+POSTGRESQL_AUTH_PARAMETERS = {"connection", "host", "port", "userName", "password", "dbName", "sslmode"}
+SCALER_METADATA = {"redis": REDIS_LIST_METADATA, "postgresql": POSTGRESQL_METADATA}
+SCALER_AUTH_PARAMETERS = {"redis": REDIS_AUTH_PARAMETERS, "postgresql": POSTGRESQL_AUTH_PARAMETERS}
+FALLBACK = {"failureThreshold", "replicas"}  # `behavior` only since 2.17
 SECRET_TARGET_REF = {"parameter", "name", "key"}
+
+# The kinds whose lines come in batches, and so wait in the database (batches.undispatched) until
+# the dispatcher sends them. Never books: a book is one job, sent straight to the live list.
+BATCH_KINDS = (JobKind.synthesis, JobKind.generation, JobKind.dialect)
+
+
+def batch_kinds(pool: str) -> set[str]:
+    """The kinds of batch whose lines `pool`'s workers run, as `batches.kind` holds them."""
+    return {kind.value for kind in BATCH_KINDS if QUEUE_FOR_TASK[TASK_FOR_KIND[kind]] == pool}
+
+
+BATCH_POOLS = tuple(pool for pool in QUEUES if batch_kinds(pool))
+# Jobs the dispatcher puts in one message of each batch pool (shared/jobs/queue.py per_message).
+GROUP_SIZE_SETTING = {"tts": "VOXQ_TTS_GROUP_SIZE", "llm": "VOXQ_LLM_GROUP_SIZE"}
+# The processes that run the dispatcher (VOXQ_DISPATCH_IN_API, `voxq requeue --every`).
+DISPATCHERS = ("api", "reconciler")
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +305,38 @@ def model_load_s(deployment: Manifest) -> float:
     return float(annotations[MODEL_LOAD_ANNOTATION])
 
 
+def triggers(scaled: Manifest, kind: str) -> list[dict[str, Any]]:
+    """The ScaledObject's triggers of one scaler type ("redis", "postgresql")."""
+    return [t for t in scaled["spec"]["triggers"] if t["type"] == kind]
+
+
+@dataclass(frozen=True)
+class BacklogQuery:
+    """What a postgresql trigger's query says it counts: the batch kinds and the lane."""
+
+    kinds: frozenset[str]
+    lane: str
+
+
+def backlog_query(query: str) -> BacklogQuery:
+    kinds = re.findall(r"\bkind\s+IN\s*\(([^)]*)\)", query, flags=re.IGNORECASE)
+    lanes = re.findall(r"\blane\s*=\s*'([^']*)'", query, flags=re.IGNORECASE)
+    assert len(kinds) == 1 and len(lanes) == 1, f"not one kind list and one lane: {query}"
+    return BacklogQuery(frozenset(re.findall(r"'([^']*)'", kinds[0])), lanes[0])
+
+
+def group_size(objects: list[Manifest], pool: str) -> int:
+    """Jobs in one message the dispatcher sends for `pool`, as the processes that dispatch set it."""
+    setting = GROUP_SIZE_SETTING[pool]
+    default = Settings.model_fields[setting.removeprefix("VOXQ_").lower()].default
+    sizes = set()
+    for role in (ROLES[name] for name in DISPATCHERS):
+        env = environment(objects, container(find(objects, role.kind, role.name), role.container))
+        sizes.add(int(str(env.get(setting, default))))
+    assert len(sizes) == 1, f"the dispatchers disagree on {setting}: {sizes}"
+    return sizes.pop()
+
+
 def scaled_pools(objects: list[Manifest]) -> dict[str, Manifest]:
     """Each pool's ScaledObject, by the pool its target Deployment's worker serves."""
     pools = {}
@@ -283,7 +360,7 @@ def test_the_kustomization_renders_every_part_of_the_deployment(objects: list[Ma
     assert kinds["Job"] == 1  # the migration
     assert kinds["Service"] == 2  # api, flower
     assert kinds["ScaledObject"] == len(QUEUES)
-    assert kinds["TriggerAuthentication"] == 1
+    assert kinds["TriggerAuthentication"] == 2  # Redis, Postgres
     for role in ROLES.values():
         find(objects, role.kind, role.name)
 
@@ -455,10 +532,33 @@ def test_every_pool_is_either_a_gpu_pool_or_a_cpu_pool() -> None:
 
 @pytest.mark.parametrize("pool", QUEUES)
 def test_a_pool_scales_on_the_lists_of_its_lanes(objects: list[Manifest], pool: str) -> None:
+    """The lists hold the dispatcher's window of batch lines and the single requests (all of
+    the media pool's work: books never wait in the database)."""
     scaled = scaled_pools(objects)[pool]
-    lists = [t["metadata"]["listName"] for t in scaled["spec"]["triggers"]]
+    lists = [t["metadata"]["listName"] for t in triggers(scaled, "redis")]
 
     assert sorted(lists) == sorted(lane_list(pool, lane) for lane in LANES)
+
+
+def test_the_pools_that_take_batches_are_the_gpu_pools() -> None:
+    assert sorted(BATCH_POOLS) == sorted(WORKERS) == ["llm", "tts"]
+    assert {kind for pool in BATCH_POOLS for kind in batch_kinds(pool)} == {k.value for k in BATCH_KINDS}
+
+
+@pytest.mark.parametrize("pool", QUEUES)
+def test_a_pool_that_takes_batches_scales_on_its_lines_waiting_in_the_database(
+    objects: list[Manifest], pool: str
+) -> None:
+    """One postgresql trigger per lane, each naming exactly the pool's kinds and its lane (what
+    they count is checked on Postgres below); the media pool has none."""
+    scaled = scaled_pools(objects)[pool]
+    counted = [backlog_query(t["metadata"]["query"]) for t in triggers(scaled, "postgresql")]
+
+    if pool not in BATCH_POOLS:
+        assert counted == []
+        return
+    assert sorted(q.lane for q in counted) == sorted(LANES)
+    assert all(q.kinds == batch_kinds(pool) for q in counted), counted
 
 
 def test_scaled_objects_use_only_the_fields_keda_documents(objects: list[Manifest]) -> None:
@@ -469,27 +569,40 @@ def test_scaled_objects_use_only_the_fields_keda_documents(objects: list[Manifes
         assert set(spec["scaleTargetRef"]) <= SCALE_TARGET_REF
         assert set(spec.get("advanced", {})) <= ADVANCED
         assert set(spec.get("advanced", {}).get("horizontalPodAutoscalerConfig", {})) <= HPA_CONFIG
+        assert set(spec.get("fallback", {})) <= FALLBACK
         for key in ("pollingInterval", "cooldownPeriod", "minReplicaCount", "maxReplicaCount"):
             assert isinstance(spec.get(key, 0), int), key
         assert spec["triggers"]
+        names = [t.get("name") for t in spec["triggers"]]
+        assert None not in names and len(set(names)) == len(names), names
 
 
-def test_every_trigger_reads_a_redis_list_as_keda_documents_it(objects: list[Manifest]) -> None:
-    """Metadata values are strings (KEDA's metadata is a string map); any waiting message wakes
-    a pool from zero (activationListLength 0); the address and password come from the Secret."""
-    auths = {a["metadata"]["name"]: a for a in of_kind(objects, "TriggerAuthentication")}
+def test_every_trigger_uses_only_its_scalers_documented_metadata(objects: list[Manifest]) -> None:
+    """Metadata values are strings (KEDA's metadata is a string map); each trigger's credentials
+    come through a TriggerAuthentication."""
+    auths = {a["metadata"]["name"] for a in of_kind(objects, "TriggerAuthentication")}
     for scaled in of_kind(objects, "ScaledObject"):
         for trigger in scaled["spec"]["triggers"]:
             metadata = trigger["metadata"]
             assert set(trigger) <= TRIGGER
-            assert trigger["type"] == "redis"
-            assert set(metadata) <= REDIS_LIST_METADATA
+            assert trigger["type"] in SCALER_METADATA
+            assert set(metadata) <= SCALER_METADATA[trigger["type"]], trigger["name"]
             assert all(isinstance(value, str) for value in metadata.values()), metadata
+            assert set(trigger["authenticationRef"]) <= AUTHENTICATION_REF
+            assert trigger["authenticationRef"].get("kind", "TriggerAuthentication") == "TriggerAuthentication"
+            assert trigger["authenticationRef"]["name"] in auths
+
+
+def test_every_redis_trigger_reads_a_redis_list_as_keda_documents_it(objects: list[Manifest]) -> None:
+    """Any waiting message wakes a pool from zero (activationListLength 0); the address and
+    password come from the Secret."""
+    auths = {a["metadata"]["name"]: a for a in of_kind(objects, "TriggerAuthentication")}
+    for scaled in of_kind(objects, "ScaledObject"):
+        for trigger in triggers(scaled, "redis"):
+            metadata = trigger["metadata"]
             assert int(metadata["listLength"]) > 0
             assert metadata["activationListLength"] == "0"
             assert int(metadata["databaseIndex"]) >= 0
-            assert set(trigger["authenticationRef"]) <= AUTHENTICATION_REF
-            assert trigger["authenticationRef"].get("kind", "TriggerAuthentication") == "TriggerAuthentication"
             auth = auths[trigger["authenticationRef"]["name"]]
             parameters = {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]}
             addresses = [p for p in ("address", "addressFromEnv", "host", "hostFromEnv") if p in metadata]
@@ -498,13 +611,163 @@ def test_every_trigger_reads_a_redis_list_as_keda_documents_it(objects: list[Man
             assert "password" in parameters and "passwordFromEnv" not in metadata
 
 
+def test_every_postgresql_trigger_reads_the_database_as_keda_documents_it(objects: list[Manifest]) -> None:
+    """A query and numeric targets; any waiting line wakes a pool from zero (activation 0); the
+    whole connection (host, user, password) is the Secret's libpq connection string, never a
+    value in the manifest. The example Secret's value parses as one."""
+    auths = {a["metadata"]["name"]: a for a in of_kind(objects, "TriggerAuthentication")}
+    example = yaml.safe_load(SECRET_EXAMPLE.read_text())["stringData"]
+    for scaled in of_kind(objects, "ScaledObject"):
+        for trigger in triggers(scaled, "postgresql"):
+            metadata = trigger["metadata"]
+            assert metadata["query"].lstrip().upper().startswith("SELECT ")
+            assert float(metadata["targetQueryValue"]) > 0
+            assert metadata["activationTargetQueryValue"] == "0"
+            auth = auths[trigger["authenticationRef"]["name"]]
+            refs = {ref["parameter"]: ref for ref in auth["spec"]["secretTargetRef"]}
+            assert set(refs) == {"connection"}, f"{trigger['name']}: the connection given as {sorted(refs)}"
+            assert set(metadata) == {"query", "targetQueryValue", "activationTargetQueryValue"}, trigger["name"]
+            connection = conninfo_to_dict(example[refs["connection"]["key"]])
+            assert {"host", "port", "dbname", "user", "password"} <= set(connection), connection
+
+
 def test_trigger_authentications_read_documented_parameters_from_secrets(objects: list[Manifest]) -> None:
+    """Each is used by triggers of one scaler type and gives only that scaler's parameters."""
+    used_by: dict[str, set[str]] = {}
+    for scaled in of_kind(objects, "ScaledObject"):
+        for trigger in scaled["spec"]["triggers"]:
+            used_by.setdefault(trigger["authenticationRef"]["name"], set()).add(trigger["type"])
     for auth in of_kind(objects, "TriggerAuthentication"):
+        name = auth["metadata"]["name"]
         assert auth["apiVersion"] == "keda.sh/v1alpha1"
         assert set(auth["spec"]) == {"secretTargetRef"}
+        assert len(used_by.get(name, set())) == 1, f"{name} is used by {used_by.get(name)}"
+        (scaler,) = used_by[name]
         for ref in auth["spec"]["secretTargetRef"]:
             assert set(ref) == SECRET_TARGET_REF
-            assert ref["parameter"] in REDIS_AUTH_PARAMETERS
+            assert ref["parameter"] in SCALER_AUTH_PARAMETERS[scaler], name
+
+
+@pytest.mark.parametrize("pool", BATCH_POOLS)
+def test_a_pools_database_targets_are_its_list_targets_in_jobs(objects: list[Manifest], pool: str) -> None:
+    """A list trigger counts messages, a postgresql trigger jobs; the dispatcher puts the group
+    size's jobs in a message, so a pod is given the same work wherever it waits. The live lane's
+    target is the lower: live traffic gets more pods sooner."""
+    scaled = scaled_pools(objects)[pool]
+    per_list = {
+        lane: float(t["metadata"]["listLength"])
+        for t in triggers(scaled, "redis")
+        for lane in LANES
+        if t["metadata"]["listName"] == lane_list(pool, lane)
+    }
+    per_query = {
+        backlog_query(t["metadata"]["query"]).lane: float(t["metadata"]["targetQueryValue"])
+        for t in triggers(scaled, "postgresql")
+    }
+
+    assert per_query == {lane: target * group_size(objects, pool) for lane, target in per_list.items()}
+    assert per_query["live"] < per_query["bulk"]
+
+
+@pytest.mark.parametrize("pool", BATCH_POOLS)
+def test_a_database_outage_does_not_scale_a_pool_to_zero(objects: list[Manifest], pool: str) -> None:
+    """While a trigger fails (Postgres or Redis unreachable), KEDA holds the fallback's pods
+    instead of taking the failing trigger as idle, which would empty the pool after the cooldown
+    with its backlog still waiting in the database. Fallback needs AverageValue metrics (2.16)."""
+    spec = scaled_pools(objects)[pool]["spec"]
+    fallback = spec.get("fallback", {})
+
+    assert set(fallback) == FALLBACK
+    assert isinstance(fallback["failureThreshold"], int) and fallback["failureThreshold"] >= 1
+    assert isinstance(fallback["replicas"], int) and 1 <= fallback["replicas"] <= spec["maxReplicaCount"]
+    assert all(t.get("metricType", "AverageValue") == "AverageValue" for t in spec["triggers"])
+
+
+# --- the postgresql triggers' queries, on Postgres ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def backlog_database() -> Iterator[str]:
+    """A fresh Postgres database of the current schema, for this module alone (empty until a
+    test fills it)."""
+    with fresh_pg_database("voxq_k8s") as url:
+        yield migrated(url)
+
+
+def libpq(url: str) -> str:
+    """The SQLAlchemy URL as the libpq connection string the Secret's postgres-connection holds."""
+    parts = make_url(url)
+    return make_conninfo(
+        host=parts.host, port=parts.port, dbname=parts.database, user=parts.username, password=parts.password
+    )
+
+
+def run_query(url: str, query: str) -> list[tuple[Any, ...]]:
+    """The query as KEDA runs it, in a read-only transaction: it must only read."""
+    with psycopg.connect(libpq(url)) as conn:
+        conn.read_only = True
+        return conn.execute(query).fetchall()
+
+
+def postgresql_triggers(objects: list[Manifest]) -> list[tuple[str, dict[str, Any]]]:
+    found = [(pool, t) for pool, scaled in scaled_pools(objects).items() for t in triggers(scaled, "postgresql")]
+    assert found
+    return found
+
+
+def test_each_backlog_query_returns_one_number_and_zero_on_an_empty_database(
+    objects: list[Manifest], backlog_database: str
+) -> None:
+    for _, trigger in postgresql_triggers(objects):
+        rows = run_query(backlog_database, trigger["metadata"]["query"])
+
+        assert len(rows) == 1 and len(rows[0]) == 1, f"{trigger['name']}: {rows}"
+        assert type(rows[0][0]) is int and rows[0][0] == 0, f"{trigger['name']}: {rows}"  # 2.16: an integer
+
+
+def test_each_backlog_query_sums_its_pools_waiting_lines_of_its_lane(
+    objects: list[Manifest], backlog_database: str
+) -> None:
+    """Two batches of every kind in each lane, each with its own power of two (from 2) of lines
+    waiting, and one with none: a query's sum tells exactly which batches it counted (a count of
+    batches or a max would not match). It agrees with the voxq_backlog gauge (shared/jobs/state.py
+    backlog), and Postgres can read it from the partial index of the batches with lines waiting."""
+    engine = make_engine(backlog_database)
+    expected: dict[tuple[str, str], int] = {(pool, lane): 0 for pool in QUEUES for lane in LANES}
+    try:
+        with Session(engine) as session:
+            tenant = Tenant(name="keda-backlog")
+            session.add(tenant)
+            session.flush()
+            bit = 1
+            lane: Lane
+            for kind in JobKind:
+                pool = QUEUE_FOR_TASK[TASK_FOR_KIND[kind]]
+                for lane in LANES:
+                    for _ in range(2):
+                        waiting, bit = 2**bit, bit + 1
+                        session.add(
+                            Batch(tenant_id=tenant.id, kind=kind, lines=waiting, lane=lane, undispatched=waiting)
+                        )
+                        if kind.value in batch_kinds(pool):
+                            expected[pool, lane] += waiting
+                    session.add(Batch(tenant_id=tenant.id, kind=kind, lines=3, lane=lane, undispatched=0))
+            session.commit()
+            gauge: dict[tuple[str, str], int] = dict(state.backlog(session).items())
+    finally:
+        engine.dispose()
+
+    for pool, trigger in postgresql_triggers(objects):
+        query = trigger["metadata"]["query"]
+        counted = (pool, backlog_query(query).lane)
+        rows = run_query(backlog_database, query)
+
+        assert rows == [(expected[counted],)], trigger["name"]
+        assert expected[counted] == gauge[counted] > 0
+        with psycopg.connect(libpq(backlog_database)) as conn:
+            conn.execute("SET enable_seqscan = off")
+            plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {query}"))
+        assert "ix_batches_waiting" in plan, plan
 
 
 @pytest.mark.parametrize("pool", WORKERS)

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from deploy.stack import Stack, claim_redis_db, fresh_pg_database, migrated, release_redis_db, sqlite_url, start_stack
+from shared import redis as shared_redis
 from shared.config import get_settings
 from shared.jobs.celery_app import publisher
 from tests.plugins.tiers import starts_processes
@@ -29,9 +30,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return migrated(request.getfixturevalue("pg_database"))
 
 
+NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens there
+
+
 def point_redis_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     """This process's Redis (the settings' URL, and the publishing app's broker) is `url`
-    for the rest of the test."""
+    for the rest of the test. At NOWHERE, a client gives up at once instead of riding out a
+    failover (shared/redis.py RETRIES): the test is about what happens once it has."""
+    if url == NOWHERE:
+        monkeypatch.setattr(shared_redis, "RETRIES", 0)
     monkeypatch.setattr(get_settings(), "redis_url", url)
     monkeypatch.setitem(publisher().conf, "broker_url", url)
 

@@ -13,7 +13,10 @@ from pydantic import SecretStr, ValidationError
 from shared.config import (
     ALLOWED_VARIABLES,
     LONGEST_TASK_S,
+    SentinelUrl,
     Settings,
+    parse_sentinel_url,
+    sentinel_password,
     unknown_variables,
     warn_unknown_variables,
 )
@@ -84,6 +87,62 @@ def test_an_empty_llm_url_or_database_url_means_unset() -> None:
 )
 def test_a_bad_url_is_refused_naming_its_field(field: str, value: str) -> None:
     assert field in error_of(**{field: value})
+
+
+def test_a_sentinel_url_list_is_kept_as_given_and_taken_apart_as_kombu_does() -> None:
+    url = "sentinel://:p%40ss@s1:26379/2;sentinel://s2:26380;sentinel://:p%40ss@s3"
+    given = settings(redis_url=url, redis_sentinel_master="voxq", redis_sentinel_password="sentinels-pw")
+
+    assert given.redis_url == url
+    assert given.redis_sentinel_master == "voxq"
+    assert sentinel_password(given) == "sentinels-pw" and "sentinels-pw" not in repr(given)
+    assert parse_sentinel_url(url) == SentinelUrl(
+        sentinels=(("s1", 26379), ("s2", 26380), ("s3", 26379)),  # 26379 when no port is given
+        db=2,
+        username=None,
+        password="p@ss",  # the first part's, unquoted
+    )
+
+
+def test_the_sentinel_settings_default_to_mymaster_and_no_password() -> None:
+    defaults = settings()
+
+    assert defaults.redis_sentinel_master == "mymaster"
+    assert sentinel_password(defaults) is None and sentinel_password(settings(redis_sentinel_password="")) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("sentinel://s1:26379;", "part 2 is empty"),  # a trailing ';': kombu would add localhost
+        ("sentinel://s1:26379;redis://s2:6379", "part 2 does not begin with sentinel://"),
+        ("sentinel://s1:26379;s2:26379", "part 2 does not begin with sentinel://"),
+        ("sentinel://", "part 1 names no host"),
+        ("sentinel://s1:99999", "part 1 is not host:port"),
+        ("sentinel://s1:26379/zero", "the database must be a number"),
+        ("sentinel://s1:26379?db=2", "query"),
+        ("sentinel://:a@s1/1;sentinel://:b@s2", "part 2 gives another username, password or db"),
+        ("sentinel://s1/1;sentinel://s2/2", "part 2 gives another username, password or db"),
+    ],
+)
+def test_a_bad_sentinel_url_list_is_refused_saying_which_part(url: str, reason: str) -> None:
+    message = error_of(redis_url=url)
+
+    assert "redis_url" in message and reason in message
+
+
+def test_a_refused_sentinel_url_does_not_show_its_password() -> None:
+    assert "hunter2" not in error_of(redis_url="sentinel://:hunter2@s1:26379/x")
+
+
+def test_the_sentinels_password_without_a_sentinel_url_is_refused() -> None:
+    message = error_of(redis_url="redis://queue:6379/0", redis_sentinel_password="never-shown")
+
+    assert "VOXQ_REDIS_SENTINEL_PASSWORD" in message and "never-shown" not in message
+
+
+def test_an_empty_sentinel_master_name_is_refused() -> None:
+    assert "redis_sentinel_master" in error_of(redis_sentinel_master="")
 
 
 def test_a_bad_database_url_does_not_show_its_password() -> None:

@@ -1,4 +1,4 @@
-"""The messages `enqueue_jobs` builds by hand for the bulk path are the ones Celery's own
+"""The messages `send` builds by hand for the bulk path are the ones Celery's own
 `send_task` publishes, and a worker reads from them the task, the job ids and its policy."""
 
 import base64
@@ -11,9 +11,10 @@ from celery.worker.request import Request
 from kombu.serialization import prepare_accept_content
 from kombu.transport.virtual import Channel, Message
 
+from shared.config import get_settings
 from shared.jobs.celery_app import publisher
 from shared.jobs.lanes import QUEUE_FOR_TASK
-from shared.jobs.queue import enqueue_jobs
+from shared.jobs.queue import Group, send
 from shared.models import new_id
 from workers.app import celery_app
 
@@ -38,6 +39,10 @@ def _comparable(message: dict[str, Any]) -> dict[str, Any]:
     return dict(message, body=json.loads(base64.b64decode(message["body"])), properties=properties)
 
 
+def _groups(job_ids: list[str], per: int) -> list[Group]:
+    return [Group(job_ids[i : i + per]) for i in range(0, len(job_ids), per)]
+
+
 def _args(message: dict[str, Any]) -> list[Any]:
     return json.loads(base64.b64decode(message["body"]))[0]
 
@@ -52,10 +57,12 @@ def _args(message: dict[str, Any]) -> list[Any]:
     ids=["groups", "long-groups", "one-job-each"],
 )
 def test_bulk_messages_are_exactly_what_send_task_publishes(
-    broker: redis.Redis, task_name: str, jobs: int, per_message: int | None
+    broker: redis.Redis, task_name: str, jobs: int, per_message: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue = QUEUE_FOR_TASK[task_name]
-    enqueue_jobs(task_name, [new_id("job") for _ in range(jobs)], per_message)
+    groups = _groups([new_id("job") for _ in range(jobs)], per_message or 1)
+    monkeypatch.setattr(get_settings(), "llm_group_size", per_message or 16)
+    send(task_name, groups)
     bulk = _take_all(broker, queue)
 
     for message in bulk:
@@ -67,7 +74,7 @@ def test_bulk_messages_are_exactly_what_send_task_publishes(
 
 
 def test_a_worker_reads_the_task_the_job_ids_and_the_apps_policy_from_a_bulk_message(broker: redis.Redis) -> None:
-    enqueue_jobs("voxq.llm.dialect", ["job_1", "job_2", "job_3"], per_message=2)
+    send("voxq.llm.dialect", _groups(["job_1", "job_2", "job_3"], 2))
     raw = _take_all(broker, "llm")[0]  # the first group, which a worker takes first
 
     with publisher().connection_for_read() as connection:
