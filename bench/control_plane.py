@@ -10,21 +10,27 @@ root); each has its own stand-in and one worker. Prints, for each number of work
 processes, lines/s and CPU ms per line in each part, then how many GPUs one control plane
 can feed at `GPU_LINES_PER_S` lines/s each: as measured here, where the workers share its
 cores, and for the API + Redis + Postgres alone, as in a fleet whose workers run on the GPU
-hosts. Target: well past 340 lines/s.
+hosts; and beside it, bare Celery's rate for a task that does nothing, on the same Redis with
+as many worker processes. Target: the control plane alone at 1.0 ms of CPU a line or less.
 
     sudo .venv/bin/python -m bench.control_plane [--workers 1 2 4] [--lines 2000]
 """
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import redis
+
+from bench import noop_celery
 from bench.common import lines, submit, tenant_with_voice, wait_done
 from bench.cpu import postmaster_pid, tree_cpu_s
 from deploy.fleet import Fleet
-from deploy.stack import speech_clip
+from deploy.stack import REPO, speech_clip
 
 GPU_LINES_PER_S = 3.0  # a Fish Speech server on one GPU, for the "how many GPUs" line
 # Lines per queue message (VOXQ_TTS_GROUP_SIZE): where a line costs the engine nothing, the
@@ -60,6 +66,39 @@ def run(workers: int, n_lines: int, offset: int) -> tuple[float, dict[str, float
     return n_lines / elapsed, per_line_ms
 
 
+def bare_celery_rate(workers: int, n_tasks: int) -> float:
+    """Tasks/s of a do-nothing Celery task (bench/noop_celery.py) on a private Redis, with
+    `workers` worker processes of one slot each, as VoxQueue's: the ceiling Celery sets here."""
+    with Fleet(Path(tempfile.mkdtemp(prefix="voxq-noop-"))) as fleet:
+        env = os.environ | {"BENCH_REDIS_URL": fleet.redis.url, "PYTHONPATH": str(REPO)}
+        argv = [sys.executable, "-m", "celery", "-A", "bench.noop_celery", "worker", "--pool=prefork"]
+        argv += ["--concurrency=1", "--prefetch-multiplier=1", "--without-mingle", "--without-gossip", "-l", "WARNING"]
+        procs = [
+            subprocess.Popen([*argv, f"--hostname=noop{i}@%h"], env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+            for i in range(workers)
+        ]
+        try:
+            client = redis.Redis.from_url(fleet.redis.url)
+            noop_celery.app.conf.broker_url = fleet.redis.url
+            for _ in range(20):  # warm-up: every worker up and taking
+                noop_celery.noop.delay()
+            while int(client.get(noop_celery.COUNTER) or 0) < 20:
+                time.sleep(0.05)
+            client.delete(noop_celery.COUNTER)
+            started = time.perf_counter()
+            with noop_celery.app.producer_or_acquire() as producer:
+                for _ in range(n_tasks):
+                    noop_celery.noop.apply_async(producer=producer)
+            while int(client.get(noop_celery.COUNTER) or 0) < n_tasks:
+                time.sleep(0.01)
+            return n_tasks / (time.perf_counter() - started)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
@@ -68,16 +107,23 @@ def main() -> None:
     args = parser.parse_args()
     ENV["VOXQ_TTS_GROUP_SIZE"] = str(args.group_size)
     print(f"VOXQ_TTS_GROUP_SIZE={args.group_size}")
-    best, plane_ms = 0.0, 0.0
+    best, plane_ms, best_workers = 0.0, 0.0, 1
     offset = 0
     for workers in args.workers:
         rate, per_line = run(workers, args.lines, offset)
         offset += args.lines + 100
         if rate > best:
             best, plane_ms = rate, per_line["API"] + per_line["Redis"] + per_line["Postgres"]
+            best_workers = workers
         control = sum(ms for part, ms in per_line.items() if part != "engine stand-ins")
         detail = ", ".join(f"{part} {ms:.2f}" for part, ms in per_line.items())
         print(f"{workers} worker hosts: {rate:7.1f} lines/s; CPU ms per line: {detail}; VoxQueue in all {control:.2f}")
+    noop_rate = bare_celery_rate(best_workers, args.lines)
+    print(
+        f"bare Celery, a task that does nothing, {best_workers} worker processes on the same Redis: "
+        f"{noop_rate:.0f} tasks/s (VoxQueue's best: {best:.0f} lines/s, "
+        f"{args.group_size} lines a message)"
+    )
     cores = os.cpu_count() or 1
     print(
         f"measured here, workers and stand-ins on the same {cores} cores: {best:.0f} lines/s, enough for "

@@ -100,14 +100,21 @@ def api(
     uvicorn.run("api.main:app", host=host or settings.api_host, port=port or settings.api_port, log_level="info")
 
 
+# The Celery pools, and `webhooks`: the webhook sender (shared/webhooks/sender.py), no Celery worker.
+WORKER_POOLS = (*POOLS, "webhooks")
+
+
 @app.command()
 def worker(
-    pool: Annotated[str, typer.Argument(help="tts, llm or media")],
-    concurrency: Annotated[int | None, typer.Option(help="Slots of this worker.")] = None,
+    pool: Annotated[str, typer.Argument(help="tts, llm, media or webhooks")],
+    concurrency: Annotated[
+        int | None, typer.Option(help="Slots of this worker (webhooks: sent at once, VOXQ_WEBHOOK_CONCURRENCY).")
+    ] = None,
 ) -> None:
-    """Run a Celery worker of the tts, llm or media pool (`python -m workers POOL`)."""
-    if pool not in POOLS:
-        _fail(f"unknown pool {pool!r}: use {', '.join(POOLS)}")
+    """Run a Celery worker of the tts, llm or media pool, or `webhooks`: a webhook sender, which sends
+    the due webhooks apart from the API and the reconciler (`python -m workers POOL`)."""
+    if pool not in WORKER_POOLS:
+        _fail(f"unknown pool {pool!r}: use {', '.join(WORKER_POOLS)}")
     if concurrency is not None and concurrency < 1:
         _fail("--concurrency must be 1 or more")
     extra = [] if concurrency is None else ["--concurrency", str(concurrency)]

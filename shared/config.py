@@ -351,6 +351,46 @@ class Settings(BaseSettings):
     max_prompt_chars: int = Field(20_000, ge=1, description="Longest message, persona or history turn of a generation.")
     max_script_bytes: int = Field(32 * 1024 * 1024, ge=1, description="Largest bulk script upload.")
     max_script_lines: int = Field(50_000, ge=1, description="Most lines in one bulk script.")
+    # An EPUB upload is read within these (shared/books/epub.py), counted while it is inflated and
+    # parsed, never taken from the zip's own headers; a book over one is refused, naming it.
+    epub_max_entries: int = Field(
+        10_000,
+        ge=10,
+        le=1_000_000,
+        description="Most files in an EPUB. A long web novel has a few thousand (a file per chapter); "
+        "counted before the zip's directory is read, which costs about 600 bytes and 5 µs a file.",
+    )
+    epub_max_entry_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest file of an EPUB once inflated (an image, a font); counted while it is inflated.",
+    )
+    epub_max_unpacked_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Most bytes all the files of an EPUB inflate to together, counted while they are inflated. "
+        "Images barely compress; text that fills VOXQ_MAX_SCRIPT_LINES lines is some tens of MiB.",
+    )
+    epub_max_compression_ratio: int = Field(
+        100,
+        ge=10,
+        le=1100,
+        description="Most a file of an EPUB may inflate to, as a multiple of its compressed size, checked "
+        "once it is past 1 MiB: markup and text compress 3-20 times, a zip bomb about 1000 (deflate's most).",
+    )
+    epub_max_document_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest XHTML document (a chapter, the nav, the OPF) of an EPUB; parsed, one takes up to "
+        "about 15 times this in memory. Reading systems ask for under 300 KB a document (calibre splits there).",
+    )
+    epub_max_depth: int = Field(
+        100,
+        ge=16,
+        le=250,
+        description="Deepest nesting of elements in an EPUB document (books nest 10-20 deep). At most 250: "
+        "libxml2 reads no deeper than 256 and would drop the rest of the text unseen.",
+    )
     max_chunk_chars: int = Field(120, ge=1, description="Longest sentence chunk sent to a TTS engine at once.")
     pause_between_chunks_ms: int = Field(
         250,
@@ -433,14 +473,33 @@ class Settings(BaseSettings):
         "0 or unset: no limit. `voxq keys limits` sets a tenant's own.",
     )
 
-    # --- webhooks (callback_url; sent by the reconciler's sweep, shared/webhooks/callbacks.py) -------
+    # --- webhooks (callback_url: shared/webhooks/; the reconciler fires them, a sender sends them) -------
     webhook_allow_private: bool = Field(
         False,
         description="Accept callback URLs on loopback, link-local and private addresses (a receiver on this "
-        "machine or network); off, they are refused at submission and again at every send.",
+        "machine or network); off, they are refused at submission and again at every attempt, IPv6 forms that "
+        "carry an IPv4 address (::ffff:a.b.c.d, 64:ff9b::a.b.c.d, 2002::/16, ...) judged by that address.",
     )
     webhook_timeout_s: float = Field(
-        5.0, gt=0, description="Timeout of each phase (connect, write, read) of one webhook request."
+        5.0,
+        gt=0,
+        description="Timeout of each phase (connect, write, read) of one webhook request; the whole attempt "
+        "is bounded by VOXQ_WEBHOOK_DEADLINE_S as well.",
+    )
+    webhook_deadline_s: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="Longest one webhook attempt takes in all: resolving the host, connecting, sending and "
+        "reading the answer. A receiver still answering then (one that trickles a byte at a time) is cut off, "
+        "and the attempt fails and is tried again later.",
+    )
+    webhook_max_answer_bytes: int = Field(
+        4096,
+        ge=0,
+        le=1024 * 1024,
+        description="Most bytes of a receiver's answer that are read: of a 2xx none, of another status this "
+        "many, whose start is kept with the attempt; the rest is never read, however large.",
     )
     webhook_retry_for_s: float = Field(
         24 * 3600.0,
@@ -456,8 +515,28 @@ class Settings(BaseSettings):
         8,
         ge=1,
         le=64,
-        description="Webhooks sent at once by a sweep; a sweep sends at most four times this many, so that slow "
-        "receivers cannot hold up the reconciler.",
+        description="Webhooks one sender sends at once (`voxq worker webhooks --concurrency` sets its own).",
+    )
+    webhook_tenant_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Webhooks of one tenant a sender sends at once: a tenant whose receivers are slow or never "
+        "answer holds at most this many of VOXQ_WEBHOOK_CONCURRENCY, each for at most VOXQ_WEBHOOK_DEADLINE_S, "
+        "and so delays only its own webhooks.",
+    )
+    webhook_poll_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often a sender with room looks for webhooks that have become due.",
+    )
+    webhook_send_beside_reconciler: bool = Field(
+        True,
+        description="Send webhooks on a thread of each process that runs the reconciler pass after pass (the "
+        "API with VOXQ_RECONCILE_IN_API, `voxq requeue --every`), apart from the passes, which only fire them. "
+        "Off: only `voxq worker webhooks` processes send them. Any number of senders may run: each webhook is "
+        "claimed by one at a time.",
     )
 
     # --- API and operations --------------------------------------------------------------

@@ -9,6 +9,8 @@ llm: threads, many requests in flight per worker, because vLLM batches whatever 
      threads keep llm_concurrency chats in flight (a generation message carries one).
 media: books assembled with ffmpeg, on the CPU: one process per core by default. On a GPU
      fleet it runs on its own CPU-only hosts, so a long build never holds a GPU slot.
+webhooks (`voxq worker webhooks`) is no Celery pool: the webhook sender takes the due webhooks
+     from the database (shared/webhooks/sender.py), so it has no arguments here.
 """
 
 import os

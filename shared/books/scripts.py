@@ -46,7 +46,7 @@ def parse_script(data: bytes, fmt: ScriptFormat, max_lines: int, max_chars: int)
         raise BadInput("the uploaded script is empty")
     book = None
     if fmt == "epub":
-        epub = read_epub(data, max_chars)
+        epub = read_epub(data, max_lines, max_chars)
         lines, book = epub.lines, epub.info
     else:
         lines, book = _lines(data, fmt)

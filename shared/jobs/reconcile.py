@@ -6,7 +6,8 @@
    still not started (Redis flushed or failed over, a message a lost worker took but never
    started, a crash between a commit and its send), found in the database alone: the
    dispatcher keeps the lists short, so a message waits far less than that;
-3. fires the webhooks of batches and jobs that ended, and sends those due (shared/webhooks/delivery.py);
+3. fires the webhooks of batches and jobs that ended (the database alone: they become due); a
+   sender sends them apart from the pass (shared/webhooks/sender.py), so no receiver delays it;
 4. deletes the audio whose retention ran out, a bounded share per pass (shared/audio/retention.py).
 
 Any number of processes may run it (the API does by default, `voxq requeue --every` too):
@@ -25,7 +26,7 @@ from shared.db import new_session, session_scope
 from shared.jobs import lanes, queue, state
 from shared.models import JobKind
 from shared.redis import client, script
-from shared.webhooks import delivery
+from shared.webhooks import delivery, sender
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +70,14 @@ def _pass(settings: Settings) -> Reconciled:
         expired = state.requeue_expired(session)
     # Committed first: were Redis down now, step 2 sends them on a later pass.
     done.lease_ran_out = _send(expired)
+    # A list still holding messages is being waited on, not lost from: its jobs are not sent
+    # again until it has drained (a flushed Redis empties every list at once).
+    redis = client(settings.redis_url)
+    drained = {
+        (name, lane) for name in lanes.QUEUES for lane in lanes.LANES if not redis.llen(lanes.lane_list(name, lane))
+    }
     with session_scope() as session:
-        lost = state.resend_lost(session, settings.requeue_after_s, _RESEND_AT_MOST)
+        lost = state.resend_lost(session, settings.requeue_after_s, _RESEND_AT_MOST, drained)
     done.message_lost = _send(lost)
     if any(done.lease_ran_out.values()) or any(done.message_lost.values()):
         logger.warning("reconciler: sent again %s", done)
@@ -97,12 +104,15 @@ def _sweep_snippets(settings: Settings) -> None:
 
 
 def _sweep_webhooks(settings: Settings) -> None:
-    """Step 3: fire the webhooks of batches and jobs that ended, send those due (shared/webhooks/delivery.py).
-    Its own failure is logged, never the pass's: recovery above has already been done."""
+    """Step 3: fire the webhooks of batches and jobs that ended (shared/webhooks/delivery.py), which
+    only writes rows; a sender sends them, on a thread beside this loop from its second pass on
+    (VOXQ_WEBHOOK_SEND_BESIDE_RECONCILER) or in `voxq worker webhooks`. Its own failure is logged,
+    never the pass's: recovery above has already been done."""
     try:
-        delivery.sweep(settings)
+        sender.beside_reconciler(settings)
+        delivery.fire()
     except Exception as exc:  # the database or a bug: the next pass tries again, nothing is lost
-        logger.exception("reconciler: webhook sweep failed: %s", exc)
+        logger.exception("reconciler: webhook step failed: %s", exc)
 
 
 def _send(found: list[state.Found]) -> dict[str, int]:

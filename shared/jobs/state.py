@@ -102,18 +102,28 @@ class Found(NamedTuple):
     batch_id: str | None
 
 
-def resend_lost(session: Session, older_than_s: float, limit: int) -> list[Found]:
+def resend_lost(
+    session: Session, older_than_s: float, limit: int, drained: set[tuple[str, Lane]] | None = None
+) -> list[Found]:
     """Up to `limit` jobs whose message was sent more than `older_than_s` seconds ago and that have
     still not started: their message was lost (a flushed or failed-over Redis, a crash between a
-    commit and its send). Marked sent now; each, to send again. An index scan of those alone."""
+    commit and its send). Only in the `drained` (queue, lane) pairs when given, whose lists are
+    empty: a message behind others in a list that no worker is taking from is waiting, not lost.
+    Marked sent now; each, to send again. An index scan of those alone."""
     now = utcnow()
     query = (
-        select(Job.kind, Job.id, Job.batch_id)
+        select(Job.kind, Job.id, Job.batch_id, Batch.lane)
+        .outerjoin(Batch, Batch.id == Job.batch_id)
         .where(Job.status == JobStatus.queued, Job.dispatched_at <= now - timedelta(seconds=older_than_s))
         .order_by(Job.dispatched_at)
         .limit(limit)
     )
-    found = [Found(*row) for row in session.execute(query)]
+    found = [
+        Found(kind, job_id, batch_id)
+        for kind, job_id, batch_id, lane in session.execute(query)
+        if drained is None
+        or (QUEUE_FOR_TASK[TASK_FOR_KIND[kind]], "bulk" if batch_id and lane != "live" else "live") in drained
+    ]
     for chunk in in_chunks([job.id for job in found]):
         session.execute(
             update(Job)

@@ -2,9 +2,11 @@
 event to when it ends (done, failed or cancelled).
 
 At submission the URL is checked (http or https; no loopback, link-local or private address
-unless VOXQ_WEBHOOK_ALLOW_PRIVATE) and a `waiting` delivery row is written in the same
-transaction as the batch or job, so no end can be missed, whatever process dies when. The
-reconciler's sweep (shared/webhooks/delivery.py) fires and sends them.
+unless VOXQ_WEBHOOK_ALLOW_PRIVATE; an IPv6 address that carries an IPv4 one is judged by the
+IPv4 one) and a `waiting` delivery row is written in the same transaction as the batch or job, so
+no end can be missed, whatever process dies when. The reconciler fires them when their subject
+ends (shared/webhooks/delivery.py) and a sender sends them (shared/webhooks/sender.py), which
+resolves and checks the host again at every attempt and connects to the address it checked.
 
 Signing, as Stripe and Standard Webhooks do: each request carries
 ``X-VoxQueue-Timestamp: <unix seconds>`` and ``X-VoxQueue-Signature: v1=<hex>``, the hex
@@ -88,11 +90,45 @@ class Refused(Exception):
     """Raised when a callback URL's host resolves to an address webhooks may not reach."""
 
 
+# IPv6 addresses whose last 32 bits are an IPv4 address that a host or a translator on the path
+# reaches instead: ::ffff:a.b.c.d (IPv4-mapped, a dual-stack socket connects to a.b.c.d),
+# ::ffff:0:a.b.c.d (SIIT, RFC 7915), ::a.b.c.d (IPv4-compatible, deprecated) and
+# 64:ff9b::a.b.c.d (NAT64's well-known prefix, RFC 6052).
+_EMBEDS_IPV4_LAST = tuple(
+    ipaddress.IPv6Network(net) for net in ("::ffff:0:0/96", "::ffff:0:0:0/96", "::/96", "64:ff9b::/96")
+)
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")  # 6to4 (RFC 3056): 2002:AABB:CCDD::/48 is a.b.c.d's
+# NAT64 prefixes an operator chooses (RFC 8215): where the IPv4 address sits depends on the
+# prefix length they picked, and such a prefix leads into their own network: never public.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries and leads to (mapped, SIIT, compatible, NAT64, 6to4)."""
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if any(ip in net for net in _EMBEDS_IPV4_LAST):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _public(address: str) -> bool:
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone (fe80::1%eth0) is link-local anyway
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        # Judged by the IPv4 address it carries: Python calls ::127.0.0.1, 64:ff9b::10.0.0.1 and
+        # 2002:7f00:1:: global, yet each leads to a loopback or private IPv4 address.
+        ip = embedded_ipv4(ip) or ip
     return ip.is_global and not ip.is_multicast
+
+
+def _named(address: str) -> str:
+    """The address, and the IPv4 address it carries if it is an IPv6 one that carries one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    carried = embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return f"{address}, which leads to {carried}" if carried is not None else address
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -125,7 +161,7 @@ def target(url: str, allow_private: bool) -> Target:
     addresses = resolve(host, port)
     private = [a for a in addresses if not _public(a)]
     if private:
-        raise Refused(f"{host!r} resolves to a private, loopback or link-local address ({private[0]})")
+        raise Refused(f"{host!r} resolves to a private, loopback or link-local address ({_named(private[0])})")
     pinned = addresses[0]
     netloc = f"[{pinned}]" if ":" in pinned else pinned
     if parts.port is not None:

@@ -1,31 +1,32 @@
-"""The webhook sweep, one step of every reconciler pass (shared/jobs/reconcile.py):
+"""A delivery's rows, and every write that moves one between its states:
 
-1. fire: a `waiting` delivery whose batch has no line queued or running, or whose job has
-   ended, gets its event's body and becomes `pending`, due now. The database says what ended,
-   whichever process ended it (a worker, a cancel, a submission answered from the cache), and
-   the conditional UPDATE fires each delivery once however many sweeps run;
-2. send: due deliveries are claimed (their next attempt moved past the sweep), POSTed signed,
-   a few at once with short timeouts so that one slow receiver cannot hold up the pass, and
-   each attempt is recorded. A 2xx delivers; anything else is tried again with exponential
+1. fire (a step of every reconciler pass, shared/jobs/reconcile.py; the database alone): a
+   `waiting` delivery whose batch has no line queued or running, or whose job has ended, gets
+   its event's body and becomes `pending`, due now. The database says what ended, whichever
+   process ended it (a worker, a cancel, a submission answered from the cache), and the
+   conditional UPDATE fires each delivery once however many passes run;
+2. claim (a sender, shared/webhooks/sender.py): due deliveries are taken for the length of a
+   lease (their next attempt moved past it), so that exactly one sender acts on each; one whose
+   sender died is due again once the lease has run out;
+3. record: each attempt is kept; a 2xx delivers, anything else is tried again with exponential
    backoff until VOXQ_WEBHOOK_RETRY_FOR_S after the end, then the delivery has failed.
 
-The rows are the truth: a process that dies mid-send leaves a claimed delivery that the next
-sweep after the claim runs out sends again (at least once; the event id tells duplicates).
+The rows are the truth: a sender that dies mid-send leaves a claimed delivery that is sent again
+after its lease (at least once; the event id tells duplicates).
 """
 
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import httpx
 from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
-from shared.db import session_scope
+from shared.db import new_session
 from shared.jobs import state as job_state
 from shared.models import (
     FINISHED,
@@ -42,43 +43,24 @@ from shared.webhooks import callbacks
 
 logger = logging.getLogger(__name__)
 
-_FIRE_AT_ONCE = 500  # deliveries fired per sweep; the rest on the next one
-_ERROR_CHARS = 500  # of an error or a receiver's answer kept with an attempt
+_FIRE_AT_ONCE = 500  # deliveries fired per pass; the rest on the next one
+# A claim outlasts its attempt (VOXQ_WEBHOOK_DEADLINE_S) by this, for recording it: only a
+# sender that died or lost the database leaves a delivery to be taken again.
+LEASE_MARGIN_S = 60.0
 
-
-@dataclass
-class Swept:
-    """What one sweep did."""
-
-    fired: int = 0
-    delivered: int = 0
-    retrying: int = 0
-    failed: int = 0
-
-
-def sweep(settings: Settings) -> Swept:
-    swept = Swept()
-    with session_scope() as session:
-        swept.fired = fire_ended(session)
-    for outcome in send_due(settings):
-        if outcome == DeliveryState.delivered:
-            swept.delivered += 1
-        elif outcome == DeliveryState.failed:
-            swept.failed += 1
-        else:
-            swept.retrying += 1
-    if swept.fired or swept.delivered or swept.retrying or swept.failed:
-        logger.info(
-            "webhooks: %d fired, %d delivered, %d to retry, %d given up",
-            swept.fired,
-            swept.delivered,
-            swept.retrying,
-            swept.failed,
-        )
-    return swept
+Sessions = Callable[[], Session]
 
 
 # --- 1. fire ------------------------------------------------------------------------------
+
+
+def fire(sessions: Sessions = new_session) -> int:
+    """The reconciler's step: fire what has ended, in one transaction; how many."""
+    with sessions() as session, session.begin():
+        fired = fire_ended(session)
+    if fired:
+        logger.info("webhooks: %d fired", fired)
+    return fired
 
 
 def fire_ended(session: Session) -> int:
@@ -144,12 +126,15 @@ def _event(
     )
 
 
-# --- 2. send ------------------------------------------------------------------------------
+# --- 2. claim -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Due:
+class Due:
+    """A claimed delivery, all an attempt needs."""
+
     id: str
+    tenant_id: str
     url: str
     body: str
     attempt: int  # this one's number
@@ -158,46 +143,53 @@ class _Due:
 
 
 @dataclass(frozen=True)
-class _Result:
+class Outcome:
+    """What one attempt came to: a status (None if no answer came) and an error (None if a 2xx)."""
+
     status_code: int | None
     error: str | None
     duration_ms: float
 
 
-def send_due(settings: Settings) -> list[DeliveryState]:
-    """Claim, send and record the deliveries due now (at most four rounds of
-    `webhook_concurrency`); each one's state afterwards."""
-    due = _claim(settings)
-    if not due:
-        return []
-    with ThreadPoolExecutor(max_workers=settings.webhook_concurrency, thread_name_prefix="voxq-webhook") as pool:
-        results = list(pool.map(lambda d: _post(d, settings), due))
-    with session_scope() as session:
-        return [_record(session, d, r, settings) for d, r in zip(due, results, strict=True)]
-
-
-def _claim(settings: Settings) -> list[_Due]:
-    """Take the due deliveries: their next attempt moves past this sweep's sends, so another
-    sweep (a reconciler whose lock ran out meanwhile) leaves them alone."""
+def claim(sessions: Sessions, settings: Settings, room: int, busy: Mapping[str, int]) -> list[Due]:
+    """Take up to `room` due deliveries, oldest due first, at most VOXQ_WEBHOOK_TENANT_CONCURRENCY
+    of a tenant counting those this sender has in flight (`busy`, by tenant), so that a tenant
+    whose receivers stall fills no more than its share. Each is leased to this sender: its next
+    attempt moves to the lease's end, which the conditional UPDATE makes one sender's alone."""
+    cap = settings.webhook_tenant_concurrency
     now = utcnow()
-    claim_until = now + timedelta(seconds=4 * 3 * settings.webhook_timeout_s + 60)
-    with session_scope() as session:
-        ids = session.scalars(
-            select(WebhookDelivery.id)
-            .where(WebhookDelivery.state == DeliveryState.pending, WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(4 * settings.webhook_concurrency)
-        ).all()
-        if not ids:
+    lease_until = now + timedelta(seconds=settings.webhook_deadline_s + LEASE_MARGIN_S)
+    taken: Counter[str] = Counter(busy)
+    chosen: list[str] = []
+    with sessions() as session, session.begin():
+        # A round reads the next due rows of tenants with room left; one whose share fills up is
+        # left out of the next round, so a tenant with many due deliveries never hides the others.
+        while len(chosen) < room:
+            full = [tenant for tenant, n in taken.items() if n >= cap]
+            query = select(WebhookDelivery.id, WebhookDelivery.tenant_id).where(
+                WebhookDelivery.state == DeliveryState.pending, WebhookDelivery.next_attempt_at <= now
+            )
+            if full:
+                query = query.where(WebhookDelivery.tenant_id.not_in(full))
+            if chosen:
+                query = query.where(WebhookDelivery.id.not_in(chosen))
+            rows = session.execute(query.order_by(WebhookDelivery.next_attempt_at).limit(room - len(chosen))).all()
+            if not rows:
+                break
+            for row in rows:
+                if taken[row.tenant_id] < cap and len(chosen) < room:
+                    taken[row.tenant_id] += 1
+                    chosen.append(row.id)
+        if not chosen:
             return []
-        rows = session.execute(
+        claimed = session.execute(
             update(WebhookDelivery)
             .where(
-                WebhookDelivery.id.in_(ids),
+                WebhookDelivery.id.in_(chosen),
                 WebhookDelivery.state == DeliveryState.pending,
                 WebhookDelivery.next_attempt_at <= now,
             )
-            .values(next_attempt_at=claim_until)
+            .values(next_attempt_at=lease_until)
             .returning(
                 WebhookDelivery.id,
                 WebhookDelivery.tenant_id,
@@ -208,87 +200,75 @@ def _claim(settings: Settings) -> list[_Due]:
             )
             .execution_options(synchronize_session=False)
         ).all()
-        tenants = {row.tenant_id for row in rows}
+        tenants = {row.tenant_id for row in claimed}
         keys = dict(session.execute(select(Tenant.id, Tenant.webhook_secret).where(Tenant.id.in_(tenants))).all())
     return [
-        _Due(row.id, row.url, row.body or "", row.attempts + 1, row.fired_at or now, keys.get(row.tenant_id))
-        for row in rows
+        Due(
+            row.id,
+            row.tenant_id,
+            row.url,
+            row.body or "",
+            row.attempts + 1,
+            row.fired_at or now,
+            keys.get(row.tenant_id),
+        )
+        for row in claimed
     ]
 
 
-def _post(due: _Due, settings: Settings) -> _Result:
-    """One signed POST; never raises. The address is resolved and checked again now (the name
-    may point elsewhere since submission) and the request pinned to it."""
-    started = time.monotonic()
-
-    def result(status_code: int | None, error: str | None) -> _Result:
-        return _Result(status_code, error, round((time.monotonic() - started) * 1000, 1))
-
-    if due.secret is None:
-        return result(None, "the tenant has no webhook secret")
-    try:
-        target = callbacks.target(due.url, settings.webhook_allow_private)
-    except callbacks.Refused as exc:
-        return result(None, f"refused: {exc}")
-    body = due.body.encode()
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "VoxQueue-Webhooks/1",
-        callbacks.EVENT_ID_HEADER: due.id,
-        callbacks.TIMESTAMP_HEADER: str(timestamp),
-        callbacks.SIGNATURE_HEADER: callbacks.sign(due.secret, timestamp, body),
-    }
-    if target.host_header is not None:
-        headers["Host"] = target.host_header
-    extensions: dict[str, Any] = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
-    try:
-        # No redirects: a 3xx is a failure, as a receiver that moved must be told to us, and a
-        # redirect could lead to an address that was never checked.
-        with httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
-            response = client.post(target.url, content=body, headers=headers, extensions=extensions)
-    except httpx.HTTPError as exc:
-        return result(None, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS] or type(exc).__name__)
-    if response.is_success:
-        return result(response.status_code, None)
-    return result(response.status_code, f"answered {response.status_code}: {response.text[:200]}"[:_ERROR_CHARS])
+# --- 3. record ----------------------------------------------------------------------------
 
 
-def _record(session: Session, due: _Due, result: _Result, settings: Settings) -> DeliveryState:
+def record(sessions: Sessions, due: Due, outcome: Outcome, settings: Settings) -> DeliveryState | None:
+    """Keep the attempt and move the delivery on: delivered, failed, or pending until its next
+    attempt. None if another sender has recorded this attempt already (this one's lease ran out)."""
     now = utcnow()
-    session.execute(
-        insert(WebhookAttempt).values(
-            delivery_id=due.id,
-            attempt=due.attempt,
-            at=now,
-            status_code=result.status_code,
-            error=result.error,
-            duration_ms=result.duration_ms,
-        )
-    )
     values: dict[str, Any] = {"attempts": due.attempt}
-    if result.error is None:
+    wait = min(settings.webhook_backoff_s * 2 ** (due.attempt - 1), settings.webhook_backoff_max_s)
+    if outcome.error is None:
         state = DeliveryState.delivered
         values |= {"state": state, "finished_at": now, "next_attempt_at": None}
+    elif now + timedelta(seconds=wait) > due.fired_at + timedelta(seconds=settings.webhook_retry_for_s):
+        state = DeliveryState.failed
+        values |= {"state": state, "finished_at": now, "next_attempt_at": None}
     else:
-        wait = min(settings.webhook_backoff_s * 2 ** (due.attempt - 1), settings.webhook_backoff_max_s)
-        retry_at = now + timedelta(seconds=wait)
-        if retry_at > due.fired_at + timedelta(seconds=settings.webhook_retry_for_s):
-            state = DeliveryState.failed
-            values |= {"state": state, "finished_at": now, "next_attempt_at": None}
-            logger.warning(
-                "webhook %s to %s: given up after %d attempts: %s", due.id, due.url, due.attempt, result.error
+        state = DeliveryState.pending
+        values |= {"next_attempt_at": now + timedelta(seconds=wait)}
+    with sessions() as session, session.begin():
+        # The attempt count fences a sender whose lease ran out: the one that took the delivery
+        # over records the same attempt number first, and this one's update then matches nothing.
+        moved = session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == due.id,
+                WebhookDelivery.state == DeliveryState.pending,
+                WebhookDelivery.attempts == due.attempt - 1,
             )
-        else:
-            state = DeliveryState.pending
-            values |= {"next_attempt_at": retry_at}
-            logger.info(
-                "webhook %s to %s: attempt %d failed (%s), again in %.0fs",
-                due.id,
-                due.url,
-                due.attempt,
-                result.error,
-                wait,
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(moved, "rowcount", 0):
+            logger.warning("webhook %s: attempt %d was recorded by another sender already", due.id, due.attempt)
+            return None
+        session.execute(
+            insert(WebhookAttempt).values(
+                delivery_id=due.id,
+                attempt=due.attempt,
+                at=now,
+                status_code=outcome.status_code,
+                error=outcome.error,
+                duration_ms=outcome.duration_ms,
             )
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == due.id).values(**values))
+        )
+    if state == DeliveryState.failed:
+        logger.warning("webhook %s to %s: given up after %d attempts: %s", due.id, due.url, due.attempt, outcome.error)
+    elif state == DeliveryState.pending:
+        logger.info(
+            "webhook %s to %s: attempt %d failed (%s), again in %.0fs",
+            due.id,
+            due.url,
+            due.attempt,
+            outcome.error,
+            wait,
+        )
     return state

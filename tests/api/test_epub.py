@@ -86,6 +86,16 @@ def _with_empty(name: str) -> bytes:
     return buffer.getvalue()
 
 
+def _with_broken(name: str) -> bytes:
+    """A good EPUB whose file `name` no longer inflates (its deflate data is garbage)."""
+    book = bytearray(make_epub())
+    with zipfile.ZipFile(io.BytesIO(book)) as archive:
+        info = archive.getinfo(name)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    book[start : start + info.compress_size] = b"\xff" * info.compress_size
+    return bytes(book)
+
+
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
@@ -95,8 +105,9 @@ def _with_empty(name: str) -> bytes:
         (with_drm(make_epub()), "DRM-protected: EPUB/text/chapter1.xhtml is encrypted"),
         (_with_empty("META-INF/container.xml"), "META-INF/container.xml is not XML"),
         (_with_empty("META-INF/encryption.xml"), "META-INF/encryption.xml is not XML"),
+        (_with_broken("META-INF/container.xml"), "META-INF/container.xml cannot be unpacked"),
     ],
-    ids=["not-a-zip", "no-opf", "no-text", "drm", "empty-container", "empty-encryption"],
+    ids=["not-a-zip", "no-opf", "no-text", "drm", "empty-container", "empty-encryption", "broken-container"],
 )
 def test_a_broken_or_protected_epub_is_400_naming_the_problem_and_stores_nothing(
     client: TestClient, data: bytes, problem: str
@@ -114,3 +125,27 @@ def test_a_heading_without_a_title_is_400(client: TestClient) -> None:
     r = post_book(client, "x.txt", "# \n内容。\n".encode())
 
     assert r.status_code == 400 and "line 1: a chapter heading" in r.json()["error"]["message"]
+
+
+def test_a_zip_bomb_is_413_naming_the_limit_and_stores_nothing(client: TestClient) -> None:
+    # 64 MiB of spaces in a chapter, 70 KB uploaded: refused after inflating a few MiB of it.
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(make_epub())) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for info in source.infolist():
+            if info.filename != "EPUB/text/chapter1.xhtml":
+                archive.writestr(info, source.read(info))
+        with archive.open("EPUB/text/chapter1.xhtml", "w") as stream:
+            stream.write(b"<html><body><p>")
+            for _ in range(64):
+                stream.write(b" " * 2**20)
+            stream.write(b"</p></body></html>")
+    before = stored()
+
+    r = post_book(client, "bomb.epub", buffer.getvalue())
+
+    assert r.status_code == 413, r.text
+    assert "VOXQ_EPUB_MAX_COMPRESSION_RATIO" in r.json()["error"]["message"]
+    assert stored() == before

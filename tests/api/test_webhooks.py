@@ -57,6 +57,12 @@ def test_a_callback_needs_the_tenants_secret_first(api: TestClient, private_allo
         ("http://127.0.0.1:8080/hook", "private, loopback or link-local"),
         ("http://169.254.169.254/latest/meta-data", "private, loopback or link-local"),
         ("http://10.0.0.7/hook", "private, loopback or link-local"),
+        # IPv6 forms that carry a private IPv4 address: NAT64, 6to4, IPv4-compatible, SIIT, IPv4-mapped.
+        ("http://[64:ff9b::a00:7]/hook", "leads to 10.0.0.7"),
+        ("http://[2002:a9fe:a9fe::1]/latest/meta-data", "leads to 169.254.169.254"),
+        ("http://[::127.0.0.1]:8080/hook", "leads to 127.0.0.1"),
+        ("http://[::ffff:0:192.168.1.1]/hook", "leads to 192.168.1.1"),
+        ("http://[::ffff:10.0.0.7]/hook", "leads to 10.0.0.7"),
     ],
 )
 def test_a_callback_url_that_is_not_http_or_is_private_is_400_on_every_route(
@@ -73,6 +79,28 @@ def test_a_callback_url_that_is_not_http_or_is_private_is_400_on_every_route(
     for r in requests:
         assert r.status_code == 400, r.text
         assert problem in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::a00:7]/hook",
+        "http://[2002:a9fe:a9fe::1]/hook",
+        "http://[::127.0.0.1]:8080/hook",
+        "http://[::ffff:0:192.168.1.1]/hook",
+        "http://[::ffff:10.0.0.7]/hook",
+    ],
+)
+def test_an_ipv6_callback_carrying_a_private_ipv4_address_is_kept_when_private_ones_are_allowed(
+    api: TestClient, private_allowed: None, url: str
+) -> None:
+    api.post("/v1/webhook-secret")
+
+    job = api.post("/v1/dialect", json={"text": "你好", "callback_url": url})
+
+    assert job.status_code in (200, 202), job.text  # answered at once by the CPU detector, or queued
+    [delivery] = api.get(f"/v1/jobs/{job.json()['id']}/deliveries").json()
+    assert delivery["url"] == url
 
 
 def test_a_job_and_a_batch_keep_their_callback_until_they_end(api: TestClient, private_allowed: None) -> None:

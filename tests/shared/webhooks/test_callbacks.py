@@ -66,6 +66,45 @@ def test_a_private_loopback_or_link_local_address_is_refused_unless_allowed(url:
     assert callbacks.check_url(url, allow_private=True) == url
 
 
+# IPv6 addresses that carry an IPv4 one, which a dual-stack socket or a translator reaches instead.
+CARRYING_A_PRIVATE_IPV4 = {
+    "NAT64": ("64:ff9b::7f00:1", "127.0.0.1"),
+    "NAT64 to the metadata service": ("64:ff9b::a9fe:a9fe", "169.254.169.254"),
+    "6to4": ("2002:7f00:1::1", "127.0.0.1"),
+    "6to4 of a private network": ("2002:a00:7::", "10.0.0.7"),
+    "IPv4-compatible": ("::127.0.0.1", "127.0.0.1"),
+    "SIIT": ("::ffff:0:127.0.0.1", "127.0.0.1"),
+    "SIIT of a private network": ("::ffff:0:192.168.0.10", "192.168.0.10"),
+    "IPv4-mapped": ("::ffff:127.0.0.1", "127.0.0.1"),
+    "IPv4-mapped link-local": ("::ffff:169.254.169.254", "169.254.169.254"),
+}
+
+
+@pytest.mark.parametrize(("address", "carried"), CARRYING_A_PRIVATE_IPV4.values(), ids=CARRYING_A_PRIVATE_IPV4)
+def test_an_ipv6_address_that_carries_a_private_ipv4_one_is_refused_unless_allowed(address: str, carried: str) -> None:
+    url = f"http://[{address}]:8080/hook"
+
+    with pytest.raises(BadInput, match=f"private, loopback or link-local.*leads to {carried}"):
+        callbacks.check_url(url, allow_private=False)
+    with pytest.raises(callbacks.Refused):  # and again when a request would connect
+        callbacks.target(url, allow_private=False)
+
+    assert callbacks.check_url(url, allow_private=True) == url
+    assert callbacks.target(url, allow_private=True).url == url
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:0:8.8.8.8", "::ffff:8.8.8.8"])
+def test_an_ipv6_address_that_carries_a_public_ipv4_one_is_accepted(address: str) -> None:
+    url = f"http://[{address}]/hook"
+
+    assert callbacks.check_url(url, allow_private=False) == url
+
+
+def test_a_local_use_nat64_prefix_is_refused_as_the_operators_own_network() -> None:
+    with pytest.raises(BadInput, match="private, loopback or link-local"):
+        callbacks.check_url("http://[64:ff9b:1::808:808]/hook", allow_private=False)
+
+
 def test_a_request_is_pinned_to_the_checked_address_with_the_hosts_name_kept() -> None:
     plain = callbacks.target("http://8.8.8.8:8080/hook?x=1", allow_private=False)
     tls = callbacks.target("https://user:pw@8.8.4.4/hook", allow_private=False)
