@@ -1,7 +1,8 @@
 """Tables. The database is the source of truth for every job; Celery only carries job ids."""
 
 import enum
-import uuid
+import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,11 @@ NAME_CHARS = 200
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    """`prefix_` and 32 hex digits: the time in ms (12), then 80 random bits, as UUIDv7 orders
+    them. Ids made later sort later, so a batch's 10,000 rows go to the right edge of the
+    primary-key index instead of 10,000 random pages of it (which, once the index outgrows the
+    database's cache, made accepting a batch slower the more jobs there were)."""
+    return f"{prefix}_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 def utcnow() -> datetime:

@@ -199,3 +199,14 @@ def test_status_counts_cover_every_state(database_url: str) -> None:
             "failed": 2,
             "cancelled": 0,
         }
+
+
+def test_ids_made_later_sort_later_so_a_batch_goes_to_the_edge_of_the_index() -> None:
+    from shared.models import new_id
+
+    first = new_id("job")
+    time.sleep(0.002)
+    later = [new_id("job") for _ in range(1000)]
+
+    assert all(first < other for other in later)
+    assert len(set(later)) == 1000 and all(len(i) == 36 and i.startswith("job_") for i in later)
