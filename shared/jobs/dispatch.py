@@ -22,9 +22,10 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shared.config import Settings, get_settings
@@ -258,18 +259,30 @@ def mark_sent(session: Session, messages: Sequence[Message]) -> None:
 
 def give_back(session: Session, messages: Sequence[Message]) -> None:
     """Messages that could not be sent: their jobs wait in the database again."""
-    by_batch: dict[str, int] = {}
+    by_batch: dict[str, list[str]] = {}
     for message in messages:
-        for chunk in in_chunks(message.job_ids):
-            session.execute(
+        by_batch.setdefault(message.batch_id, []).extend(message.job_ids)
+    to_backlog(session, by_batch)
+
+
+def to_backlog(session: Session, by_batch: dict[str, list[str]]) -> None:
+    """Queued batch lines, by batch, back into the database's backlog (not sent yet), for a later
+    step to send within the window: a message that was lost, or a line whose worker's lease ran
+    out. Sending them straight to the list would overfill it past the window."""
+    for batch_id, job_ids in by_batch.items():
+        returned = 0
+        for chunk in in_chunks(job_ids):
+            statement = (
                 update(Job)
                 .where(Job.id.in_(chunk), Job.status == JobStatus.queued)
                 .values(dispatched_at=None)
                 .execution_options(synchronize_session=False)
             )
-        by_batch[message.batch_id] = by_batch.get(message.batch_id, 0) + len(message.job_ids)
-    for batch_id, n in by_batch.items():
-        session.execute(update(Batch).where(Batch.id == batch_id).values(undispatched=Batch.undispatched + n))
+            returned += cast(CursorResult[Any], session.execute(statement)).rowcount
+        if returned:
+            session.execute(
+                update(Batch).where(Batch.id == batch_id).values(undispatched=Batch.undispatched + returned)
+            )
 
 
 def kick(pool: str, lane: Lane) -> None:

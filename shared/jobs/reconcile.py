@@ -23,7 +23,7 @@ from shared import metrics
 from shared.audio import retention
 from shared.config import Settings
 from shared.db import new_session, session_scope
-from shared.jobs import lanes, queue, state
+from shared.jobs import dispatch, lanes, queue, state
 from shared.models import JobKind
 from shared.redis import client, script
 from shared.webhooks import delivery, sender
@@ -69,7 +69,7 @@ def _pass(settings: Settings) -> Reconciled:
     with session_scope() as session:
         expired = state.requeue_expired(session)
     # Committed first: were Redis down now, step 2 sends them on a later pass.
-    done.lease_ran_out = _send(expired)
+    done.lease_ran_out = _send(expired, settings)
     # A list still holding messages is being waited on, not lost from: its jobs are not sent
     # again until it has drained (a flushed Redis empties every list at once).
     redis = client(settings.redis_url)
@@ -78,7 +78,7 @@ def _pass(settings: Settings) -> Reconciled:
     }
     with session_scope() as session:
         lost = state.resend_lost(session, settings.requeue_after_s, _RESEND_AT_MOST, drained)
-    done.message_lost = _send(lost)
+    done.message_lost = _send(lost, settings)
     if any(done.lease_ran_out.values()) or any(done.message_lost.values()):
         logger.warning("reconciler: sent again %s", done)
     recording = metrics.Recording()
@@ -115,18 +115,25 @@ def _sweep_webhooks(settings: Settings) -> None:
         logger.exception("reconciler: webhook step failed: %s", exc)
 
 
-def _send(found: list[state.Found]) -> dict[str, int]:
-    """Each job on its task's queue: a batch's line in its batch's lane, a single request live."""
-    counts: dict[str, int] = {}
-    with session_scope() as session:
-        lane_of = state.batch_lanes(session, {job.batch_id for job in found if job.batch_id})
+def _send(found: list[state.Found], settings: Settings) -> dict[str, int]:
+    """A single request's job on its task's live list; a batch's line back into the backlog, which
+    the dispatcher sends within its lane's window (sent straight, lines would overfill it)."""
+    single = [job for job in found if job.batch_id is None]
+    by_batch: dict[str, list[str]] = {}
+    for job in found:
+        if job.batch_id is not None:
+            by_batch.setdefault(job.batch_id, []).append(job.id)
+    if by_batch:
+        with session_scope() as session:
+            dispatch.to_backlog(session, by_batch)
     for kind, task in lanes.TASK_FOR_KIND.items():
-        of_kind = [job for job in found if job.kind == kind]
-        for lane in lanes.LANES:
-            in_lane = [job for job in of_kind if (lane_of.get(job.batch_id) if job.batch_id else "live") == lane]
-            for batch_id in dict.fromkeys(job.batch_id for job in in_lane):
-                queue.enqueue(task, [job.id for job in in_lane if job.batch_id == batch_id], lane, batch_id)
-        counts[kind.value] = len(of_kind)
+        if ids := [job.id for job in single if job.kind == kind]:
+            queue.enqueue(task, ids, "live")
+    if by_batch:
+        dispatch.dispatch_all(settings)
+    counts: dict[str, int] = {}
+    for job in found:
+        counts[job.kind.value] = counts.get(job.kind.value, 0) + 1
     return counts
 
 

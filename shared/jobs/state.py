@@ -6,12 +6,14 @@ A batch's queued line may be cancelled (queued -> cancelled) and then never star
 A job may also be inserted already succeeded (a cached line, a CPU answer): it is never queued.
 """
 
+import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
+from psycopg.types.json import Json
 from sqlalchemy import ColumnElement, CursorResult, Table, Update, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,7 @@ from shared.models import Batch, Job, JobKind, JobStatus, new_id, utcnow
 
 logger = logging.getLogger(__name__)
 _JOBS = cast(Table, Job.__table__)  # declared as a FromClause; a declarative class's is a Table
+_COPY_FROM = 200  # rows from which Postgres is given COPY rather than INSERT
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,35 @@ def insert_jobs(
         }
         for job in new_jobs
     ]
-    session.execute(insert(_JOBS), rows)  # Core, not the ORM: no per-row ORM bookkeeping for 10,000 lines
+    if len(rows) >= _COPY_FROM and session.get_bind().dialect.name == "postgresql":
+        _copy_jobs(session, rows)
+    else:
+        session.execute(insert(_JOBS), rows)  # Core, not the ORM: no per-row ORM bookkeeping
     # Every path that submits synthesis (routes, a spoken reply) comes here with the lines
     # the snippet cache answered; the misses are counted by the worker that looks again.
     hits = sum(1 for job in new_jobs if job.kind == JobKind.synthesis and job.result is not None)
     metrics.Recording().count(metrics.CACHE_HITS, by=hits).send()
     return [job.id for job in new_jobs if job.result is None]
+
+
+def _copy_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Rows into jobs by Postgres's COPY, in the session's transaction: a batch's lines in one
+    stream, a third of the time an INSERT of as many rows takes (bench/backlog.py)."""
+    columns = list(rows[0])
+    connection = session.connection().connection.driver_connection
+    assert connection is not None  # a live session's connection
+    statement = f"COPY jobs ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([_copyable(row[column]) for column in columns])
+
+
+def _copyable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Json(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
 
 
 def fail_unqueued(session: Session, job_ids: Sequence[str], error: str) -> None:

@@ -13,7 +13,7 @@ batch's end are printed at the end of the run (tests/deploy/conftest.py).
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,14 +138,16 @@ def wait_for(api: httpx.Client, batch_id: str, lines_done: int, timeout_s: float
     raise AssertionError(f"batch {batch_id}: {counts} after {timeout_s:.0f}s (logs: {LOGS})")
 
 
-def busy_worker(stack: ComposeStack, batch_id: str, timeout_s: float = 30) -> tuple[str, list[str]]:
-    """A TTS worker container that is speaking lines of the batch right now, and those lines'
-    job ids (a worker's node name ends with its container's host name, the container id's
-    first 12 digits)."""
+def busy_worker(
+    stack: ComposeStack, batch_id: str, skip: Collection[str] = (), timeout_s: float = 30
+) -> tuple[str, list[str]]:
+    """A TTS worker container, not one of `skip`, that is speaking lines of the batch right now,
+    and those lines' job ids (a worker's node name ends with its container's host name, the
+    container id's first 12 digits)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         running = stack.rows(f"SELECT id, worker FROM jobs WHERE batch_id = '{batch_id}' AND status = 'running'")
-        for container in stack.containers("tts-worker"):
+        for container in [c for c in stack.containers("tts-worker") if c not in skip]:
             held = [job_id for job_id, worker in running if worker.rpartition("@")[2] == container[:12]]
             if held:
                 return container, held
@@ -157,8 +159,10 @@ def kill_mid_line(stack: ComposeStack, api: httpx.Client, batch_id: str) -> list
     """Kill a TTS worker container while it speaks a line; the ids of the lines it took with it.
     Reading who runs what goes through psql in a container and takes a moment, so a line
     may be done by the time of the kill: then another worker is tried."""
+    killed: list[str] = []  # restarting (restart: unless-stopped), its lines still shown running
     for _ in range(2):  # of the 3 workers, one always stays
-        victim, held = busy_worker(stack, batch_id)
+        victim, held = busy_worker(stack, batch_id, skip=killed)
+        killed.append(victim)
         subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
         # A killed worker records nothing more: a line of it still running now was lost with it.
         lost = [job_id for job_id in held if api.get(f"/v1/jobs/{job_id}").json()["status"] == "running"]
