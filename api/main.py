@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.accepting import Acceptor
 from api.routes import batches, dialect, generate, jobs, metrics, snippets, speech, synthesize, voices
 from api.routes import captions as caption_routes
 from api.routes import lexicon as lexicon_routes
@@ -21,8 +22,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The finished-job notices that wake waiting requests, and the dispatcher and the reconciler
     beside the API (VOXQ_DISPATCH_IN_API, VOXQ_RECONCILE_IN_API), so that a backlog is fed to the
     workers, and recovery from a lost worker or a restarted Redis needs no process of its own on
-    one machine."""
+    one machine. Batches are accepted in processes of their own (api/accepting.py)."""
     settings = get_settings()
+    app.state.acceptor = Acceptor(settings.accept_processes)
+    app.state.acceptor.start()
     dispatcher = Dispatcher(settings) if settings.dispatch_in_api else None
     # A worker that finished a job has room for the next: the notice wakes the dispatcher too.
     app.state.finished = Finished(settings.redis_url, on_notice=dispatcher.wake if dispatcher else None)
@@ -36,6 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if thread is not None:
             thread.stop()
     await app.state.finished.stop()
+    app.state.acceptor.close()
 
 
 def create_app() -> FastAPI:

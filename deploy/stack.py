@@ -183,6 +183,7 @@ def start_stack(data_dir: Path, database_url: str, tts_workers: int = 1, **extra
         "VOXQ_API_URL": f"http://127.0.0.1:{port}",
         "VOXQ_RECONCILE_IN_API": "1",
         "VOXQ_DISPATCH_IN_API": "1",
+        "VOXQ_ACCEPT_PROCESSES": "1",
         **extra_env,
     }
     env.pop("VOXQ_API_KEY", None)

@@ -287,6 +287,13 @@ class Settings(BaseSettings):
         description="Run the dispatcher in the API process (the embedded default); `voxq requeue --every` also "
         "runs it. One acts at a time per pool, whatever runs it.",
     )
+    accept_processes: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="Processes the API accepts batches in (parsing and storing a script's lines), apart from "
+        "the ones serving requests, so that live requests never wait behind an upload; 0: on the API's threads.",
+    )
     reconcile_in_api: bool = Field(
         True,
         description="Run the reconciler in the API process (the embedded default); `voxq requeue --every` also runs it.",

@@ -24,6 +24,9 @@ class RangeNotSatisfiable(BadInput):
         super().__init__(message)
         self.size = size
 
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:  # raised in another process, pickled back
+        return type(self), (str(self), self.size)
+
 
 class NotFound(VoxQueueError):
     """Raised when an object does not exist or belongs to another tenant (HTTP 404)."""
@@ -66,6 +69,9 @@ class OverLimit(VoxQueueError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:  # raised in another process, pickled back
+        return type(self), (str(self), self.retry_after_s)
 
 
 class RateLimited(OverLimit):

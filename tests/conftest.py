@@ -15,6 +15,9 @@ os.environ["VOXQ_RECONCILE_IN_API"] = "0"  # the in-process API's; stacks run th
 # The in-process API's dispatcher thread too: a submission still sends its first lines at once,
 # and a test steps the dispatcher itself, so what it counts is not moved by a timer.
 os.environ["VOXQ_DISPATCH_IN_API"] = "0"
+# And batches accepted on its threads, where a test's changed settings are seen (stacks accept
+# in a process of their own, as deployed).
+os.environ["VOXQ_ACCEPT_PROCESSES"] = "0"
 
 pytest_plugins = [
     "tests.plugins.inproc_api",

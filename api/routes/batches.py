@@ -19,14 +19,14 @@ from shared.audio.codec import MEDIA_TYPES, extension
 from shared.books import files
 from shared.books.exports import chapter, stream, zip_of_lines
 from shared.books.m4b import CHAPTER_CODECS
-from shared.books.scripts import detect_format, parse_script
 from shared.books.timeline import line_pause_ms
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.dialect.labels import LABELS
 from shared.errors import BadInput, NotReady
-from shared.jobs import cancel, state, submit, synthesis
-from shared.jobs.contracts import AudioFormat, DialectText, Speed, VoiceName
+from shared.jobs import cancel, state
+from shared.jobs.accept import BatchForm
+from shared.jobs.contracts import AudioFormat, Speed, VoiceName
 from shared.jobs.lanes import LANES, Lane
 from shared.models import Batch, Job, JobKind, JobStatus
 from shared.webhooks import callbacks
@@ -71,42 +71,33 @@ async def create_batch(
     if priority not in LANES:
         raise BadInput(f"unknown priority {priority!r}: use {' or '.join(LANES)}")
     lane: Lane = "live" if priority == "live" else "bulk"
-    # The callback's DNS lookup, the parsing (a whole EPUB) and the database work run in the
-    # thread pool: on the event loop they would stall every long-poll and stream of this process.
+    # The callback's DNS lookup runs in the thread pool: on the event loop it would stall every
+    # long-poll and stream of this process. The script itself is parsed and stored apart
+    # (api/accepting.py).
     callback = await run_in_threadpool(callbacks.callback_for, session, tenant, callback_url)
     settings = get_settings()
     data = await read_upload(file, settings.max_script_bytes, "script")
+    form = BatchForm(
+        tenant_id=tenant,
+        data=data,
+        filename=file.filename,
+        script_format=script_format,
+        kind=kind,
+        voice=voice,
+        format=format,
+        speed=speed,
+        follow_dialect=follow_dialect,
+        dialect_voices=parse_dialect_voices(dialect_voices),
+        lane=lane,
+        callback_url=callback,
+    )
+    batch_id = await request.app.state.acceptor.accept(form)
 
-    def store() -> BatchOut:
-        fmt = detect_format(file.filename, script_format)
-        script = parse_script(data, fmt, settings.max_script_lines, settings.max_text_chars)
-        lines = script.lines
-        if kind == "dialect":
-            items = [DialectText(text=line.text, id=line.id) for line in lines]
-            options: dict[str, Any] = {"filename": file.filename, "priority": lane}
-            batch = submit.create_batch(
-                session, tenant, JobKind.dialect, submit.dialect_jobs(items), options, lane, callback_url=callback
-            )
-            return batch_out(session, batch, request)
-        if follow_dialect:
-            lines = submit.follow_dialect(session, tenant, lines, parse_dialect_voices(dialect_voices))
-        new_jobs = synthesis.synthesis_jobs(session, tenant, lines, voice, speed, format)
-        options = {
-            "voice": voice,
-            "format": format,
-            "speed": speed,
-            "filename": file.filename,
-            "follow_dialect": follow_dialect,
-            "priority": lane,
-        }
-        if script.book is not None and (script.book.title or script.book.author):
-            options["book"] = {"title": script.book.title, "author": script.book.author}
-        batch = submit.create_batch(
-            session, tenant, JobKind.synthesis, new_jobs, options, lane, book=script.book, callback_url=callback
-        )
-        return batch_out(session, batch, request)
+    def show() -> BatchOut:
+        with session_scope() as reading:
+            return batch_out(reading, reading.get_one(Batch, batch_id), request)
 
-    return await run_in_threadpool(store)
+    return await run_in_threadpool(show)
 
 
 def parse_dialect_voices(raw: str | None) -> dict[str, str]:
