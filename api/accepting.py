@@ -3,7 +3,8 @@
 requests of the serving process need; 0 accepts on the API's own threads (the in-process app
 of the tests).
 
-The processes are spawned, not forked: a fork of the API would inherit its threads' locks and
+They run at a lower CPU priority: on a machine with few cores, a batch being accepted waits for
+the live lines rather than the other way round. The processes are spawned, not forked: a fork of the API would inherit its threads' locks and
 its open database and Redis connections. They read the same environment, so the same settings.
 A process that dies (killed, out of memory) breaks the pool: that one request is answered 503,
 and the pool is made again for the next.
@@ -19,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from fastapi.concurrency import run_in_threadpool
 
 from shared.errors import EngineUnavailable
-from shared.jobs.accept import BatchForm, accept, warm
+from shared.jobs.accept import BatchForm, accept, warm, yield_to_live_work
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Acceptor:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=warm
+                    self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=yield_to_live_work
                 )
             return self._pool
 

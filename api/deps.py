@@ -28,8 +28,19 @@ def get_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_tenant(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The tenant of the request's bearer key (401 without a valid one)."""
+# Where the request guard (api/guard.py) keeps the tenant it found, for the route's dependencies.
+TENANT_STATE = "tenant_id"
+
+
+def get_tenant(request: Request, session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The tenant of the request's bearer key (401 without a valid one); looked up once, by the
+    request guard if the request has a body."""
+    known: str | None = getattr(request.state, TENANT_STATE, None)
+    return known if known is not None else tenant_of(session, authorization)
+
+
+def tenant_of(session: Session, authorization: str | None) -> str:
+    """The tenant of a bearer `authorization` header; Unauthorized without a valid key."""
     if authorization is None:
         return tenant_for_key(session, None)
     scheme, _, key = authorization.partition(" ")
@@ -41,11 +52,17 @@ def get_tenant(session: SessionDep, authorization: Annotated[str | None, Header(
 TenantDep = Annotated[str, Depends(get_tenant)]
 
 
-def get_tenant_briefly(authorization: Annotated[str | None, Header()] = None) -> str:
+def get_tenant_briefly(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     """The caller's tenant, from a session closed at once: for a handler that waits (a
     long-poll), which must hold no database connection while it does."""
+    known: str | None = getattr(request.state, TENANT_STATE, None)
+    return known if known is not None else authenticate(authorization)
+
+
+def authenticate(authorization: str | None) -> str:
+    """The tenant of a bearer `authorization` header, looked up in a session of its own."""
     with session_scope() as session:
-        return get_tenant(session, authorization)
+        return tenant_of(session, authorization)
 
 
 BriefTenantDep = Annotated[str, Depends(get_tenant_briefly)]
@@ -72,7 +89,7 @@ def require_metrics_reader(session: SessionDep, authorization: Annotated[str | N
     secret = get_settings().metrics_token
     token = secret.get_secret_value() if secret is not None else ""
     if not token:  # an empty VOXQ_METRICS_TOKEN counts as unset: "Bearer " alone must not pass
-        get_tenant(session, authorization)
+        tenant_of(session, authorization)
         return
     scheme, _, given = (authorization or "").partition(" ")
     # compare_digest: the time taken says nothing about how much of the token was right.

@@ -56,29 +56,39 @@ def error_body(kind: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": {"type": kind, "message": message, **extra}}
 
 
+def error_response(exc: VoxQueueError) -> JSONResponse:
+    """The HTTP answer to one of VoxQueue's errors (for the exception handler, and for the
+    request guard, which answers before the app is called)."""
+    for cls, status, kind in _STATUS:
+        if isinstance(exc, cls):
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            if status == 503:
+                headers = {"Retry-After": str(RETRY_AFTER_S)}
+            if isinstance(exc, OverLimit):
+                headers = {"Retry-After": str(exc.retry_after_s)}
+            if isinstance(exc, RangeNotSatisfiable):
+                headers = {"Content-Range": f"bytes */{exc.size}"}
+            return JSONResponse(error_body(kind, str(exc)), status_code=status, headers=headers)
+    logger.error("unmapped error: %r", exc)
+    return JSONResponse(error_body("internal", str(exc)), status_code=500)
+
+
+def database_unreachable(exc: Exception) -> JSONResponse:
+    # A restarting or unreachable database: the client should come back, not give up.
+    logger.warning("database unreachable: %s", exc)
+    body = error_body("unavailable", "the database is unreachable; try again shortly")
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(VoxQueueError)
     async def _voxqueue_error(_request: Request, exc: VoxQueueError) -> JSONResponse:
-        for cls, status, kind in _STATUS:
-            if isinstance(exc, cls):
-                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-                if status == 503:
-                    headers = {"Retry-After": str(RETRY_AFTER_S)}
-                if isinstance(exc, OverLimit):
-                    headers = {"Retry-After": str(exc.retry_after_s)}
-                if isinstance(exc, RangeNotSatisfiable):
-                    headers = {"Content-Range": f"bytes */{exc.size}"}
-                return JSONResponse(error_body(kind, str(exc)), status_code=status, headers=headers)
-        logger.error("unmapped error: %r", exc)
-        return JSONResponse(error_body("internal", str(exc)), status_code=500)
+        return error_response(exc)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     async def _database_unreachable(_request: Request, exc: Exception) -> JSONResponse:
-        # A restarting or unreachable database: the client should come back, not give up.
-        logger.warning("database unreachable: %s", exc)
-        body = error_body("unavailable", "the database is unreachable; try again shortly")
-        return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+        return database_unreachable(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -97,6 +107,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:  # a body over its route's limit, met while it was read (api/guard.py)
+            return error_response(TooLarge(str(exc.detail)))
         return JSONResponse(error_body("http", str(exc.detail)), status_code=exc.status_code)
 
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.accepting import Acceptor
+from api.guard import RequestGuard
 from api.routes import batches, dialect, generate, jobs, metrics, snippets, speech, synthesize, voices
 from api.routes import captions as caption_routes
 from api.routes import lexicon as lexicon_routes
@@ -49,6 +50,7 @@ def create_app() -> FastAPI:
         description="Jobs for Chinese speech work: dialect identification, LLM generation, voice-cloned synthesis.",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestGuard)
     errors.install(app)
     for module in (synthesize, generate, dialect, jobs, batches, voices, snippets, speech, metrics):
         app.include_router(module.router)

@@ -356,6 +356,11 @@ class Settings(BaseSettings):
     # --- limits --------------------------------------------------------------------------
     max_text_chars: int = Field(5_000, ge=1, description="Longest text of a single job (and of a line of a script).")
     max_prompt_chars: int = Field(20_000, ge=1, description="Longest message, persona or history turn of a generation.")
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body of a single request (JSON); batches and voice clips have their own limits.",
+    )
     max_script_bytes: int = Field(32 * 1024 * 1024, ge=1, description="Largest bulk script upload.")
     max_script_lines: int = Field(50_000, ge=1, description="Most lines in one bulk script.")
     # An EPUB upload is read within these (shared/books/epub.py), counted while it is inflated and

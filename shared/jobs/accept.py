@@ -9,6 +9,7 @@ only the new batch's id comes back, so the API can hand it to a process pool
 (api/accepting.py) and go on serving.
 """
 
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +20,8 @@ from shared.jobs import submit, synthesis
 from shared.jobs.contracts import DialectText
 from shared.jobs.lanes import Lane
 from shared.models import JobKind
+
+_NICE = 10  # of 19: behind every process at the default 0, never starved (the CFS weight is about 1/10)
 
 
 @dataclass(frozen=True)
@@ -85,3 +88,11 @@ def warm() -> None:
     """Load what `accept` uses and read the settings, so a fresh process's first batch does not
     pay for it (a process pool's initializer)."""
     get_settings()
+
+
+def yield_to_live_work() -> None:
+    """Lower this process's CPU priority (a process pool's initializer): accepting a batch is
+    work for later, and on a busy machine the live requests, the workers speaking them and the
+    database answering them go first."""
+    os.nice(_NICE)
+    warm()

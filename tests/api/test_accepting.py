@@ -16,15 +16,19 @@ from api.accepting import Acceptor
 from shared.db import session_scope
 from shared.errors import BadInput, EngineUnavailable, QuotaExceeded, RangeNotSatisfiable
 from shared.jobs.accept import BatchForm
-from shared.models import Job
+from shared.jobs import cancel
+from shared.models import Batch, Job
 from shared.tenants.auth import tenant_for_key
+
+
+FILENAME = "accepted-apart.txt"
 
 
 def form(tenant_id: str, data: bytes, voice: str = "cmn") -> BatchForm:
     return BatchForm(
         tenant_id=tenant_id,
         data=data,
-        filename="chapter.txt",
+        filename=FILENAME,
         script_format=None,
         kind="synthesis",
         voice=voice,
@@ -43,6 +47,9 @@ def acceptor() -> Iterator[Acceptor]:
     each.start()
     yield each
     each.close()
+    with session_scope() as session:  # its batches leave the session's dispatcher nothing to send
+        for batch in session.scalars(select(Batch).where(Batch.options["filename"].as_string() == FILENAME)):
+            cancel.cancel_batch(session, batch)
 
 
 @pytest.fixture

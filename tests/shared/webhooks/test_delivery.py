@@ -16,6 +16,7 @@ import httpx
 import soundfile as sf
 
 from deploy.stack import Stack, sqlite_url, start_stack
+from tests.memory import memory
 from tests.plugins.services import wait_for
 from tests.webhook_receiver import Receiver, receiver_process, verify, webhook_receiver
 
@@ -78,14 +79,6 @@ def test_a_single_job_posts_its_own_event(webhook_stack: Stack) -> None:
 
     assert (event["type"], event["id"], event["status"]) == ("job.finished", job["id"], "succeeded")
     assert delivery["state"] == "delivered" and delivery["attempts"][0]["status_code"] == 200
-
-
-def memory(pid: int, field: str) -> int:
-    """A process's resident memory (VmRSS) or its peak so far (VmHWM), in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no {field} for process {pid}")
 
 
 def speak_with_callback(api: httpx.Client, url: str) -> str:
