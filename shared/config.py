@@ -276,6 +276,13 @@ class Settings(BaseSettings):
         "the dispatcher tops the list up as workers take from it. About four per worker slot of the pool: "
         "enough that no worker waits for a top-up, few enough that a new tenant's lines go next.",
     )
+    dispatch_live_window: int = Field(
+        4,
+        ge=1,
+        le=10_000,
+        description="Messages the live list holds of batches sent with priority=live: a single request of any "
+        "tenant waits behind at most this many of them, however big a live batch is sent.",
+    )
     dispatch_every_s: float = Field(
         1.0,
         gt=0,

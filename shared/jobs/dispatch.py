@@ -1,7 +1,8 @@
 """The dispatcher: the database holds the backlog, Redis only what is about to run.
 
 A batch's lines are inserted `queued` and stay in the database. A dispatch step tops one
-pool's lane list up to `VOXQ_DISPATCH_WINDOW` messages, choosing the lines in fair order:
+pool's lane list up to `VOXQ_DISPATCH_WINDOW` messages (`VOXQ_DISPATCH_LIVE_WINDOW` for the
+live lane, which single requests share), choosing the lines in fair order:
 first between tenants, by weight, then between each tenant's batches. It runs when a
 batch is submitted, when a worker finishes a job (the finished notices) and every
 `VOXQ_DISPATCH_EVERY_S`; exactly one process acts on a pool at a time (a Redis lock), however
@@ -87,14 +88,17 @@ def top_up(pool: str, lane: Lane, settings: Settings | None = None) -> int:
     settings = settings or get_settings()
     redis = broker()
     listed = lane_list(pool, lane)
-    if redis.llen(listed) >= settings.dispatch_window:
+    # The live list is the single requests' too: live batches get a small window in it, so that
+    # a tenant's live batch never stands in front of another's single line by more than that.
+    window = settings.dispatch_live_window if lane == "live" else settings.dispatch_window
+    if redis.llen(listed) >= window:
         return 0  # the usual case with a backlog: one command, no lock, no query
     key, token = LOCK_KEY.format(pool=pool, lane=lane), uuid.uuid4().hex
     if not redis.set(key, token, nx=True, px=_LOCK_MS):
         return 0
     try:
         # Read again under the lock: another process may have topped it up meanwhile.
-        room = settings.dispatch_window - int(redis.llen(listed))
+        room = window - int(redis.llen(listed))
         if room <= 0:
             return 0
         with session_scope() as session:

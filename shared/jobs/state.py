@@ -26,6 +26,7 @@ from shared.models import Batch, Job, JobKind, JobStatus, new_id, utcnow
 logger = logging.getLogger(__name__)
 _JOBS = cast(Table, Job.__table__)  # declared as a FromClause; a declarative class's is a Table
 _COPY_FROM = 200  # rows from which Postgres is given COPY rather than INSERT
+_JSON_COLUMNS = frozenset({"input", "result"})
 
 
 @dataclass(frozen=True)
@@ -90,22 +91,22 @@ def insert_jobs(
 
 def _copy_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
     """Rows into jobs by Postgres's COPY, in the session's transaction: a batch's lines in one
-    stream, a third of the time an INSERT of as many rows takes (bench/backlog.py)."""
+    stream, in about half the time an INSERT of as many rows takes (bench/backlog.py)."""
     columns = list(rows[0])
     connection = session.connection().connection.driver_connection
     assert connection is not None  # a live session's connection
+    # Converted by column, not by looking at each value: JSON documents and enums' values.
+    documents = [i for i, column in enumerate(columns) if column in _JSON_COLUMNS]
+    enums = [i for i, column in enumerate(columns) if isinstance(rows[0][column], enum.Enum)]
     statement = f"COPY jobs ({', '.join(columns)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
-            copy.write_row([_copyable(row[column]) for column in columns])
-
-
-def _copyable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return Json(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
+            values = list(row.values())
+            for i in documents:
+                values[i] = None if values[i] is None else Json(values[i])
+            for i in enums:
+                values[i] = values[i].value
+            copy.write_row(values)
 
 
 def fail_unqueued(session: Session, job_ids: Sequence[str], error: str) -> None:

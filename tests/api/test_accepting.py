@@ -15,11 +15,10 @@ from sqlalchemy import func, select
 from api.accepting import Acceptor
 from shared.db import session_scope
 from shared.errors import BadInput, EngineUnavailable, QuotaExceeded, RangeNotSatisfiable
-from shared.jobs.accept import BatchForm
 from shared.jobs import cancel
+from shared.jobs.accept import BatchForm
 from shared.models import Batch, Job
 from shared.tenants.auth import tenant_for_key
-
 
 FILENAME = "accepted-apart.txt"
 

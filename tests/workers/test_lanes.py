@@ -16,12 +16,20 @@ from tests.plugins.services import wait_for
 @pytest.fixture
 def unstaffed(tmp_path: Path) -> Iterator[Stack]:
     """A stack whose worker starts only when the test has queued everything."""
-    stack = start_stack(tmp_path, sqlite_url(tmp_path), tts_workers=0, VOXQ_DISPATCH_WINDOW=str(WINDOW))
+    stack = start_stack(
+        tmp_path,
+        sqlite_url(tmp_path),
+        tts_workers=0,
+        VOXQ_DISPATCH_WINDOW=str(WINDOW),
+        VOXQ_DISPATCH_LIVE_WINDOW=str(LIVE_WINDOW),
+        VOXQ_TTS_GROUP_SIZE="1",
+    )
     yield stack
     stack.stop()
 
 
 WINDOW = 4
+LIVE_WINDOW = 2
 
 
 def started(job: dict[str, str]) -> datetime:
@@ -57,6 +65,29 @@ def test_a_batch_sent_with_priority_live_goes_in_the_live_lane(unstaffed: Stack)
 
     assert r.status_code == 202 and r.json()["options"]["priority"] == "live"
     assert (broker.llen("tts"), broker.llen("tts:9")) == (2, 0)
+
+
+def test_a_live_batch_stands_before_another_tenants_single_line_by_the_live_window_at_most(unstaffed: Stack) -> None:
+    caller = unstaffed.new_key("caller")
+    script = "\n".join(f"抢先的第{i}行。" for i in range(200)).encode()
+    with unstaffed.client() as api, unstaffed.client(caller) as api_b:
+        batch = api.post("/v1/batches", files={"file": ("jump.txt", script)}, data={"voice": "cmn", "priority": "live"})
+        single = api_b.post("/v1/synthesize", json={"text": "您好，这里是客服。", "voice": "cmn"}).json()
+        broker = redis.Redis.from_url(unstaffed.env["VOXQ_REDIS_URL"])
+        on_the_list = broker.llen("tts")
+        unstaffed.start_worker("tts", concurrency=1)
+        spoken = wait_for(
+            lambda: (lambda j: j if j["status"] == "succeeded" else None)(api_b.get(f"/v1/jobs/{single['id']}").json())
+        )
+        ahead = [
+            j
+            for j in api.get(f"/v1/batches/{batch.json()['id']}/jobs", params={"limit": 200}).json()
+            if j["started_at"]
+        ]
+        api.post(f"/v1/batches/{batch.json()['id']}/cancel")
+
+    assert batch.status_code == 202 and on_the_list == LIVE_WINDOW + 1  # the window, then the single line
+    assert sum(1 for job in ahead if started(job) < started(spoken)) <= LIVE_WINDOW
 
 
 def test_a_small_batch_takes_turns_with_a_big_one_sent_before_it(unstaffed: Stack) -> None:
