@@ -2,10 +2,13 @@
 
 Nothing is counted in this process. The queue depths and the counters and histograms that
 workers, the reconciler and submissions record are read from Redis (shared/metrics.py), and
-the jobs by kind and state are counted in the database, so that every API process answers
+the jobs by kind and state are counted in the database (a count shared by every process for
+VOXQ_METRICS_JOBS_EVERY_S, since it reads the whole table), so that every API process answers
 with the same global values: scrape one of them (or take max(), never sum(), across several).
 """
 
+import contextlib
+import json
 import logging
 from collections.abc import Iterator
 
@@ -14,6 +17,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from shared import metrics
+from shared.config import get_settings
 from shared.jobs import state
 from shared.models import JobKind
 from shared.redis import broker
@@ -23,6 +27,7 @@ logger = logging.getLogger(__name__)
 QUEUE_DEPTH = "voxq_queue_depth"
 JOBS = "voxq_jobs"
 BACKLOG = "voxq_backlog"
+_JOBS_KEPT = "voxq:metrics:jobs"  # the last count of voxq_jobs, while it is fresh
 
 # Series shown at 0 before anything is recorded, so a dashboard's rate() has a start and a
 # panel shows 0, not "no data". Engines are open-ended: their errors appear once one occurs.
@@ -83,7 +88,28 @@ class DeploymentCollector:
         return gauge
 
     def _jobs(self) -> GaugeMetricFamily:
-        gauge = GaugeMetricFamily(JOBS, "Jobs in the database, by kind and state.", labels=["kind", "status"])
-        for (kind, status), n in sorted(state.kind_status_counts(self.session).items()):
-            gauge.add_metric([kind.value, status.value], n)
+        gauge = GaugeMetricFamily(
+            JOBS,
+            "Jobs in the database, by kind and state (counted at most every VOXQ_METRICS_JOBS_EVERY_S).",
+            labels=["kind", "status"],
+        )
+        for (kind, status), n in sorted(self._job_counts().items()):
+            gauge.add_metric([kind, status], n)
         return gauge
+
+    def _job_counts(self) -> dict[tuple[str, str], int]:
+        """The jobs by kind and state: counted in the database (the whole table) at most every
+        `metrics_jobs_every_s`, kept in Redis meanwhile for every API process's scrapes. Without
+        Redis, counted now."""
+        every_s = get_settings().metrics_jobs_every_s
+        try:
+            kept = broker().get(_JOBS_KEPT) if every_s else None
+        except RedisError:
+            kept = None
+        if kept is not None:
+            return {(kind, status): n for kind, status, n in json.loads(kept)}
+        counts = {(k.value, s.value): n for (k, s), n in state.kind_status_counts(self.session).items()}
+        if every_s:
+            with contextlib.suppress(RedisError):  # shown all the same; the next scrape counts again
+                broker().set(_JOBS_KEPT, json.dumps([[*pair, n] for pair, n in counts.items()]), px=int(every_s * 1000))
+        return counts

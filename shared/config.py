@@ -567,6 +567,14 @@ class Settings(BaseSettings):
     flower_password: SecretStr | None = Field(
         None, description="Flower basic-auth password (required to start Flower)."
     )
+    metrics_jobs_every_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="How long /metrics shows the same jobs-by-state figure (voxq_jobs) before it counts again: a "
+        "count reads the whole jobs table, so scrapes of every API process share one count this often; 0 counts "
+        "at every scrape.",
+    )
     metrics_token: SecretStr | None = Field(
         None,
         description="Bearer token that GET /metrics answers to (give it to Prometheus); unset: any valid API key.",

@@ -32,8 +32,10 @@ TOKEN = "prometheus-" + uuid.uuid4().hex
 
 @pytest.fixture(autouse=True)
 def no_metrics_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    """API keys read /metrics here, whatever the environment sets; a test sets its token itself."""
+    """API keys read /metrics here, whatever the environment sets; a test sets its token itself.
+    The jobs are counted at every scrape, unless a test keeps the count."""
     monkeypatch.setattr(get_settings(), "metrics_token", None)
+    monkeypatch.setattr(get_settings(), "metrics_jobs_every_s", 0.0)
 
 
 def scrape(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -113,6 +115,22 @@ def test_submitted_jobs_show_as_queue_depth_and_as_queued_jobs_of_their_kind(
     assert value(after, "voxq_queue_depth", queue="llm", lane="live") == 0
     queued = {"kind": "synthesis", "status": "queued"}
     assert value(after, "voxq_jobs", **queued) == value(before, "voxq_jobs", **queued) + 5
+
+
+def test_the_jobs_are_counted_once_for_every_scrape_within_the_interval(
+    client: TestClient, broker: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "metrics_jobs_every_s", 60.0)
+    broker.delete("voxq:metrics:jobs")
+    queued = {"kind": "synthesis", "status": "queued"}
+    first = scrape(client)
+    assert client.post("/v1/synthesize", json={"text": a_new_text()}).status_code == 202
+    kept = scrape(client)
+    broker.delete("voxq:metrics:jobs")  # as when the interval has passed
+    counted = scrape(client)
+
+    assert value(kept, "voxq_jobs", **queued) == value(first, "voxq_jobs", **queued)  # the count kept
+    assert value(counted, "voxq_jobs", **queued) == value(first, "voxq_jobs", **queued) + 1
 
 
 def test_what_a_worker_records_is_what_metrics_shows(client: TestClient, broker: redis.Redis) -> None:
