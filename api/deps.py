@@ -83,6 +83,23 @@ def limit_rate(authorization: Annotated[str | None, Header()] = None) -> None:
 RATE_LIMIT = Depends(limit_rate)
 
 
+def limit_downloads(
+    authorization: Annotated[str | None, Header()] = None,
+    range_header: Annotated[str | None, Header(alias="Range", include_in_schema=False)] = None,
+) -> None:
+    """429 when the request's API key has downloaded a batch's audio VOXQ_DOWNLOAD_LIMIT_PER_MIN
+    times in the last minute (each builds or streams a whole file). A range past the start is a
+    player seeking in a file it is already downloading: not counted."""
+    per_min = get_settings().download_limit_per_min
+    scheme, _, key = (authorization or "").partition(" ")
+    seeking = range_header is not None and not range_header.replace(" ", "").startswith("bytes=0-")
+    if per_min and not seeking and scheme.lower() == "bearer" and key.strip():
+        rate_limit.take(hash_key(key.strip()), per_min, "downloads")
+
+
+DOWNLOAD_LIMIT = Depends(limit_downloads)
+
+
 def require_metrics_reader(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> None:
     """Who may read /metrics: with VOXQ_METRICS_TOKEN set, only its bearer (Prometheus, which
     holds no tenant's key); without it, any valid API key. 401 otherwise."""

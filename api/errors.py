@@ -11,6 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import (
+    AtCapacity,
     AudioExpired,
     BadInput,
     EngineError,
@@ -36,6 +37,7 @@ _STATUS: list[tuple[type[VoxQueueError], int, str]] = [
     (Unauthorized, 401, "unauthorized"),
     (NotFound, 404, "not_found"),
     (NotReady, 409, "not_ready"),
+    (AtCapacity, 409, "at_capacity"),
     (AudioExpired, 410, "audio_expired"),
     (RateLimited, 429, "rate_limited"),
     (QuotaExceeded, 429, "quota_exceeded"),

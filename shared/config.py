@@ -479,6 +479,13 @@ class Settings(BaseSettings):
     rate_limit_per_min: int = Field(
         0, ge=0, description="Submissions (requests that create jobs or batches) per API key per minute; 0: no limit."
     )
+    download_limit_per_min: int = Field(
+        60,
+        ge=0,
+        description="Downloads of a batch's audio (a chapter, a zip, an M4B) per API key per minute; a range "
+        "request past the file's start (a player seeking) is not counted; 0: no limit.",
+    )
+    max_voices_per_tenant: int = Field(200, ge=1, description="Library voices one tenant may hold.")
     daily_synth_chars: int | None = Field(
         None,
         ge=0,

@@ -36,6 +36,11 @@ class Unauthorized(VoxQueueError):
     """Raised when the API key is missing or wrong (HTTP 401)."""
 
 
+class AtCapacity(VoxQueueError):
+    """Raised when a tenant already holds as many of something as it may (library voices): it
+    must delete one first (HTTP 409)."""
+
+
 class NotReady(VoxQueueError):
     """Raised when a result is asked for before its job or batch has finished (HTTP 409)."""
 

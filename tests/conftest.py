@@ -18,6 +18,8 @@ os.environ["VOXQ_DISPATCH_IN_API"] = "0"
 # And batches accepted on its threads, where a test's changed settings are seen (stacks accept
 # in a process of their own, as deployed).
 os.environ["VOXQ_ACCEPT_PROCESSES"] = "0"
+# Downloads unlimited, as submissions are by default: a test of the limit sets its own.
+os.environ["VOXQ_DOWNLOAD_LIMIT_PER_MIN"] = "0"
 
 pytest_plugins = [
     "tests.plugins.inproc_api",

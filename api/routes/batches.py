@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
-from api.deps import RATE_LIMIT, BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
+from api.deps import DOWNLOAD_LIMIT, RATE_LIMIT, BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
 from api.downloads import stored_file
 from api.presenters import batch_out, job_out
 from api.schemas import BatchOut, CallbackUrl, JobOut
@@ -170,7 +170,7 @@ _BOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/{batch_id}/audio", name="batch_audio", responses=_BOOK_RESPONSES)
+@router.get("/{batch_id}/audio", name="batch_audio", responses=_BOOK_RESPONSES, dependencies=[DOWNLOAD_LIMIT])
 def batch_audio(
     batch_id: str,
     session: SessionDep,

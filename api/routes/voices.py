@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.deps import SessionDep, TenantDep, get_owned
@@ -14,7 +15,7 @@ from shared.books.exports import to_bytes
 from shared.config import get_settings
 from shared.jobs.contracts import AudioFormat
 from shared.models import Voice
-from shared.voices.library import MAX_SEED, ClipLimits, NewVoice, create_voice, list_voices
+from shared.voices.library import MAX_SEED, ClipLimits, NewVoice, check_room, create_voice, list_voices
 
 router = APIRouter(prefix="/v1/voices", tags=["voices"])
 
@@ -37,6 +38,7 @@ async def create(
     top_p: Annotated[float | None, Form(ge=0.1, le=1.0)] = None,
 ) -> VoiceOut:
     """Add a voice to the library: a reference clip and its exact transcript, for cloning."""
+    await run_in_threadpool(check_room, session, tenant, get_settings().max_voices_per_tenant)
     limits = clip_limits()
     clip = await read_upload(audio, limits.max_bytes, "reference clip")
     new = NewVoice(clip, transcript, name, dialect, seed, temperature, top_p)

@@ -20,21 +20,22 @@ from shared.redis import script
 PERIOD_MS = 60_000
 
 
-def rate_key(key_hash: str) -> str:
-    """The Redis key of an API key's rate state: by the key's hash, as the database stores it."""
-    return f"voxq:rate:{key_hash}"
+def rate_key(key_hash: str, what: str = "submissions") -> str:
+    """The Redis key of an API key's rate state for `what` it counts: by the key's hash, as the
+    database stores it (submissions keep the key they always had)."""
+    return f"voxq:rate:{key_hash}" if what == "submissions" else f"voxq:rate:{what}:{key_hash}"
 
 
-def take(key_hash: str, per_min: int) -> None:
-    """Count one submission of the API key whose sha256 is `key_hash`; RateLimited (nothing
-    counted) if the key has used up its `per_min`."""
+def take(key_hash: str, per_min: int, what: str = "submissions") -> None:
+    """Count one of `what` (submissions, downloads) of the API key whose sha256 is `key_hash`;
+    RateLimited (nothing counted) if the key has used up its `per_min` of them."""
     try:
-        wait_ms = int(script("gcra")(keys=[rate_key(key_hash)], args=[per_min, PERIOD_MS]))
+        wait_ms = int(script("gcra")(keys=[rate_key(key_hash, what)], args=[per_min, PERIOD_MS]))
     except RedisError as exc:
         raise EngineUnavailable(f"the rate limiter (Redis) is unreachable: {exc}") from None
     if wait_ms:
         retry_after_s = max(1, math.ceil(wait_ms / 1000))
         raise RateLimited(
-            f"rate limit: {per_min} submissions a minute per API key; try again in {retry_after_s} s",
+            f"rate limit: {per_min} {what} a minute per API key; try again in {retry_after_s} s",
             retry_after_s,
         )

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
 from shared.audio.codec import Audio, decode, encode
 from shared.dialect.labels import LABELS
-from shared.errors import BadInput, TooLarge
+from shared.errors import AtCapacity, BadInput, TooLarge
 from shared.models import Voice
 from shared.text.normalize import normalize_zh
 from shared.text.sentences import clean
@@ -149,6 +149,13 @@ def create_voice(session: Session, tenant_id: str, new: NewVoice, limits: ClipLi
         raise BadInput(f"a voice named {name!r} already exists") from None
     logger.info("voice %s: created for tenant %s (%.1fs clip)", voice.id, tenant_id, voice.duration_s)
     return voice
+
+
+def check_room(session: Session, tenant_id: str, most: int) -> None:
+    """AtCapacity if the tenant holds `most` voices already: checked before a clip is read."""
+    held = session.scalar(select(func.count()).select_from(Voice).where(Voice.tenant_id == tenant_id)) or 0
+    if held >= most:
+        raise AtCapacity(f"this tenant holds {held} voices, the limit (VOXQ_MAX_VOICES_PER_TENANT); delete one first")
 
 
 def list_voices(session: Session, tenant_id: str) -> list[Voice]:

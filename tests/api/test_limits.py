@@ -150,6 +150,42 @@ def test_every_route_that_creates_jobs_or_batches_is_rate_limited(
     assert second_answer("GET", "/v1/jobs/job_x") == 404
 
 
+def test_downloads_of_a_batchs_audio_are_limited_per_key_and_seeking_is_not_counted(
+    client: TestClient, counters: redis.Redis, tenant: NewTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "download_limit_per_min", 2)
+    key = tenant.key
+    batch = client.post("/v1/batches", files=script("一句还在排队的话。"), data={"voice": "cmn"}, headers=bearer(key))
+    audio = f"/v1/batches/{batch.json()['id']}/audio"
+
+    counted = [client.get(audio, params={"output": "m4b"}, headers=bearer(key)).status_code for _ in range(2)]
+    seeking = client.get(audio, headers=bearer(key) | {"Range": "bytes=65536-"})
+    refused = client.get(audio, params={"output": "zip"}, headers=bearer(key))
+
+    assert counted == [409, 409] and seeking.status_code == 409  # not finished: answered, and counted
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    kind, message = error_of(refused)
+    assert kind == "rate_limited" and "2 downloads a minute per API key" in message
+    assert client.get(audio).status_code == 404  # another key: its own count (and not its batch)
+
+
+def test_a_tenant_holds_at_most_its_number_of_voices(
+    client: TestClient, tenant: NewTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.voice_factory import TRANSCRIPT, speech_clip
+
+    monkeypatch.setattr(get_settings(), "max_voices_per_tenant", 1)
+    upload = {"audio": ("reference.wav", speech_clip(), "audio/wav")}
+    first = client.post("/v1/voices", files=upload, data={"transcript": TRANSCRIPT}, headers=bearer(tenant.key))
+    second = client.post("/v1/voices", files=upload, data={"transcript": TRANSCRIPT}, headers=bearer(tenant.key))
+
+    assert first.status_code == 201, first.text
+    assert second.status_code == 409
+    kind, message = error_of(second)
+    assert kind == "at_capacity" and "1 voices" in message
+    assert len(client.get("/v1/voices", headers=bearer(tenant.key)).json()) == 1
+
+
 # --- daily quotas --------------------------------------------------------------------------
 
 
