@@ -64,8 +64,8 @@ def error_response(exc: VoxQueueError) -> JSONResponse:
     for cls, status, kind in _STATUS:
         if isinstance(exc, cls):
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            if status == 503:
-                headers = {"Retry-After": str(RETRY_AFTER_S)}
+            if isinstance(exc, EngineUnavailable):
+                headers = {"Retry-After": str(exc.retry_after_s or RETRY_AFTER_S)}
             if isinstance(exc, OverLimit):
                 headers = {"Retry-After": str(exc.retry_after_s)}
             if isinstance(exc, RangeNotSatisfiable):

@@ -64,7 +64,15 @@ class PermanentEngineError(EngineError):
 
 class EngineUnavailable(VoxQueueError):
     """Raised when what a request needs is not there now (HTTP 503): an engine this deployment
-    does not configure, the queue (Redis) unreachable, or no worker finishing a job in time."""
+    does not configure, the queue (Redis) unreachable, or no worker finishing a job in time.
+    `retry_after_s`, when known, is how long a client should wait before asking again."""
+
+    def __init__(self, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[type, tuple[str, int | None]]:  # raised in another process, pickled back
+        return type(self), (str(self), self.retry_after_s)
 
 
 class OverLimit(VoxQueueError):

@@ -29,6 +29,7 @@ from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import BadInput, EngineUnavailable
 from shared.jobs import submit, synthesis
+from shared.models import Job, JobStatus
 from shared.text.sentences import sentences
 
 logger = logging.getLogger(__name__)
@@ -63,8 +64,7 @@ async def speech(body: SpeechRequest, tenant: BriefTenantDep, finished: Finished
     timeout_s = get_settings().speech_wait_s
     flac = await finished.wait(job_id, timeout_s, functools.partial(audio_when_spoken, tenant, job_id))
     if flac is None:
-        # The job goes on; its audio can still be fetched from /v1/jobs/{id}/audio.
-        raise EngineUnavailable(f"no TTS worker finished job {job_id} within {timeout_s:g}s")
+        raise await run_in_threadpool(_not_spoken_in_time, job_id, timeout_s)
     return Response(await run_in_threadpool(_encode, flac, fmt), media_type=MEDIA_TYPES[fmt])
 
 
@@ -115,6 +115,32 @@ def _open_wav_header(rate: int) -> bytes:
         + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
         + b"data"
         + struct.pack("<I", unknown)
+    )
+
+
+# What a 503 asks the client to wait: a job no worker has taken yet waits for a pool that may be
+# starting from zero (a GPU host and its model: minutes); one being spoken, for a busy worker.
+_POOL_STARTING_RETRY_S = 60
+_BUSY_RETRY_S = 10
+
+
+def _not_spoken_in_time(job_id: str, timeout_s: float) -> EngineUnavailable:
+    """The 503 of a line not spoken within `timeout_s`. The job goes on: its audio will be at
+    /v1/jobs/{id}/audio, and the same request sent again then is answered from the cache."""
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+        taken = job is not None and job.status != JobStatus.queued
+    if taken:
+        return EngineUnavailable(
+            f"job {job_id} is being spoken but did not finish within {timeout_s:g}s; its audio will be at "
+            f"/v1/jobs/{job_id}/audio, and this request sent again then is answered from the cache",
+            _BUSY_RETRY_S,
+        )
+    return EngineUnavailable(
+        f"no TTS worker took job {job_id} within {timeout_s:g}s (a pool scaled to zero may still be starting); "
+        f"it stays queued: its audio will be at /v1/jobs/{job_id}/audio, and this request sent again then is "
+        "answered from the cache",
+        _POOL_STARTING_RETRY_S,
     )
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import uuid
 
 import numpy as np
 import openai
 import pytest
 import soundfile as sf
+from fastapi.testclient import TestClient
 
 from deploy.stack import Stack
+from shared.config import get_settings
 from tests.voice_factory import create_voice
 
 LINE = "您好，这里是语音合成服务，很高兴为您服务。"
@@ -103,3 +106,20 @@ def test_streamed_audio_is_wav_or_pcm_only(stack: Stack) -> None:
         r = api.post("/v1/audio/speech", json=body)
 
     assert r.status_code == 400 and "streams wav or pcm" in r.json()["error"]["message"]
+
+
+def test_a_line_no_worker_takes_in_time_is_a_503_saying_when_to_come_back(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The in-process API has no TTS worker: as a pool scaled to zero that is still starting.
+    monkeypatch.setattr(get_settings(), "speech_wait_s", 0.3)
+    r = client.post(
+        "/v1/audio/speech",
+        json={"model": "tts-1", "input": f"没有人念的一句话{uuid.uuid4().hex[:6]}。", "voice": "cmn"},
+    )
+
+    assert r.status_code == 503 and r.headers["Retry-After"] == "60"
+    message = r.json()["error"]["message"]
+    assert "no TTS worker took job" in message and "answered from the cache" in message
+    job_id = message.split("job ")[1].split()[0]
+    assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"  # it goes on
