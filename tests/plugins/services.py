@@ -67,10 +67,13 @@ def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 @starts_processes
-def postgres_stack(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Iterator[Stack]:
-    stack = start_stack(tmp_path_factory.mktemp("stack-pg"), pg_database, tts_workers=1)
-    yield stack
-    stack.stop()
+def postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """On a database of its own: its dispatcher and reconciler run all session long, and would
+    take the lines and webhooks that storage tests leave in the session's database."""
+    with fresh_pg_database("voxq_stack") as url:
+        stack = start_stack(tmp_path_factory.mktemp("stack-pg"), url, tts_workers=1)
+        yield stack
+        stack.stop()
 
 
 @pytest.fixture(scope="session")
