@@ -14,6 +14,7 @@ from shared.errors import (
     AtCapacity,
     AudioExpired,
     BadInput,
+    BadLine,
     EngineError,
     EngineUnavailable,
     NotFound,
@@ -70,7 +71,8 @@ def error_response(exc: VoxQueueError) -> JSONResponse:
                 headers = {"Retry-After": str(exc.retry_after_s)}
             if isinstance(exc, RangeNotSatisfiable):
                 headers = {"Content-Range": f"bytes */{exc.size}"}
-            return JSONResponse(error_body(kind, str(exc)), status_code=status, headers=headers)
+            extra = {"line": exc.line} if isinstance(exc, BadLine) else {}
+            return JSONResponse(error_body(kind, str(exc), **extra), status_code=status, headers=headers)
     logger.error("unmapped error: %r", exc)
     return JSONResponse(error_body("internal", str(exc)), status_code=500)
 
@@ -111,6 +113,10 @@ def install(app: FastAPI) -> None:
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 413:  # a body over its route's limit, met while it was read (api/guard.py)
             return error_response(TooLarge(str(exc.detail)))
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's answer to a body it could not parse at all ("There was an error parsing
+            # the body"): the cause is what names the problem (not UTF-8, nested too deeply).
+            return error_response(BadInput(f"the body cannot be read: {exc.__cause__}"))
         return JSONResponse(error_body("http", str(exc.detail)), status_code=exc.status_code)
 
 

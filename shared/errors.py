@@ -13,6 +13,19 @@ class BadInput(VoxQueueError):
     """Raised when a request or uploaded file is invalid; nothing is stored (HTTP 400)."""
 
 
+class BadLine(BadInput):
+    """Raised when one line of an uploaded script cannot become a job (nothing visible in it, not
+    valid JSON, the wrong number of CSV fields...); `line`, its 1-based number, is in the HTTP
+    error too, so a client can point at it."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:  # raised in another process, pickled back
+        return type(self), (str(self), self.line)
+
+
 class TooLarge(BadInput):
     """Raised when an input is over a configured size limit (HTTP 413)."""
 

@@ -1,6 +1,5 @@
 """Bulk scripts: POST /v1/batches, progress, and the whole script's audio."""
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
@@ -29,6 +28,7 @@ from shared.jobs.accept import BatchForm
 from shared.jobs.contracts import AudioFormat, Speed, VoiceName
 from shared.jobs.lanes import LANES, Lane
 from shared.models import Batch, Job, JobKind, JobStatus
+from shared.text.json_input import loads
 from shared.webhooks import callbacks
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
@@ -104,9 +104,9 @@ def parse_dialect_voices(raw: str | None) -> dict[str, str]:
     if not raw:
         return {}
     try:
-        mapping = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"dialect_voices is not valid JSON ({exc.msg})") from None
+        mapping = loads(raw)
+    except ValueError as exc:
+        raise BadInput(f"dialect_voices is not valid JSON ({exc})") from None
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
         raise BadInput('dialect_voices must be a JSON object of dialect to voice, e.g. {"粤语": "yue"}')
     unknown = sorted(set(mapping) - set(LABELS))

@@ -71,8 +71,9 @@ _DIRECTORY_ENTRY = b"PK\x01\x02"
 # does not know; ValueError for a name that is not UTF-8 or an offset before the start)...
 _BROKEN_ZIP = (zipfile.BadZipFile, NotImplementedError, ValueError)
 # ... and for a broken entry: those, bad deflate data (zlib.error), bad bzip2 or lzma data (OSError,
-# LZMAError), a truncated file (EOFError), an encrypted entry (RuntimeError).
-_BROKEN_ENTRY = (*_BROKEN_ZIP, zlib.error, lzma.LZMAError, EOFError, OSError, RuntimeError)
+# LZMAError), a truncated file (EOFError), an encrypted entry (RuntimeError), an offset past what a
+# seek can reach (OverflowError: a zip64 field of 2**63 or more).
+_BROKEN_ENTRY = (*_BROKEN_ZIP, zlib.error, lzma.LZMAError, EOFError, OSError, RuntimeError, OverflowError)
 
 # --- encodings ---------------------------------------------------------------------------
 # UTF-32's marks first: UTF-32LE's starts with UTF-16LE's.
@@ -182,9 +183,12 @@ class _Archive:
         if "META-INF/container.xml" not in self.names:
             raise BadInput("the EPUB has no META-INF/container.xml, so no package document (OPF) to read")
         root = _meta_inf_xml(self, "META-INF/container.xml")
-        paths = [] if root is None else [el.get("full-path") for el in root.iter("{*}rootfile")]
+        if root is None:
+            raise BadInput("the EPUB's META-INF/container.xml is not XML (nothing in it could be read)")
+        paths = [path for el in root.iter("{*}rootfile") if (path := el.get("full-path"))]
         if not any(path in self.names for path in paths):
-            raise BadInput("the EPUB has no package document (OPF): META-INF/container.xml names none that is there")
+            named = f"names {', '.join(paths)}, which is not in the zip" if paths else "names none"
+            raise BadInput(f"the EPUB has no package document (OPF): META-INF/container.xml {named}")
 
     def read(self, name: str) -> bytes:
         """The file's bytes, a document's as UTF-8; KeyError if the zip has no such file."""
@@ -244,7 +248,12 @@ def _as_utf8(document: bytes) -> bytes:
     encoding = _declared_encoding(document)
     if encoding == "utf-8":
         return document
-    text = document.decode(encoding, errors="replace")
+    try:
+        text = document.decode(encoding, errors="replace")
+    except (LookupError, UnicodeError):
+        # A codec that is no text encoding (hex, rot13) or reads nothing leniently (idna,
+        # undefined): read as UTF-8, as one Python does not know.
+        text = document.decode("utf-8", errors="replace")
     return _XML_DECLARATION_TEXT.sub("", text.lstrip("\ufeff"), count=1).encode("utf-8")
 
 

@@ -3,20 +3,21 @@ EPUB book (shared/books/epub.py)."""
 
 import csv
 import io
-import json
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from shared.books.epub import read_epub
 from shared.books.store import BookInfo
-from shared.errors import BadInput, TooLarge
+from shared.errors import BadInput, BadLine, TooLarge
 from shared.jobs.contracts import ScriptLine
 from shared.models import NAME_CHARS
+from shared.text.json_input import loads
 from shared.text.sentences import clean
 
 ScriptFormat = Literal["text", "csv", "jsonl", "epub"]
 _FORMATS: dict[str, ScriptFormat] = {"text": "text", "csv": "csv", "jsonl": "jsonl", "epub": "epub"}
 _HEADING = "# "  # a plain-text line starting so starts a chapter with the rest as its title
+_FIELDS = ("text", "voice", "id")  # of a line: a CSV's columns, a JSONL object's keys
 
 
 @dataclass(frozen=True)
@@ -83,11 +84,11 @@ def _text_lines(text: str) -> tuple[list[ScriptLine], BookInfo | None]:
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
-        spoken = clean(raw)
+        spoken = _visible(number, raw)
         if raw.startswith(_HEADING):
             spoken = clean(raw[len(_HEADING) :])
             if not spoken:
-                raise BadInput(f"line {number}: a chapter heading ('# ') with no title")
+                raise BadLine(f"line {number}: a chapter heading ('# ') with no title", number)
             titles.append(spoken)
         lines.append(ScriptLine(number, spoken, chapter=len(titles) or None))
     if not titles:
@@ -99,15 +100,41 @@ def _text_lines(text: str) -> tuple[list[ScriptLine], BookInfo | None]:
 
 
 def _csv_lines(text: str) -> list[ScriptLine]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = [c.strip() for c in reader.fieldnames or []]
-    if "text" not in columns:
-        raise BadInput(f"the CSV has no 'text' column (columns: {', '.join(columns) or 'none'})")
-    reader.fieldnames = columns
-    lines = []
-    for number, row in enumerate(reader, 2):  # line 1 is the header
-        lines.append(_line(number, row.get("text"), row.get("voice"), row.get("id")))
+    """A row per line, numbered as the file's lines are (blank lines and line breaks inside
+    quotes count), so that "line N" is where an editor shows it. Strict: a quote never closed
+    would otherwise swallow the rest of the file into one line, and a row of more fields than
+    the header (an unquoted comma in the text) would lose the text after it."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1  # the line the row being read starts on
+    try:
+        columns = [c.strip() for c in next(reader, [])]
+        if "text" not in columns:
+            raise BadInput(f"the CSV has no 'text' column (columns: {', '.join(columns) or 'none'})")
+        for name in _FIELDS:
+            if columns.count(name) > 1:
+                raise BadInput(f"the CSV has {columns.count(name)} columns named {name!r}")
+        lines = []
+        start = reader.line_num + 1
+        for row in reader:
+            if row:  # else a blank line
+                if len(row) != len(columns):
+                    fields = f"{len(row)} field{'s' * (len(row) != 1)}"
+                    raise BadLine(f"line {start} has {fields} where the header has {len(columns)}", start)
+                cells = dict(zip(columns, row, strict=True))
+                lines.append(_line(start, cells["text"], cells.get("voice"), cells.get("id")))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise _csv_error(start, exc) from None
     return lines
+
+
+def _csv_error(line: int, exc: csv.Error) -> BadInput:
+    # The csv module names its problems only in its messages.
+    if str(exc).startswith("field larger than field limit"):
+        return TooLarge(f"line {line}: a field has more than {csv.field_size_limit()} characters")
+    if str(exc) == "unexpected end of data":
+        return BadLine(f"line {line}: a quoted field is never closed (a '\"' is missing)", line)
+    return BadLine(f"line {line}: not valid CSV ({exc})", line)
 
 
 def _jsonl_lines(text: str) -> list[ScriptLine]:
@@ -116,26 +143,39 @@ def _jsonl_lines(text: str) -> list[ScriptLine]:
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"line {number}: not valid JSON ({exc.msg})") from None
+            record = loads(raw)
+        except ValueError as exc:
+            raise BadLine(f"line {number}: not valid JSON ({exc})", number) from None
         if not isinstance(record, dict):
-            raise BadInput(f"line {number}: expected a JSON object with a 'text' field")
-        for field in ("text", "voice", "id"):
+            raise BadLine(f"line {number}: expected a JSON object with a 'text' field", number)
+        for field in _FIELDS:
             value = record.get(field)
             if value is not None and not isinstance(value, str | int):
-                raise BadInput(f"line {number}: '{field}' must be a string")
+                raise BadLine(f"line {number}: '{field}' must be a string", number)
         ident = record.get("id")
         lines.append(_line(number, record.get("text"), record.get("voice"), None if ident is None else str(ident)))
     return lines
 
 
 def _line(number: int, text: object, voice: object, ident: object) -> ScriptLine:
-    if not isinstance(text, str) or not clean(text):
-        raise BadInput(f"line {number}: empty or missing text")
+    if text is not None and not isinstance(text, str):
+        raise BadLine(f"line {number}: 'text' must be a string", number)
+    if not text or not text.strip():
+        raise BadLine(f"line {number}: empty or missing text", number)
+    spoken = _visible(number, text)
     line_id = str(ident).strip() or None if ident is not None else None
     voice_name = (voice or "").strip() or None if isinstance(voice, str) else None
     for field, value in (("id", line_id), ("voice", voice_name)):
         if value is not None and len(value) > NAME_CHARS:
             raise TooLarge(f"line {number}: the {field} has {len(value)} characters; the limit is {NAME_CHARS}")
-    return ScriptLine(number, clean(text), voice_name, line_id)
+    return ScriptLine(number, spoken, voice_name, line_id)
+
+
+def _visible(number: int, text: str) -> str:
+    """The line cleaned; BadLine if nothing is left (zero-width spaces, NULs, byte-order marks,
+    control characters): such a line would be stored as empty and fail only in a worker."""
+    cleaned = clean(text)
+    if not cleaned:
+        shown = " ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(text.strip()))
+        raise BadLine(f"line {number} holds only invisible characters ({shown}): there is nothing to speak", number)
+    return cleaned
