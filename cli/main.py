@@ -76,15 +76,19 @@ def _logging() -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema; on a new database, also create the local API key."""
+    from sqlalchemy.engine import make_url
+
     from shared.migrate import upgrade
     from shared.tenants.local import ensure_local_key
 
     settings = get_settings()
     upgrade()
-    console.print(f"database ready: {settings.sqlalchemy_url}")
+    # Run as a deploy job, this goes to logs that many can read: no password, no key.
+    console.print(f"database ready: {make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)}")
     key, created = ensure_local_key()
     if created:
-        console.print(f"created the local API key (tenant 'local'), saved in {settings.local_key_file}:\n{key}")
+        shown = f":\n{key}" if sys.stdout.isatty() else ""
+        console.print(f"created the local API key (tenant 'local'), saved in {settings.local_key_file}{shown}")
 
 
 @app.command()

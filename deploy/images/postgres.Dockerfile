@@ -1,5 +1,6 @@
 # PostgreSQL for the compose test, from Debian (bookworm: PostgreSQL 15) in place of
-# postgres:16.9. The entrypoint does the part of the official image's that compose.yaml uses.
+# compose.yaml's postgres:16.15-bookworm. The entrypoint does the part of the official image's that
+# compose.yaml uses; its server listens on TCP from the start, as compose.yaml's health check asks.
 FROM voxq-base:bookworm
 # No "main" cluster at install: the entrypoint makes one in the volume on first start.
 RUN mkdir -p /etc/postgresql-common/createcluster.d \

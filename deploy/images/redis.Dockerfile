@@ -1,4 +1,6 @@
-# Redis for the compose test, from Debian (bookworm: Redis 7.0) in place of redis:7.4.2.
+# Redis for the compose test, from Debian (bookworm: Redis 7.0) in place of compose.yaml's
+# redis:7.4.11-bookworm. compose.yaml's command (--requirepass ...) and health check (redis-cli with
+# REDISCLI_AUTH) run on it as they are.
 FROM voxq-base:bookworm
 RUN apt-get update \
  && apt-get install -y --no-install-recommends redis-server \

@@ -15,8 +15,10 @@ COPY images/wheelhouse/app /wheels/app
 RUN pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps /wheels/app/*.whl
 # The Fish Speech stand-in (test only): the same image runs it as the fish-speech service.
 COPY fish_speech_standin.py /opt/voxq-test/fish_speech_standin.py
-# Not root: nothing here needs it (and Celery warns when a worker runs as root).
-RUN useradd --system --home-dir /data --create-home voxq
-USER voxq
+# Not root, and the same numeric user as deploy/Dockerfile's (10001:10001, what the Kubernetes
+# manifests run as).
+RUN groupadd --system --gid 10001 voxq \
+ && useradd --system --uid 10001 --gid voxq --home-dir /data --create-home voxq
+USER 10001:10001
 WORKDIR /data
 CMD ["voxq", "api", "--host", "0.0.0.0", "--port", "8000"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import soundfile as sf
 
-from deploy.stack import REPO, Stack, free_port
+from deploy.stack import REPO, Stack, free_port, fresh_pg_database
 from tests.plugins.services import wait_for
 
 
@@ -198,3 +198,20 @@ def test_cancel_stops_a_batch_and_a_webhook_secret_is_printed_once(webhook_stack
     secret = voxq(webhook_stack, "keys", "webhook-secret", "--tenant", "tenant-a")
     assert secret.returncode == 0 and secret.stdout.strip().startswith("whsec_")
     assert voxq(webhook_stack, "keys", "webhook-secret", "--tenant", "nobody").returncode == 2
+
+
+def test_migrate_prints_neither_the_database_password_nor_the_new_key_to_a_log(tmp_path: Path) -> None:
+    """Run as a deploy job its output is kept in logs: the URL is shown masked, the key only
+    on a terminal (it is saved in the data folder)."""
+    with fresh_pg_database("voxq_cli_migrate") as url:
+        with_password = url.replace(":postgres@", ":hunter2-secret@")  # trust auth ignores it
+        env = os.environ | {"VOXQ_DATABASE_URL": with_password, "VOXQ_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", "migrate"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+        )
+
+    key = (tmp_path / "local-api-key").read_text().strip()
+    assert done.returncode == 0, done.stderr
+    assert "database ready: postgresql+psycopg://postgres:***@" in done.stdout
+    assert "hunter2-secret" not in done.stdout + done.stderr and key not in done.stdout + done.stderr
+    assert "created the local API key" in done.stdout

@@ -6,11 +6,12 @@ installs and starts. Needs root, as CI has.
 A chapter goes through the published API port while the TTS workers are scaled from one to
 three and one of them is killed mid-batch; every line must then be done exactly once, and the
 chapter's M4B is built by the media worker (the TTS workers, on Fish Speech, never take books).
-Flower and /metrics must refuse requests without credentials. The times to a healthy stack and to the
+Flower, /metrics and Redis must refuse requests without credentials. The times to a healthy stack and to the
 batch's end are printed at the end of the run (tests/deploy/conftest.py).
 """
 
 import os
+import secrets
 import subprocess
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -34,6 +35,7 @@ LINES = 60
 API_PORT = int(os.environ.get("VOXQ_TEST_API_PORT", "18000"))
 FLOWER_PORT = int(os.environ.get("VOXQ_TEST_FLOWER_PORT", "15555"))
 SECRETS = {
+    "VOXQ_REDIS_PASSWORD": secrets.token_hex(16),  # made for the run; it goes into URLs, hence hex
     "VOXQ_POSTGRES_PASSWORD": "compose-test-pg",
     "VOXQ_FLOWER_PASSWORD": "compose-test-flower",
     "VOXQ_METRICS_TOKEN": "compose-test-metrics",
@@ -237,3 +239,7 @@ def test_a_chapter_survives_scaling_and_a_killed_worker(
         assert anyone.get(f"{stack.api_url}/metrics").status_code == 401
         bearer = {"Authorization": f"Bearer {SECRETS['VOXQ_METRICS_TOKEN']}"}
         assert anyone.get(f"{stack.api_url}/metrics", headers=bearer).status_code == 200
+    # Redis asks every client for its password (requirepass): redis-cli without REDISCLI_AUTH is
+    # refused (it exits 0 on an error reply, so the reply is what tells).
+    assert "NOAUTH" in stack.compose("exec", "-T", "redis", "env", "-u", "REDISCLI_AUTH", "redis-cli", "ping")
+    assert "PONG" in stack.compose("exec", "-T", "redis", "redis-cli", "ping")

@@ -7,13 +7,20 @@ Offline: `kubectl kustomize` renders the kustomization, `kubernetes-validate` ch
 kinds against the schemas it ships, and KEDA's kinds are checked against the fields KEDA documents
 (keda.sh/docs/2.16: reference/scaledobject-spec, scalers/redis-lists, scalers/postgresql,
 concepts/authentication). The postgresql triggers' queries run on a fresh, migrated Postgres
-database (the server the other Postgres tests use; no process is started)."""
+database (the server the other Postgres tests use; no process is started).
+
+And the deploy holds no known hole: every container runs unprivileged (deploy/Dockerfile's numeric
+user, no capability, a read-only root) save the engines' named exceptions; every Deployment that
+reads the database waits for the migration, whose Job prints neither the database URL nor an API
+key (both scripts run here on Postgres); the API keeps a pod through a drain; NetworkPolicies deny
+ingress but where it is meant to go; every Redis URL carries a password."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,12 +42,16 @@ from shared.db import make_engine
 from shared.jobs import state
 from shared.jobs.lanes import BOOK_TASK, LANES, QUEUE_FOR_TASK, QUEUES, TASK_FOR_KIND, Lane, lane_list
 from shared.models import Batch, JobKind, Tenant
+from shared.tenants.auth import KEY_PREFIX
+from tests.plugins.tiers import starts_processes
 from workers.app import celery_app
 from workers.books import tasks as _book_tasks  # noqa: F401  (registers BOOK_TASK with celery_app)
 
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+K8S = DEPLOY / "k8s"
 KUBERNETES_VERSION = "1.32"  # the kubectl installed here; the manifests need 1.29+ (native sidecars)
 SECRET_EXAMPLE = K8S / "secret.example.yaml"
+INGRESS_EXAMPLE = K8S / "ingress.example.yaml"
 MODEL_LOAD_ANNOTATION = "voxqueue/model-load-s"
 
 Manifest = dict[str, Any]
@@ -109,7 +120,9 @@ ROLES = {
     "reconciler": Role(
         "Deployment", "voxq-reconciler", "reconciler", ("voxq", "requeue", "--every", "10"), frozenset(_STORE)
     ),
-    "migrate": Role("Job", "voxq-migrate", "migrate", ("voxq", "migrate"), frozenset({"VOXQ_DATABASE_URL"})),
+    # A script, not `voxq migrate` (which prints the database URL and a new key): what it does is
+    # checked by running it (test_the_migration_prints_neither_the_database_url_nor_a_key).
+    "migrate": Role("Job", "voxq-migrate", "migrate", ("python", "-c"), frozenset({"VOXQ_DATABASE_URL"})),
 }
 # The GPU pools: an engine (a native sidecar) on one GPU beside each worker, with a model to load.
 WORKERS = {"tts": ROLES["tts-worker"], "llm": ROLES["llm-worker"]}
@@ -132,6 +145,26 @@ class CpuPool:
 
 CPU_WORKERS = {"media": CpuPool(ROLES["media-worker"], BOOK_TASK)}
 POOL_ROLES = WORKERS | {pool: cpu.role for pool, cpu in CPU_WORKERS.items()}
+# What a process must never run in a manifest: it prints a secret into the logs.
+PRINTS_A_SECRET = {
+    ("voxq", "migrate"): "the database URL, and on a new database a new API key",
+    ("voxq", "keys"): "an API key",
+}
+# The init container every Deployment that reads the database runs first (schema-wait.yaml).
+SCHEMA_WAIT = "wait-for-schema"
+SCHEMA_WAIT_CONFIG = ("voxq-schema-wait", "wait_for_schema.py")
+# Flower reads Redis alone: no database URL, nothing to wait for.
+NO_DATABASE = {"voxq-flower"}
+
+# Who every container runs as, and what it may do (restricted, in the Pod Security Standards'
+# terms), with the engines' named exceptions: they run as their images' user, root, and write
+# where their images have them write. Each exception must name an engine sidecar.
+SECURITY_FIELDS = ("runAsNonRoot", "runAsUser", "runAsGroup", "readOnlyRootFilesystem")
+ENGINE_EXCEPTIONS = {
+    ("voxq-tts-worker", "fish-speech"): frozenset(SECURITY_FIELDS),
+    ("voxq-llm-worker", "vllm"): frozenset(SECURITY_FIELDS),
+}
+
 # Never a literal in a manifest: each comes from the Secret.
 SECRET_SETTINGS = {"VOXQ_REDIS_URL", "VOXQ_DATABASE_URL", "VOXQ_METRICS_TOKEN", "VOXQ_FLOWER_PASSWORD"}
 # Where one process writes and another reads: every process that sets one sets the same value.
@@ -274,14 +307,63 @@ def environment(objects: list[Manifest], spec: dict[str, Any]) -> dict[str, str 
     return values
 
 
+def all_containers(workload: Manifest) -> list[dict[str, Any]]:
+    """Init containers (the engines, the schema wait) and containers."""
+    spec = pod_spec(workload)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def workloads(objects: list[Manifest]) -> list[Manifest]:
+    return [o for o in objects if o["kind"] in ("Deployment", "Job")]
+
+
+def voxq_image() -> str:
+    """VoxQueue's image as the render names it (kustomization.yaml `images`)."""
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    (image,) = [i for i in kustomization["images"] if i["name"] == "voxqueue"]
+    return f"{image['newName']}:{image['newTag']}"
+
+
 def voxq_containers(objects: list[Manifest]) -> list[tuple[str, dict[str, Any]]]:
+    """Every container of VoxQueue's image, init containers included."""
     return [
         (f"{o['metadata']['name']}/{c['name']}", c)
-        for o in objects
-        if o["kind"] in ("Deployment", "Job")
-        for c in pod_spec(o)["containers"]
-        if c.get("command", [""])[0] == "voxq"
+        for o in workloads(objects)
+        for c in all_containers(o)
+        if c["image"] == voxq_image()
     ]
+
+
+def image_user() -> tuple[int, int]:
+    """deploy/Dockerfile's USER, uid and gid, which must be numbers (the kubelet checks
+    runAsNonRoot against a numeric user only) and the ones its useradd gives."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    (user,) = re.findall(r"^USER\s+(\S+)\s*$", dockerfile, flags=re.MULTILINE)
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit() and gid.isdigit(), f"USER {user}: not numeric uid:gid"
+    assert re.search(rf"useradd\b[^\n]*--uid {uid}\b", dockerfile), "useradd gives another uid"
+    assert re.search(rf"groupadd\b[^\n]*--gid {gid}\b", dockerfile), "groupadd gives another gid"
+    return int(uid), int(gid)
+
+
+def security(workload: Manifest, spec: dict[str, Any]) -> dict[str, Any]:
+    """A container's security settings as the kubelet applies them: the pod's, then the
+    container's over them (for the fields both may set)."""
+    pod = pod_spec(workload).get("securityContext", {})
+    both = ("runAsNonRoot", "runAsUser", "runAsGroup", "seccompProfile")
+    return {key: pod[key] for key in both if key in pod} | spec.get("securityContext", {})
+
+
+def redis_urls(value: Any) -> Iterator[str]:
+    """Every redis:// or rediss:// URL in a manifest's strings."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from redis_urls(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from redis_urls(item)
+    elif isinstance(value, str):
+        yield from re.findall(r"rediss?://\S+", value)
 
 
 def arg(args: list[str], flag: str) -> str:
@@ -361,6 +443,9 @@ def test_the_kustomization_renders_every_part_of_the_deployment(objects: list[Ma
     assert kinds["Service"] == 2  # api, flower
     assert kinds["ScaledObject"] == len(QUEUES)
     assert kinds["TriggerAuthentication"] == 2  # Redis, Postgres
+    assert kinds["ConfigMap"] == 2  # the settings, the schema wait's script
+    assert kinds["PodDisruptionBudget"] == 1  # the API's
+    assert kinds["NetworkPolicy"] == 5  # deny by default; the API, Flower, Redis, Postgres
     for role in ROLES.values():
         find(objects, role.kind, role.name)
 
@@ -381,8 +466,29 @@ def test_every_built_in_kind_is_valid_for_kubernetes_1_32(objects: list[Manifest
 def test_each_process_runs_its_voxq_command(objects: list[Manifest]) -> None:
     for role in ROLES.values():
         spec = container(find(objects, role.kind, role.name), role.container)
-        assert tuple(spec["command"]) == role.command, role.name
+        if role.command[0] == "voxq":
+            assert tuple(spec["command"]) == role.command, role.name
+        else:  # a script, run below
+            assert tuple(spec["command"][:-1]) == role.command, role.name
         assert "args" not in spec, role.name
+
+
+def test_no_process_prints_a_secret_into_its_log(objects: list[Manifest]) -> None:
+    """A Job's or a pod's log is read by whoever may read the namespace's logs, and kept: no
+    container runs a command that prints a key or a URL with its password."""
+    printing = [
+        f"{o['metadata']['name']}/{c['name']}: {PRINTS_A_SECRET[command]}"
+        for o in workloads(objects)
+        for c in all_containers(o)
+        for command in PRINTS_A_SECRET
+        if tuple(c.get("command", [])[:2]) == command
+    ]
+    scripts = [
+        " ".join(c.get("command", []) + c.get("args", [])) for o in workloads(objects) for c in all_containers(o)
+    ]
+
+    assert printing == []
+    assert not any(call in script for script in scripts for call in ("ensure_local_key", "create_key"))
 
 
 def test_every_image_is_pinned_to_a_version(objects: list[Manifest]) -> None:
@@ -814,7 +920,7 @@ def test_a_cpu_pool_holds_no_gpu_and_runs_no_engine(objects: list[Manifest], poo
     asked = {name for r in resources for part in ("requests", "limits") for name in r.get(part, {})}
 
     assert [c["name"] for c in spec["containers"]] == [role.container]
-    assert sidecars(deployment) == [] and spec.get("initContainers", []) == []
+    assert sidecars(deployment) == [] and [c["name"] for c in spec.get("initContainers", [])] == [SCHEMA_WAIT]
     assert not any("gpu" in name for name in asked)
     assert not any("gpu" in str(t.get("key", "")) for t in spec.get("tolerations", []))
     assert "nodeSelector" not in spec and "affinity" not in spec  # not pinned to the GPU nodes either
@@ -839,3 +945,238 @@ def test_a_stopped_cpu_worker_finishes_even_its_longest_job(objects: list[Manife
     deployment = find(objects, "Deployment", role.name)
 
     assert shutdown_grace_s(objects, deployment, role.container) >= CPU_WORKERS[pool].longest_job_s
+
+
+# --- no known holes: who runs as whom, what waits for what, who may connect ----------------------
+
+
+def test_every_container_runs_unprivileged_save_the_engines_named_exceptions(objects: list[Manifest]) -> None:
+    """As deploy/Dockerfile's numeric user, never root, with no capability, no way to gain
+    privileges, the runtime's default seccomp profile and a read-only root. The engines run as
+    their images' root and write into them (ENGINE_EXCEPTIONS); the rest holds for them too."""
+    uid, gid = image_user()
+    wanted = {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "readOnlyRootFilesystem": True}
+    engines = {(o["metadata"]["name"], c["name"]) for o in workloads(objects) for c in sidecars(o)}
+    wrong = []
+    for workload in workloads(objects):
+        name = workload["metadata"]["name"]
+        if pod_spec(workload).get("securityContext", {}).get("fsGroup") != gid:
+            wrong.append(f"{name}: fsGroup")
+        for spec in all_containers(workload):
+            applied = security(workload, spec)
+            excepted = ENGINE_EXCEPTIONS.get((name, spec["name"]), frozenset())
+            wrong += [
+                f"{name}/{spec['name']}: {key}"
+                for key, value in wanted.items()
+                if key not in excepted and applied.get(key) != value
+            ]
+            if applied.get("allowPrivilegeEscalation") is not False or applied.get("privileged"):
+                wrong.append(f"{name}/{spec['name']}: may gain privileges")
+            capabilities = applied.get("capabilities", {})
+            if "ALL" not in capabilities.get("drop", []) or capabilities.get("add"):
+                wrong.append(f"{name}/{spec['name']}: capabilities")
+            if applied.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+                wrong.append(f"{name}/{spec['name']}: seccompProfile")
+
+    assert wrong == []
+    assert set(ENGINE_EXCEPTIONS) == engines  # an exception names an engine, and only an engine
+
+
+def test_every_voxqueue_process_has_a_writable_tmp_on_a_read_only_root(objects: list[Manifest]) -> None:
+    """Temporary files (uploads spooled by the API, ffmpeg's books) go to an emptyDir at /tmp."""
+    missing = []
+    for workload in workloads(objects):
+        scratch = {v["name"] for v in pod_spec(workload).get("volumes", []) if "emptyDir" in v}
+        for spec in pod_spec(workload)["containers"]:
+            mounts = {m["mountPath"]: m["name"] for m in spec.get("volumeMounts", [])}
+            if spec["image"] == voxq_image() and mounts.get("/tmp") not in scratch:
+                missing.append(f"{workload['metadata']['name']}/{spec['name']}")
+    assert missing == []
+
+
+def test_every_worker_has_a_liveness_probe_that_asks_nothing_of_the_broker(objects: list[Manifest]) -> None:
+    """`celery inspect ping` would be a broker round trip that every worker of the pool answers."""
+    for pool, role in POOL_ROLES.items():
+        probe = container(find(objects, "Deployment", role.name), role.container).get("livenessProbe")
+        assert probe and probe.get("periodSeconds", 10) >= 10, pool
+        assert "celery" not in " ".join(probe.get("exec", {}).get("command", [])), pool
+
+
+def test_every_deployment_that_reads_the_database_waits_for_the_schema(objects: list[Manifest]) -> None:
+    """An init container of VoxQueue's image runs the schema wait's script with the same database
+    URL as the pod's process, and ends (it is no sidecar); Flower alone reads no database."""
+    waiting = set()
+    for deployment in of_kind(objects, "Deployment"):
+        name = deployment["metadata"]["name"]
+        urls = {environment(objects, c).get("VOXQ_DATABASE_URL") for c in pod_spec(deployment)["containers"]} - {None}
+        waits = [c for c in pod_spec(deployment).get("initContainers", []) if c["name"] == SCHEMA_WAIT]
+        if not urls:
+            assert waits == [], name
+            continue
+        (wait,) = waits
+        env = environment(objects, wait)
+        waiting.add(name)
+
+        assert wait["image"] == voxq_image() and "restartPolicy" not in wait, name
+        assert wait["command"] == ["python", "-c", "$(WAIT_FOR_SCHEMA_PY)"], name
+        assert {"VOXQ_DATABASE_URL": env["VOXQ_DATABASE_URL"]} == {"VOXQ_DATABASE_URL": urls.pop()}, name
+        assert (
+            env["WAIT_FOR_SCHEMA_PY"]
+            == find(objects, "ConfigMap", SCHEMA_WAIT_CONFIG[0])["data"][SCHEMA_WAIT_CONFIG[1]]
+        )
+    assert {d["metadata"]["name"] for d in of_kind(objects, "Deployment")} - waiting == NO_DATABASE
+
+
+@dataclass(frozen=True)
+class Run:
+    """A script's exit status (None: still waiting when stopped) and everything it printed."""
+
+    status: int | None
+    output: str
+
+
+def run_script(script: str, database_url: str, timeout_s: float) -> Run:
+    """`python -c script` as the manifests run it, with only the database URL set."""
+    env = {"PATH": "/usr/bin:/bin", "VOXQ_DATABASE_URL": database_url, "VOXQ_DATA_DIR": "/nonexistent"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env=env,
+            cwd="/",  # no .env file read by the settings
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as stopped:
+        printed = [
+            part.decode() if isinstance(part, bytes) else part or "" for part in (stopped.stdout, stopped.stderr)
+        ]
+        return Run(None, "".join(printed))
+    return Run(done.returncode, done.stdout + done.stderr)
+
+
+@dataclass(frozen=True)
+class SchemaRuns:
+    database_url: str
+    before: Run  # the schema wait, on an empty database
+    migrate: Run  # the migrate Job's command
+    after: Run  # the schema wait again
+    keys: int  # API keys in the database afterwards
+
+
+@pytest.fixture(scope="module")
+@starts_processes
+def schema_runs(objects: list[Manifest]) -> Iterator[SchemaRuns]:
+    """The schema wait and the migration, run as the manifests run them on a fresh database."""
+    wait = find(objects, "ConfigMap", SCHEMA_WAIT_CONFIG[0])["data"][SCHEMA_WAIT_CONFIG[1]]
+    migrate = container(find(objects, "Job", ROLES["migrate"].name), ROLES["migrate"].container)["command"][-1]
+    with fresh_pg_database("voxq_k8s_schema") as url:
+        before = run_script(wait, url, timeout_s=6)
+        migrated_run = run_script(migrate, url, timeout_s=120)
+        after = run_script(wait, url, timeout_s=60)
+        with psycopg.connect(libpq(url)) as conn:
+            row = conn.execute("SELECT count(*) FROM api_keys").fetchone()
+        assert row is not None
+        yield SchemaRuns(url, before, migrated_run, after, row[0])
+
+
+def test_the_schema_wait_waits_until_the_migration_has_run(schema_runs: SchemaRuns) -> None:
+    assert schema_runs.before.status is None, schema_runs.before  # still waiting on the empty database
+    assert "waiting for the migrate Job" in schema_runs.before.output
+    assert schema_runs.migrate.status == 0, schema_runs.migrate
+    assert schema_runs.after.status == 0, schema_runs.after
+
+
+def test_the_migration_prints_neither_the_database_url_nor_a_key(schema_runs: SchemaRuns) -> None:
+    """Nor does the schema wait; and the migration makes no key that no one was shown."""
+    password = make_url(schema_runs.database_url).password
+    assert password
+    for run in (schema_runs.before, schema_runs.migrate, schema_runs.after):
+        assert password not in run.output and KEY_PREFIX not in run.output, run
+    assert schema_runs.keys == 0
+
+
+def test_a_disruption_budget_keeps_an_api_pod_serving(objects: list[Manifest]) -> None:
+    api = find(objects, "Deployment", ROLES["api"].name)
+    labels = api["spec"]["template"]["metadata"]["labels"]
+    budgets = [
+        b
+        for b in of_kind(objects, "PodDisruptionBudget")
+        if b["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    ]
+
+    (budget,) = budgets
+    assert set(budget["spec"]["selector"]) == {"matchLabels"}
+    assert 1 <= budget["spec"]["minAvailable"] < api["spec"]["replicas"]
+
+
+def policy_for(objects: list[Manifest], labels: dict[str, str]) -> list[Manifest]:
+    """The NetworkPolicies that select pods with these labels, other than the default deny."""
+    return [
+        p
+        for p in of_kind(objects, "NetworkPolicy")
+        if p["spec"]["podSelector"] and p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    ]
+
+
+def test_ingress_is_denied_in_the_namespace_but_where_it_is_meant_to_go(objects: list[Manifest]) -> None:
+    """Deny by default; the API's port open; Flower only from Prometheus; Redis and Postgres only
+    from VoxQueue's pods (each carries the part-of label) and KEDA; no other pod let in."""
+    policies = of_kind(objects, "NetworkPolicy")
+    deny = [p for p in policies if p["spec"]["podSelector"] == {}]
+    (default,) = deny
+    assert default["spec"]["policyTypes"] == ["Ingress"] and "ingress" not in default["spec"]
+    assert all(p["spec"]["policyTypes"] == ["Ingress"] for p in policies)
+
+    api = find(objects, "Deployment", ROLES["api"].name)
+    (api_policy,) = policy_for(objects, api["spec"]["template"]["metadata"]["labels"])
+    ports = {port["name"] for c in pod_spec(api)["containers"] for port in c.get("ports", [])}
+    assert [set(rule) for rule in api_policy["spec"]["ingress"]] == [{"ports"}]  # from anywhere
+    assert {p["port"] for p in api_policy["spec"]["ingress"][0]["ports"]} <= ports
+
+    flower = find(objects, "Deployment", ROLES["flower"].name)
+    (flower_policy,) = policy_for(objects, flower["spec"]["template"]["metadata"]["labels"])
+    assert all(rule.get("from") for rule in flower_policy["spec"]["ingress"])  # never from anywhere
+
+    part_of = {"app.kubernetes.io/part-of": "voxqueue"}
+    voxqueue_pods = {"podSelector": {"matchLabels": part_of}}
+    keda = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}
+    for store, port in (("redis", 6379), ("postgresql", 5432)):
+        (policy,) = policy_for(objects, {"app.kubernetes.io/name": store})
+        (rule,) = policy["spec"]["ingress"]
+        assert rule["from"] == [voxqueue_pods, keda], store
+        assert rule["ports"] == [{"port": port, "protocol": "TCP"}], store
+    assert all(part_of.items() <= o["spec"]["template"]["metadata"]["labels"].items() for o in workloads(objects))
+
+    selected = {p["metadata"]["name"] for p in policies if p not in deny}
+    assert selected == {"voxq-api", "voxq-flower", "voxq-redis", "voxq-postgres"}
+
+
+def test_every_redis_url_carries_a_password(objects: list[Manifest]) -> None:
+    """In the render (none is written there: they come from the Secret) and in the example
+    Secret, whose redis-password (KEDA's) is the URL's."""
+    example = yaml.safe_load(SECRET_EXAMPLE.read_text())["stringData"]
+    urls = [url for o in objects for url in redis_urls(o)] + list(redis_urls(example))
+
+    assert urls
+    assert [url for url in urls if not urlsplit(url).password] == []
+    assert urlsplit(example["redis-url"]).password == example["redis-password"]
+
+
+def test_the_example_ingress_lets_through_the_largest_body_the_api_takes(objects: list[Manifest]) -> None:
+    """A proxy's smaller limit would answer 413 itself before the API sees the script; the
+    example is valid, names the API's Service and port, and is not applied."""
+    ingress = yaml.safe_load(INGRESS_EXAMPLE.read_text())
+    kubernetes_validate.validate(ingress, KUBERNETES_VERSION, strict=True)
+    size = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    limit = int(size[:-1]) * units[size[-1].lower()] if size[-1].lower() in units else int(size)
+    largest = Settings.model_fields["max_script_bytes"].default + 64 * 1024  # api/limits.py's form slack
+    backends = [path["backend"]["service"] for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
+    service = find(objects, "Service", ROLES["api"].name)
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+
+    assert largest <= limit <= largest + 4 * 1024**2
+    assert backends == [{"name": service["metadata"]["name"], "port": {"name": service["spec"]["ports"][0]["name"]}}]
+    assert INGRESS_EXAMPLE.name not in kustomization["resources"]
