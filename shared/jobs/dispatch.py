@@ -20,6 +20,7 @@ order), never the backlog.
 import heapq
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -80,10 +81,10 @@ def per_message(kind: JobKind) -> int:
     return queue.per_message(TASK_FOR_KIND[kind]) or 1
 
 
-def top_up(pool: str, lane: Lane, settings: Settings | None = None) -> int:
+def top_up(pool: str, lane: Lane, settings: Settings | None = None) -> int | None:
     """One dispatch step of `pool`'s `lane`, unless another process holds its lock: fill the
-    lane's list up to the window. Returns the jobs sent (0 if the list is full, nothing waits,
-    or another process is at it). Raises RedisError if the broker is unreachable (nothing is
+    lane's list up to the window. Returns the jobs sent (0 if the list is full or another process
+    is at it), None if nothing waits. Raises RedisError if the broker is unreachable (nothing is
     marked sent then)."""
     settings = settings or get_settings()
     redis = broker()
@@ -104,7 +105,7 @@ def top_up(pool: str, lane: Lane, settings: Settings | None = None) -> int:
         with session_scope() as session:
             messages = choose(session, pool, lane, room, settings)
             if not messages:
-                return 0
+                return None
             mark_sent(session, messages)
         try:
             for kind in {m.kind for m in messages}:
@@ -298,24 +299,33 @@ def kick(pool: str, lane: Lane) -> None:
         logger.warning("dispatcher: %s %s: lines stored, sent when the queue is back: %s", pool, lane, exc)
 
 
-def dispatch_all(settings: Settings | None = None) -> int:
-    """One step for every pool and lane; a pool whose step fails is logged, and the others go on."""
-    settings = settings or get_settings()
-    sent = 0
-    for pool in QUEUES:
-        if not KINDS[pool]:
-            continue
-        for lane in LANES:
-            try:
-                sent += top_up(pool, lane, settings)
-            except Exception as exc:  # Redis or the database away: the next step tries again
-                logger.warning("dispatcher: %s %s: %s", pool, lane, exc)
+PAIRS: tuple[tuple[str, Lane], ...] = tuple((pool, lane) for pool in QUEUES if KINDS[pool] for lane in LANES)
+
+
+def dispatch_all(settings: Settings | None = None, pairs: Iterable[tuple[str, Lane]] = PAIRS) -> int:
+    """One step for every pool and lane (or those of `pairs`); a pool whose step fails is logged,
+    and the others go on. Returns the jobs sent."""
+    return sum(sent for sent in step(settings or get_settings(), pairs).values() if sent)
+
+
+def step(settings: Settings, pairs: Iterable[tuple[str, Lane]]) -> dict[tuple[str, Lane], int | None]:
+    """A step of each pool and lane of `pairs`: the jobs each sent, None where nothing waits."""
+    sent: dict[tuple[str, Lane], int | None] = {}
+    for pool, lane in pairs:
+        try:
+            sent[pool, lane] = top_up(pool, lane, settings)
+        except Exception as exc:  # Redis or the database away: the next step tries again
+            logger.warning("dispatcher: %s %s: %s", pool, lane, exc)
+            sent[pool, lane] = 0
     return sent
 
 
 class Dispatcher(threading.Thread):
-    """The dispatcher on a daemon thread of a long-running process (the API's): a step every
-    `dispatch_every_s`, and at once when `wake()` is called (a worker finished, a batch came)."""
+    """The dispatcher on a daemon thread of a long-running process (the API's): a step of every
+    pool and lane every `dispatch_every_s`, and at once when `wake()` is called (a worker
+    finished a job) of those that had lines waiting at their last step: a finished line of one
+    pool costs the empty others nothing. A batch's first lines are sent where it is accepted
+    (`kick`), so a pool that had nothing waiting loses no time."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(name="voxq-dispatcher", daemon=True)
@@ -327,11 +337,19 @@ class Dispatcher(threading.Thread):
         self._woken.set()
 
     def run(self) -> None:
+        waiting: list[tuple[str, Lane]] = list(PAIRS)
+        every_s = self.settings.dispatch_every_s
+        last_full = time.monotonic()
         while not self.stopped.is_set():
-            self._woken.wait(self.settings.dispatch_every_s)
+            self._woken.wait(every_s)
             self._woken.clear()
-            if not self.stopped.is_set():
-                dispatch_all(self.settings)
+            if self.stopped.is_set():
+                return
+            full = time.monotonic() - last_full >= every_s  # every pair, however often it is woken
+            sent = step(self.settings, PAIRS if full else waiting)
+            waiting = [pair for pair in (PAIRS if full else waiting) if sent[pair] is not None]
+            if full:
+                last_full = time.monotonic()
 
     def stop(self) -> None:
         self.stopped.set()
