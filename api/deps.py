@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from api.waiting import Finished
 from shared.config import get_settings
 from shared.db import session_scope
-from shared.errors import NotFound, Unauthorized
-from shared.models import Batch, Job, Snippet, Voice
+from shared.errors import Forbidden, NotFound, Unauthorized
+from shared.models import Batch, Job, Snippet, Tenant, Voice
 from shared.tenants import rate_limit
 from shared.tenants.auth import hash_key, tenant_for_key
+from shared.tenants.local import LOCAL_TENANT
 
 
 def get_session() -> Iterator[Session]:
@@ -101,12 +102,18 @@ DOWNLOAD_LIMIT = Depends(limit_downloads)
 
 
 def require_metrics_reader(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    """Who may read /metrics: with VOXQ_METRICS_TOKEN set, only its bearer (Prometheus, which
-    holds no tenant's key); without it, any valid API key. 401 otherwise."""
+    """Who may read /metrics, which shows every tenant's figures: with VOXQ_METRICS_TOKEN set,
+    only its bearer (Prometheus, which holds no tenant's key); without it, a key of the local
+    tenant (the operator's, made by `voxq migrate`). 401 without a valid key, 403 for another
+    tenant's."""
     secret = get_settings().metrics_token
     token = secret.get_secret_value() if secret is not None else ""
     if not token:  # an empty VOXQ_METRICS_TOKEN counts as unset: "Bearer " alone must not pass
-        tenant_of(session, authorization)
+        tenant = session.get(Tenant, tenant_of(session, authorization))
+        if tenant is None or tenant.name != LOCAL_TENANT:
+            raise Forbidden(
+                "/metrics shows every tenant's figures: read it with the local tenant's key, or set VOXQ_METRICS_TOKEN"
+            )
         return
     scheme, _, given = (authorization or "").partition(" ")
     # compare_digest: the time taken says nothing about how much of the token was right.

@@ -49,6 +49,10 @@ class Unauthorized(VoxQueueError):
     """Raised when the API key is missing or wrong (HTTP 401)."""
 
 
+class Forbidden(VoxQueueError):
+    """Raised when a valid API key asks for what its tenant may not see (HTTP 403)."""
+
+
 class AtCapacity(VoxQueueError):
     """Raised when a tenant already holds as many of something as it may (library voices): it
     must delete one first (HTTP 409)."""

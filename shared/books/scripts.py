@@ -3,6 +3,7 @@ EPUB book (shared/books/epub.py)."""
 
 import csv
 import io
+import unicodedata
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -168,6 +169,11 @@ def _line(number: int, text: object, voice: object, ident: object) -> ScriptLine
     for field, value in (("id", line_id), ("voice", voice_name)):
         if value is not None and len(value) > NAME_CHARS:
             raise TooLarge(f"line {number}: the {field} has {len(value)} characters; the limit is {NAME_CHARS}")
+        # A NUL is no text to Postgres (it refuses the row), and other control characters in a
+        # name only hide what it is: refused here, naming the line, rather than failing the batch.
+        control = next((c for c in value or "" if unicodedata.category(c) == "Cc"), None)
+        if control is not None:
+            raise BadLine(f"line {number}: the {field} holds a control character (U+{ord(control):04X})", number)
     return ScriptLine(number, spoken, voice_name, line_id)
 
 

@@ -229,6 +229,16 @@ CASES = {
     "dialect-voices-lone-surrogate-dialect": Case(
         "s.txt", ONE_LINE, 400, "dialect_voices is not valid JSON", {"dialect_voices": '{"\\ud800": "yue"}'}
     ),
+    # A NUL is no text to Postgres: stored as a line's id it failed the whole batch's insert.
+    "jsonl-id-with-a-nul": Case(
+        "s.jsonl",
+        '{"text": "你好", "id": "q\\u00001"}\n'.encode(),
+        400,
+        "line 1: the id holds a control character (U+0000)",
+    ),
+    "csv-voice-with-a-control": Case(
+        "s.csv", "text,voice\n你好,cmn\x07\n".encode(), 400, "line 2: the voice holds a control character (U+0007)"
+    ),
     "unknown-priority": Case("s.txt", ONE_LINE, 400, "unknown priority 'urgent'", {"priority": "urgent"}),
     "unknown-script-format": Case("s.txt", ONE_LINE, 422, "script_format", {"script_format": "docx"}),
     "unknown-kind": Case("s.txt", ONE_LINE, 422, "kind", {"kind": "translate"}),

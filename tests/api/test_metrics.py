@@ -32,10 +32,18 @@ TOKEN = "prometheus-" + uuid.uuid4().hex
 
 @pytest.fixture(autouse=True)
 def no_metrics_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    """API keys read /metrics here, whatever the environment sets; a test sets its token itself.
+    """Keys read /metrics here, whatever the environment sets; a test sets its token itself.
     The jobs are counted at every scrape, unless a test keeps the count."""
     monkeypatch.setattr(get_settings(), "metrics_token", None)
     monkeypatch.setattr(get_settings(), "metrics_jobs_every_s", 0.0)
+
+
+@pytest.fixture
+def client(client: TestClient, local_key: str) -> TestClient:
+    """The in-process API with the operator's key (the local tenant's), which reads /metrics
+    when no token is set."""
+    client.headers["Authorization"] = f"Bearer {local_key}"
+    return client
 
 
 def scrape(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -60,12 +68,17 @@ def test_without_credentials_it_is_401_with_a_json_error(client: TestClient) -> 
     assert r.json()["error"]["type"] == "unauthorized"
 
 
-def test_without_a_token_set_any_api_key_reads_them(client: TestClient) -> None:
+def test_without_a_token_set_the_local_tenants_key_reads_them_and_no_other_tenants(
+    client: TestClient, inproc_key: str
+) -> None:
     r = client.get("/metrics")
+    other = client.get("/metrics", headers={"Authorization": f"Bearer {inproc_key}"})
 
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     assert "voxq_jobs" in exposed_names(r.text)
+    assert other.status_code == 403 and "VOXQ_METRICS_TOKEN" in other.json()["error"]["message"]
+    assert "voxq_" not in other.text  # every tenant's figures: not for one tenant's key
 
 
 def test_with_a_token_set_only_its_bearer_reads_them(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +94,7 @@ def test_with_a_token_set_only_its_bearer_reads_them(client: TestClient, monkeyp
     assert client.get("/metrics").status_code == 401
 
 
-def test_an_empty_token_opens_nothing_any_api_key_reads_them(
+def test_an_empty_token_opens_nothing_the_local_key_reads_them(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(get_settings(), "metrics_token", SecretStr(""))
@@ -186,7 +199,8 @@ def test_a_line_the_cache_answers_at_submission_counts_a_hit(
         assert job.snippet_key is not None
         store_snippet(session, NewSnippet(tenant, job.snippet_key, text, "cmn", "espeak", b"fLaC", 22050, 1.5))
 
-    r = client.post("/v1/synthesize", json={"text": text, "voice": "cmn"})
+    as_tenant = {"Authorization": f"Bearer {inproc_key}"}  # the snippet's tenant, not the reader's
+    r = client.post("/v1/synthesize", json={"text": text, "voice": "cmn"}, headers=as_tenant)
 
     assert r.status_code == 200 and r.json()["result"]["cached"] is True
     shown = scrape(client)

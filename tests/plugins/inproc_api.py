@@ -10,6 +10,7 @@ from api.main import app
 from shared.db import session_scope
 from shared.migrate import upgrade
 from shared.tenants.auth import create_key
+from shared.tenants.local import LOCAL_TENANT
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +19,14 @@ def inproc_key() -> str:
     upgrade()
     with session_scope() as session:
         return create_key(session, "inproc")
+
+
+@pytest.fixture(scope="session")
+def local_key(inproc_key: str) -> str:
+    """A key of the in-process API's local tenant: the operator's, which reads /metrics when no
+    VOXQ_METRICS_TOKEN is set."""
+    with session_scope() as session:
+        return create_key(session, LOCAL_TENANT)
 
 
 @pytest.fixture

@@ -164,7 +164,7 @@ def on_list(broker: redis.Redis, name: str, batch_id: str) -> int:
 
 
 def test_the_bulk_list_holds_the_window_and_is_topped_up_as_workers_take(
-    client: TestClient, broker: redis.Redis, monkeypatch: pytest.MonkeyPatch, nothing_waiting: None
+    client: TestClient, broker: redis.Redis, monkeypatch: pytest.MonkeyPatch, nothing_waiting: None, local_key: str
 ) -> None:
     monkeypatch.setattr(get_settings(), "dispatch_window", 3)
     batch_id = submit_batch(client, 10)
@@ -177,7 +177,15 @@ def test_the_bulk_list_holds_the_window_and_is_topped_up_as_workers_take(
     dispatch.dispatch_all()
 
     assert sent_at_once == 3 and backlog == 7 and broker.llen("tts:9") == 3
-    assert value(samples(client.get("/metrics").text), "voxq_backlog", queue="tts", lane="bulk") == 5
+    assert (
+        value(
+            samples(client.get("/metrics", headers={"Authorization": f"Bearer {local_key}"}).text),
+            "voxq_backlog",
+            queue="tts",
+            lane="bulk",
+        )
+        == 5
+    )
     with session_scope() as s:
         waiting = s.scalars(select(Job.id).where(Job.batch_id == batch_id, Job.dispatched_at.is_(None))).all()
     assert len(waiting) + on_list(broker, "tts:9", batch_id) + 2 == 10
