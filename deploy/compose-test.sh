@@ -2,7 +2,7 @@
 # docker-compose on the test stack: compose.yaml with the compose.test.yaml override, rendered
 # into one file with the GPU reservations dropped (an override cannot remove them; see
 # compose.test.yaml). Arguments go to docker-compose, e.g.
-#   VOXQ_REDIS_PASSWORD=pw VOXQ_POSTGRES_PASSWORD=pw VOXQ_FLOWER_PASSWORD=pw VOXQ_METRICS_TOKEN=tok \
+#   VOXQ_REDIS_PASSWORD=pw VOXQ_REDIS_WORKER_PASSWORD=wpw VOXQ_POSTGRES_PASSWORD=pw VOXQ_FLOWER_PASSWORD=pw VOXQ_METRICS_TOKEN=tok \
 #     deploy/compose-test.sh up -d
 #   deploy/compose-test.sh down -v
 # VOXQ_TEST_PROJECT names the project (default voxq-test); VOXQ_TEST_COMPOSE_FILE is where the

@@ -122,7 +122,7 @@ def test_redis_and_postgres_are_past_their_known_holes_and_pinned_by_digest() ->
 
 def test_every_image_is_pinned_and_voxqueues_base_by_digest() -> None:
     """A version tag, never `latest`; upstream images by digest too, or the file says why not
-    (no registry could be asked). VoxQueue's own image is built here, from a base pinned by digest."""
+    (none recorded). VoxQueue's own image is built here, from a base pinned by digest."""
     images = {service["image"] for service in services().values()}
     lines = COMPOSE.read_text().splitlines()
     (base,) = re.findall(r"^FROM\s+(\S+)", (DEPLOY / "Dockerfile").read_text(), flags=re.MULTILINE)
@@ -132,7 +132,7 @@ def test_every_image_is_pinned_and_voxqueues_base_by_digest() -> None:
     for image in images:
         if not DIGEST.search(image) and not image.startswith("voxqueue:"):
             (line,) = [line for line in lines if line.strip().startswith(f"image: {image}")]
-            assert "digest unknown" in line, f"{image}: pinned by tag only, and the file does not say why"
+            assert "digest not recorded" in line, f"{image}: pinned by tag only, and the file does not say why"
     assert DIGEST.search(base), f"deploy/Dockerfile: FROM {base}"
 
 
@@ -143,26 +143,58 @@ def test_every_secret_is_required_and_has_no_default() -> None:
     """`${VAR:?}`: Compose refuses to start without it; never a password anyone could guess."""
     secrets = [m for m in references(yaml.safe_load(COMPOSE.read_text())) if re.search(r"PASSWORD|TOKEN", m.group(1))]
 
-    assert {m.group(1) for m in secrets} >= {"VOXQ_REDIS_PASSWORD", "VOXQ_POSTGRES_PASSWORD"}
+    assert {m.group(1) for m in secrets} >= {
+        "VOXQ_REDIS_PASSWORD",
+        "VOXQ_REDIS_WORKER_PASSWORD",
+        "VOXQ_POSTGRES_PASSWORD",
+    }
     assert [m.group(0) for m in secrets if m.group(2) != ":?"] == []
 
 
+def worker_services(every: dict[str, Service]) -> set[str]:
+    return {name for name, s in every.items() if s.get("command", [])[:2] == ["voxq", "worker"]}
+
+
 def test_redis_asks_for_the_password_that_every_redis_url_carries() -> None:
-    """requirepass from VOXQ_REDIS_PASSWORD; every VoxQueue process's URL (Flower's broker too)
-    carries it; the health check authenticates (REDISCLI_AUTH) and looks for PONG, since
-    redis-cli exits 0 on an error reply such as NOAUTH."""
+    """requirepass from VOXQ_REDIS_PASSWORD; every VoxQueue process's URL but the workers'
+    (Flower's broker too) carries it; the health check authenticates (REDISCLI_AUTH) and looks
+    for PONG, since redis-cli exits 0 on an error reply such as NOAUTH."""
     every = services()
     redis = every["redis"]
     password = SECRETS["VOXQ_REDIS_PASSWORD"]
     command = redis["command"]
     urls = {name: environment(s)["VOXQ_REDIS_URL"] for name, s in every.items() if "VOXQ_REDIS_URL" in environment(s)}
+    workers = worker_services(every)
 
     assert command[0] == "redis-server" and command[command.index("--requirepass") + 1] == password
     assert environment(redis)["REDISCLI_AUTH"] == password
     assert redis["healthcheck"]["test"][0] == "CMD-SHELL" and "grep -q PONG" in redis["healthcheck"]["test"][1]
     assert {name for name, s in every.items() if s["image"].startswith("voxqueue:")} <= set(urls)
-    assert {name for name, url in urls.items() if urlsplit(url).password != password} == set()
+    assert {name for name, url in urls.items() if name not in workers and urlsplit(url).password != password} == set()
     assert {urlsplit(url).hostname for url in urls.values()} == {"redis"}
+
+
+def test_workers_use_a_redis_user_without_the_dangerous_commands() -> None:
+    """A GPU host's worker may queue, take and record, never FLUSHALL, CONFIG or MODULE LOAD:
+    the `voxq-worker` ACL user is every command but Redis's @dangerous category."""
+    every = services()
+    command = every["redis"]["command"]
+    rule = command[command.index("--user") + 1 :]
+    rule = rule[: next((i for i, word in enumerate(rule) if word.startswith("--")), len(rule))]
+    workers = worker_services(every)
+    urls = {urlsplit(environment(every[name])["VOXQ_REDIS_URL"]) for name in workers}
+
+    assert {"tts-worker", "tts-worker-1", "llm-worker", "llm-worker-1", "media-worker"} <= workers
+    assert rule == [
+        "voxq-worker",
+        "on",
+        f">{SECRETS['VOXQ_REDIS_WORKER_PASSWORD']}",
+        "~*",
+        "&*",
+        "+@all",
+        "-@dangerous",
+    ]
+    assert {(url.username, url.password) for url in urls} == {("voxq-worker", SECRETS["VOXQ_REDIS_WORKER_PASSWORD"])}
 
 
 def test_the_postgres_health_check_asks_over_tcp() -> None:
@@ -180,7 +212,8 @@ def test_the_test_override_keeps_the_hardening_of_redis_and_postgres() -> None:
 
     assert set(override["redis"]) == set(override["postgres"]) == {"image", "build"}
     assert required <= set(SECRETS)
-    assert re.fullmatch(r"[0-9a-f]{32,}", SECRETS["VOXQ_REDIS_PASSWORD"])  # made per run, safe in a URL
+    for name in ("VOXQ_REDIS_PASSWORD", "VOXQ_REDIS_WORKER_PASSWORD"):
+        assert re.fullmatch(r"[0-9a-f]{32,}", SECRETS[name])  # made per run, safe in a URL
 
 
 # --- restarts, shutdowns, the migration ---------------------------------------------------------

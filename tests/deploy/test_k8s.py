@@ -1180,3 +1180,23 @@ def test_the_example_ingress_lets_through_the_largest_body_the_api_takes(objects
     assert largest <= limit <= largest + 4 * 1024**2
     assert backends == [{"name": service["metadata"]["name"], "port": {"name": service["spec"]["ports"][0]["name"]}}]
     assert INGRESS_EXAMPLE.name not in kustomization["resources"]
+
+
+def test_workers_reach_redis_as_a_user_without_the_dangerous_commands(objects: list[Manifest]) -> None:
+    """The worker pools read the Secret's redis-worker-url (the `voxq-worker` ACL user that
+    compose.yaml defines, the example says how to make it); the API, the reconciler and Flower
+    keep redis-url."""
+    example = yaml.safe_load(SECRET_EXAMPLE.read_text())["stringData"]
+    redis_of = {
+        name: environment(objects, container(find(objects, role.kind, role.name), role.container))["VOXQ_REDIS_URL"]
+        for name, role in ROLES.items()
+        if role.kind == "Deployment"
+    }
+
+    assert {name for name, ref in redis_of.items() if ref == SecretRef("voxq-secrets", "redis-worker-url")} == {
+        "tts-worker",
+        "llm-worker",
+        "media-worker",
+    }
+    assert urlsplit(example["redis-worker-url"]).username == "voxq-worker"
+    assert "-@dangerous" in SECRET_EXAMPLE.read_text()
