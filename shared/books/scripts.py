@@ -140,7 +140,10 @@ def _csv_error(line: int, exc: csv.Error) -> BadInput:
 
 def _jsonl_lines(text: str) -> list[ScriptLine]:
     lines = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    # Records end at "\n" (JSON Lines), not at every break splitlines() knows: a JSON string may
+    # hold U+2028 or U+0085 as they are, and a record cut there would be two broken ones.
+    for number, raw in enumerate(text.split("\n"), 1):
+        raw = raw.removesuffix("\r")
         if not raw.strip():
             continue
         try:

@@ -9,9 +9,14 @@ _SENTENCE_END = re.compile(r"(?<=[。！？；…!?;])(?![。！？；…!?;”�
 # Where a sentence that is still too long may be broken: commas and other pauses.
 _CLAUSE_END = re.compile(r"(?<=[，、：,:])")
 _SPACES = re.compile(r"\s+")
-# Control and invisible format characters (C0/C1 controls, zero-width marks, bidi controls,
-# BOM): never spoken, and they would make equal-looking texts get different cache keys.
-_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Control and invisible format characters (C0/C1 controls, the soft hyphen, the Arabic letter
+# mark, the Mongolian vowel separator, zero-width marks, bidi controls and isolates, deprecated
+# format characters, BOM, interlinear annotation marks): never spoken, and they would make
+# equal-looking texts get different cache keys.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
 
 
 def clean(text: str) -> str:

@@ -303,11 +303,22 @@ def test_a_careless_upload_is_a_4xx_naming_the_problem_and_stores_nothing(client
         ("s.txt", "你好。\n\ufeff\n".encode(), 2),
         ("s.txt", "\ufeff\ufeff\n你好。\n".encode(), 1),  # the first mark is the file's, the second a line's
         ("s.txt", "你好。\n\u202e\u2060\x07\n".encode(), 2),
+        ("s.txt", "你好。\n\u00ad\u180e\u2066\u2069\n".encode(), 2),
         ("s.txt", "# 第一章\n你好。\n\u200d\n".encode(), 3),
         ("s.csv", "id,text\nq1,你好\n\nq2,\u200b\n".encode(), 4),  # the blank line is counted
         ("s.jsonl", '{"text": "你好"}\n{"text": "\\ufeff"}\n'.encode(), 2),
     ],
-    ids=["zero-width-spaces", "nul", "bom", "bom-after-bom", "controls", "after-a-heading", "csv", "jsonl"],
+    ids=[
+        "zero-width-spaces",
+        "nul",
+        "bom",
+        "bom-after-bom",
+        "controls",
+        "soft-hyphen-and-isolates",
+        "after-a-heading",
+        "csv",
+        "jsonl",
+    ],
 )
 def test_a_line_of_only_invisible_characters_is_a_400_carrying_its_number(
     client: TestClient, name: str, data: bytes, line: int
@@ -334,6 +345,8 @@ def test_an_error_about_the_whole_script_carries_no_line(client: TestClient) -> 
         ("s.csv", 'id,text\nq1,"你好,\n世界"\n'.encode()),  # a quoted comma and line break
         ("s.csv", "id,text\r\nq1,你好\r\n\r\n".encode()),
         ("s.jsonl", '\n{"text": "你好", "id": 7}\n\n'.encode()),
+        # Breaks that are no JSON Lines record end, unescaped in a string (valid JSON).
+        ("s.jsonl", '{"text": "你好\u2028再见"}\r\n{"text": "第二行\u0085"}\r\n'.encode()),
         (
             "s.txt",
             "你好。\n\u3000\n再见\u200b。\n".encode(),
@@ -350,6 +363,7 @@ def test_an_error_about_the_whole_script_carries_no_line(client: TestClient) -> 
         "csv-quoted",
         "csv-crlf",
         "jsonl-blank-lines",
+        "jsonl-line-separators-in-strings",
         "text-spaces",
         "epub-declared-gb2312",
         "epub-container-declared-hex",
