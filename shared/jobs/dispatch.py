@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from shared.config import Settings, get_settings
 from shared.db import in_chunks, session_scope
-from shared.jobs import queue
+from shared.jobs import queue, state
 from shared.jobs.lanes import QUEUE_FOR_TASK, QUEUES, TASK_FOR_KIND, Lane, lane_list
 from shared.models import Batch, DispatchClock, DispatchShare, Job, JobKind, JobStatus, Tenant, utcnow
 from shared.redis import broker, script
@@ -81,18 +81,22 @@ def per_message(kind: JobKind) -> int:
     return queue.per_message(TASK_FOR_KIND[kind]) or 1
 
 
-def top_up(pool: str, lane: Lane, settings: Settings | None = None) -> int | None:
+def top_up(pool: str, lane: Lane, settings: Settings | None = None, half_empty: bool = False) -> int | None:
     """One dispatch step of `pool`'s `lane`, unless another process holds its lock: fill the
-    lane's list up to the window. Returns the jobs sent (0 if the list is full or another process
-    is at it), None if nothing waits. Raises RedisError if the broker is unreachable (nothing is
-    marked sent then)."""
+    lane's list up to the window (with `half_empty`, only once it holds half the window or less).
+    Returns the jobs sent (0 if the list is full enough or another process is at it), None if
+    nothing waits. Raises RedisError if the broker is unreachable (nothing is marked sent then)."""
     settings = settings or get_settings()
     redis = broker()
     listed = lane_list(pool, lane)
     # The live list is the single requests' too: live batches get a small window in it, so that
     # a tenant's live batch never stands in front of another's single line by more than that.
     window = settings.dispatch_live_window if lane == "live" else settings.dispatch_window
-    if redis.llen(listed) >= window:
+    # A caller woken at every finished message (the Dispatcher) lets the list run down to half
+    # the window and then refills it in one step: a step (a transaction of a dozen statements)
+    # per half window taken, not per message, and the list is never longer than the window.
+    refill_below = window // 2 + 1 if half_empty else window
+    if redis.llen(listed) >= refill_below:
         return 0  # the usual case with a backlog: one command, no lock, no query
     key, token = LOCK_KEY.format(pool=pool, lane=lane), uuid.uuid4().hex
     if not redis.set(key, token, nx=True, px=_LOCK_MS):
@@ -308,24 +312,41 @@ def dispatch_all(settings: Settings | None = None, pairs: Iterable[tuple[str, La
     return sum(sent for sent in step(settings or get_settings(), pairs).values() if sent)
 
 
-def step(settings: Settings, pairs: Iterable[tuple[str, Lane]]) -> dict[tuple[str, Lane], int | None]:
-    """A step of each pool and lane of `pairs`: the jobs each sent, None where nothing waits."""
+def step(
+    settings: Settings, pairs: Iterable[tuple[str, Lane]], half_empty: bool = False
+) -> dict[tuple[str, Lane], int | None]:
+    """A step of each pool and lane of `pairs` (see `top_up` for `half_empty`): the jobs each
+    sent, None where nothing waits."""
     sent: dict[tuple[str, Lane], int | None] = {}
     for pool, lane in pairs:
         try:
-            sent[pool, lane] = top_up(pool, lane, settings)
+            sent[pool, lane] = top_up(pool, lane, settings, half_empty)
         except Exception as exc:  # Redis or the database away: the next step tries again
             logger.warning("dispatcher: %s %s: %s", pool, lane, exc)
             sent[pool, lane] = 0
     return sent
 
 
+def with_backlog() -> list[tuple[str, Lane]]:
+    """The pools and lanes that have batch lines waiting in the database, in one query for them
+    all (an index of the batches with lines waiting), where a step of each pair would take its
+    lock and ask for itself; every pair if the database cannot be asked (their steps say why)."""
+    try:
+        with session_scope() as session:
+            waiting = state.backlog(session)
+    except Exception as exc:  # the database away: the steps log it and the next one tries again
+        logger.debug("dispatcher: backlog not read: %s", exc)
+        return list(PAIRS)
+    return [pair for pair in PAIRS if waiting.get(pair, 0) > 0]
+
+
 class Dispatcher(threading.Thread):
     """The dispatcher on a daemon thread of a long-running process (the API's): a step of every
-    pool and lane every `dispatch_every_s`, and at once when `wake()` is called (a worker
-    finished a job) of those that had lines waiting at their last step: a finished line of one
-    pool costs the empty others nothing. A batch's first lines are sent where it is accepted
-    (`kick`), so a pool that had nothing waiting loses no time."""
+    pool and lane with lines waiting every `dispatch_every_s`, and at once when `wake()` is called
+    (a worker finished a job) of those that had lines waiting at their last step: a finished line
+    of one pool costs the empty others nothing. Its steps refill a list once it is half empty
+    (`top_up`'s `half_empty`). A batch's first lines are sent where it is accepted (`kick`), so a
+    pool that had nothing waiting loses no time."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(name="voxq-dispatcher", daemon=True)
@@ -346,8 +367,9 @@ class Dispatcher(threading.Thread):
             if self.stopped.is_set():
                 return
             full = time.monotonic() - last_full >= every_s  # every pair, however often it is woken
-            sent = step(self.settings, PAIRS if full else waiting)
-            waiting = [pair for pair in (PAIRS if full else waiting) if sent[pair] is not None]
+            pairs = with_backlog() if full else waiting
+            sent = step(self.settings, pairs, half_empty=True)
+            waiting = [pair for pair in pairs if sent[pair] is not None]
             if full:
                 last_full = time.monotonic()
 

@@ -191,6 +191,21 @@ def test_the_bulk_list_holds_the_window_and_is_topped_up_as_workers_take(
     assert len(waiting) + on_list(broker, "tts:9", batch_id) + 2 == 10
 
 
+def test_a_woken_dispatcher_refills_a_list_once_half_its_window_is_taken(
+    client: TestClient, broker: redis.Redis, monkeypatch: pytest.MonkeyPatch, nothing_waiting: None
+) -> None:
+    monkeypatch.setattr(get_settings(), "dispatch_window", 4)
+    submit_batch(client, 10)  # its first 4 lines are sent where it is accepted
+
+    broker.rpop("tts:9")  # a worker takes one: more than half the window is left
+    not_yet = dispatch.top_up("tts", "bulk", half_empty=True)
+    broker.rpop("tts:9")  # and another: half is left
+    refilled = dispatch.top_up("tts", "bulk", half_empty=True)
+
+    assert not_yet == 0 and refilled == 2 and broker.llen("tts:9") == 4
+    assert dispatch.with_backlog() == [("tts", "bulk")]
+
+
 def test_messages_lost_from_redis_are_sent_again_from_the_database_alone(
     client: TestClient, broker: redis.Redis, monkeypatch: pytest.MonkeyPatch, nothing_waiting: None
 ) -> None:
