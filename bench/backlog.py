@@ -25,7 +25,7 @@ target:
 6. fair share: with a worker draining the backlog, a new tenant's 20-line batch: how many of the
    other tenants' lines finished between its submission and the end of its last line.
 
-    .venv/bin/python -m bench.backlog [--batches 100] [--window 8] [--sqlite-budget-s 420]
+    .venv/bin/python -m bench.backlog [--batches 100] [--window 8] [--sqlite-budget-s 420] [--acceptance-only]
 
 Needs root (the private Postgres runs as the postgres user); about 10 minutes on 2 cores.
 """
@@ -285,6 +285,13 @@ def measure_postgres(
         f"fill; lists {lists}) (target < 50 MB): {verdict(used_mb < 50)}"
     )
 
+    if args.acceptance_only:
+        slowlog.enter("postgres: acceptance, backlog waiting")
+        full = acceptance(run.own, lines)
+        print(f"  postgres acceptance, {waiting:,} waiting: {', '.join(f'{t:.2f}' for t in full)} s", flush=True)
+        results["1a"] = accept_line("postgres", empty, full, waiting)
+        return results
+
     parts = {
         "API": run.stack.processes[0].pid,  # start_stack's first process; no worker runs yet
         "Postgres": postmaster_pid(run.pg.folder / "data"),
@@ -468,6 +475,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=100, help="10,000-line batches to fill with (default 100)")
     parser.add_argument("--window", type=int, default=8, help="VOXQ_DISPATCH_WINDOW for the run (default 8)")
     parser.add_argument("--sqlite-budget-s", type=float, default=420, help="stop filling SQLite after this long")
+    parser.add_argument(
+        "--acceptance-only",
+        action="store_true",
+        help="figures 1, 2 and 4 only: no idle CPU window, live lines or fair share (a shorter run)",
+    )
     args = parser.parse_args()
     print(
         f"VOXQ_DISPATCH_WINDOW={args.window}; backlog: {args.batches} batches of {BATCH_LINES:,} lines from "

@@ -5,10 +5,10 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ARRAY, ColumnElement, Engine, any_, bindparam, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from shared.config import get_settings
@@ -87,3 +87,14 @@ def in_chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]
     (or what one statement reads) stays bounded however many items there are."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def among(
+    session: Session, column: QueryableAttribute[T] | ColumnElement[T], values: Sequence[T]
+) -> ColumnElement[bool]:
+    """`column IN values`, for a slice of `in_chunks`. On Postgres as one array (`= ANY`): an IN
+    list is a placeholder per value, and psycopg parses a statement that long anew each time
+    (it caches short ones only): about 3 ms for 500, 60 ms of a 10,000-line batch's acceptance."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.expression.type)))
+    return column.in_(values)

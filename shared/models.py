@@ -203,6 +203,13 @@ class BatchCover(Base):
     image: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+# The jobs that hold a snippet (shared/audio/retention.py) and are in ix_jobs_snippet_key: those
+# sent to a worker, and the lines answered from the cache at submission. A batch's line waiting in
+# the database (or cancelled before it was sent) has used no audio: when it is sent, its worker
+# looks in the cache again.
+SNIPPET_HOLDERS = "dispatched_at IS NOT NULL OR status = 'succeeded'"
+
+
 class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
@@ -221,9 +228,17 @@ class Job(Base):
             sqlite_where=text("status = 'queued' AND dispatched_at IS NULL"),
         ),
         # The holders of a snippet (shared/audio/retention.py), asked by equality alone: a hash
-        # index on Postgres, whose 4-byte codes stay in the cache however many jobs there are
-        # (migration 0010); SQLite has only B-trees.
-        Index("ix_jobs_snippet_key", "snippet_key", postgresql_using="hash"),
+        # index on Postgres (migration 0010); SQLite has only B-trees. Snippet keys are random, so
+        # each row put in goes to a page of its own: only the jobs that can hold a snippet are
+        # (SNIPPET_HOLDERS), never a batch's waiting lines, so that accepting a batch costs the
+        # same however many lines wait; each line comes in when it is sent (migration 0011).
+        Index(
+            "ix_jobs_snippet_key",
+            "snippet_key",
+            postgresql_using="hash",
+            postgresql_where=text(SNIPPET_HOLDERS),
+            sqlite_where=text(SNIPPET_HOLDERS),
+        ),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)

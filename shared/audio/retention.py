@@ -1,6 +1,9 @@
 """Retention of synthesised audio: how long a snippet is kept, and the sweep that frees it.
 
-A snippet's holders are the jobs that point at it (`jobs.snippet_key`, same tenant):
+A snippet's holders are the jobs that point at it (`jobs.snippet_key`, same tenant) and have used
+audio: sent to a worker, or answered from the cache at submission (`models.SNIPPET_HOLDERS`; a
+batch's line waiting in the database is not one until it is sent, and its worker looks in the
+cache again then):
 
 - a line of a batch keeps it until `snippet_retention_days` after its batch ended
   (`batches.finished_at`, set by the sweep once no line is queued or running);
@@ -27,11 +30,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, case, delete, exists, func, select, text, tuple_, update
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
-from shared.db import in_chunks
+from shared.db import among, in_chunks
 from shared.errors import AudioExpired
 from shared.models import Batch, BookFile, Job, JobStatus, Snippet, utcnow
 
@@ -40,6 +58,9 @@ _SNIPPETS = cast(Table, Snippet.__table__)  # declared as a FromClause; a declar
 # A snippet whose time comes within this margin is held by a submission that reuses it: no sweep
 # can delete it before the submission has committed the job that points at it.
 _REUSE_MARGIN = timedelta(hours=1)
+# The jobs that hold a snippet, as ix_jobs_snippet_key's predicate says it (models.SNIPPET_HOLDERS,
+# the literal too): SQLite and Postgres use a partial index only for a query whose WHERE has it.
+_HOLDER = or_(Job.dispatched_at.is_not(None), Job.status == literal_column("'succeeded'"))
 
 
 def retention(settings: Settings) -> timedelta:
@@ -61,7 +82,7 @@ def reuse(session: Session, tenant_id: str, keys: Iterable[str], settings: Setti
         soon: list[str] = []
         rows = session.execute(
             select(Snippet.key, Snippet.duration_s, Snippet.expires_at).where(
-                Snippet.tenant_id == tenant_id, Snippet.key.in_(chunk)
+                Snippet.tenant_id == tenant_id, among(session, Snippet.key, chunk)
             )
         )
         for key, duration, expires_at in rows:
@@ -110,7 +131,7 @@ def unpin(session: Session, tenant_id: str, keys: Sequence[str], settings: Setti
             key
             for key in session.scalars(
                 update(Job)
-                .where(Job.tenant_id == tenant_id, Job.snippet_key.in_(chunk))
+                .where(Job.tenant_id == tenant_id, Job.snippet_key.in_(chunk), _HOLDER)
                 .where(Job.pinned.is_(True))
                 .values(pinned=False)
                 .returning(Job.snippet_key)
@@ -323,7 +344,7 @@ def _holders(session: Session, keys: Sequence[str]) -> dict[tuple[str, str], tup
         )
         .select_from(Job)
         .outerjoin(Batch, Batch.id == Job.batch_id)
-        .where(Job.snippet_key.in_(keys))
+        .where(Job.snippet_key.in_(keys), _HOLDER)
         .group_by(Job.tenant_id, Job.snippet_key)
     )
     return {(tenant, key): (last, open_, pins) for tenant, key, last, open_, pins in session.execute(query)}

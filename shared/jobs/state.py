@@ -78,8 +78,11 @@ def insert_jobs(
         }
         for job in new_jobs
     ]
-    if len(rows) >= _COPY_FROM and session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if len(rows) >= _COPY_FROM and dialect == "postgresql":
         _copy_jobs(session, rows)
+    elif len(rows) >= _COPY_FROM and dialect == "sqlite":
+        _executemany_jobs(session, rows)
     else:
         session.execute(insert(_JOBS), rows)  # Core, not the ORM: no per-row ORM bookkeeping
     # Every path that submits synthesis (routes, a spoken reply) comes here with the lines
@@ -107,6 +110,30 @@ def _copy_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
             for i in enums:
                 values[i] = values[i].value
             copy.write_row(values)
+
+
+def _executemany_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Rows into jobs by the SQLite driver's executemany, in the session's transaction. Each
+    column is converted by its type's own bind processor, as SQLAlchemy would (so the rows read
+    back the same), but once per column rather than through a parameter dict per row, a tenth
+    of a second of a 10,000-line batch's acceptance; a value repeated down a column (the time,
+    the status) is converted once."""
+    columns = list(rows[0])
+    dialect = session.get_bind().dialect
+    converted: list[list[Any]] = []
+    for column in columns:
+        values = [row[column] for row in rows]
+        process = _JOBS.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None and column in _JSON_COLUMNS:
+            values = [process(value) for value in values]
+        elif process is not None:
+            once = {value: process(value) for value in set(values)}
+            values = [once[value] for value in values]
+        converted.append(values)
+    connection = session.connection().connection.driver_connection
+    assert connection is not None  # a live session's connection
+    statement = f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    connection.executemany(statement, zip(*converted, strict=True))
 
 
 def fail_unqueued(session: Session, job_ids: Sequence[str], error: str) -> None:

@@ -6,9 +6,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from deploy.stack import REPO
@@ -184,3 +185,50 @@ def test_gc_dry_run_says_what_it_would_free_and_deletes_nothing(database_url: st
     assert "would free: 3 snippets" in dry.stdout and left_after_dry == 3
     assert real.returncode == 0, real.stderr
     assert "freed: 3 snippets" in real.stdout and left == 0
+
+
+@pytest.mark.parametrize("sent", [False, True])
+def test_a_batch_line_holds_a_snippet_once_it_is_sent_not_while_it_waits(
+    sessions: Callable[[], Session], sent: bool
+) -> None:
+    with sessions() as s:
+        tenant = new_tenant(s, f"ret-waiting-{sent}")
+        key = spoken(s, tenant, "等着的一句。")
+        s.execute(update(Snippet).where(Snippet.key == key).values(expires_at=utcnow() - DAYS))
+        batch = Batch(tenant_id=tenant, kind=JobKind.synthesis, lines=1)
+        s.add(batch)
+        s.flush()
+        state.insert_jobs(s, tenant, [line(key, done=False)], batch_id=batch.id, dispatched=sent)
+        s.commit()
+
+    swept = retention.sweep(sessions, settings(), tenant_id=tenant)
+
+    # A waiting line has used no audio: its worker looks in the cache again when it is sent.
+    assert (swept.rows, swept.looked_again) == ((0, 1) if sent else (1, 0))
+
+
+def test_the_holders_of_a_snippet_are_read_by_its_index_not_by_every_job(database_url: str) -> None:
+    engine = make_engine(database_url)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if "GROUP BY jobs.tenant_id, jobs.snippet_key" in statement:
+            statements.append((statement, parameters))
+
+    with Session(engine) as s:
+        tenant = new_tenant(s, "ret-plan")
+        key = spoken(s, tenant, "看计划的一句。")
+        s.execute(update(Snippet).where(Snippet.key == key).values(expires_at=utcnow() - DAYS))
+        s.commit()
+    event.listen(engine, "before_cursor_execute", seen)
+    retention.sweep(lambda: Session(engine), settings(), tenant_id=tenant)
+    event.remove(engine, "before_cursor_execute", seen)
+    (statement, parameters), postgres = statements[-1], engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        if postgres:
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: the plan says what it could use
+        explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+        plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters))
+    engine.dispose()
+
+    assert "ix_jobs_snippet_key" in plan, plan
