@@ -120,7 +120,7 @@ ROLES = {
     "reconciler": Role(
         "Deployment", "voxq-reconciler", "reconciler", ("voxq", "requeue", "--every", "10"), frozenset(_STORE)
     ),
-    # A script, not `voxq migrate` (which prints the database URL and a new key): what it does is
+    # A script, not `voxq migrate` (which makes a local key, shown on a terminal): what it does is
     # checked by running it (test_the_migration_prints_neither_the_database_url_nor_a_key).
     "migrate": Role("Job", "voxq-migrate", "migrate", ("python", "-c"), frozenset({"VOXQ_DATABASE_URL"})),
 }
@@ -147,7 +147,7 @@ CPU_WORKERS = {"media": CpuPool(ROLES["media-worker"], BOOK_TASK)}
 POOL_ROLES = WORKERS | {pool: cpu.role for pool, cpu in CPU_WORKERS.items()}
 # What a process must never run in a manifest: it prints a secret into the logs.
 PRINTS_A_SECRET = {
-    ("voxq", "migrate"): "the database URL, and on a new database a new API key",
+    ("voxq", "migrate"): "on a new database a new API key (on a terminal)",
     ("voxq", "keys"): "an API key",
 }
 # The init container every Deployment that reads the database runs first (schema-wait.yaml).
