@@ -30,37 +30,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import (
-    CursorResult,
-    Table,
-    and_,
-    bindparam,
-    case,
-    delete,
-    exists,
-    func,
-    literal_column,
-    or_,
-    select,
-    text,
-    tuple_,
-    update,
-)
+from sqlalchemy import CursorResult, Table, and_, bindparam, case, delete, exists, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
 from shared.db import among, in_chunks
 from shared.errors import AudioExpired
-from shared.models import Batch, BookFile, Job, JobStatus, Snippet, utcnow
+from shared.models import SNIPPET_HOLDERS, Batch, BookFile, Job, JobStatus, Snippet, utcnow
 
 logger = logging.getLogger(__name__)
 _SNIPPETS = cast(Table, Snippet.__table__)  # declared as a FromClause; a declarative class's is a Table
 # A snippet whose time comes within this margin is held by a submission that reuses it: no sweep
 # can delete it before the submission has committed the job that points at it.
 _REUSE_MARGIN = timedelta(hours=1)
-# The jobs that hold a snippet, as ix_jobs_snippet_key's predicate says it (models.SNIPPET_HOLDERS,
-# the literal too): SQLite and Postgres use a partial index only for a query whose WHERE has it.
-_HOLDER = or_(Job.dispatched_at.is_not(None), Job.status == literal_column("'succeeded'"))
+# The jobs that hold a snippet: ix_jobs_snippet_key's own predicate, as its text, since SQLite and
+# Postgres use a partial index only for a query whose WHERE has it. Its columns are unqualified:
+# the queries that join batches rely on batches having none of those names. Parenthesised, as
+# text() is put into an AND as it stands.
+_HOLDER = text(f"({SNIPPET_HOLDERS})")
 
 
 def retention(settings: Settings) -> timedelta:

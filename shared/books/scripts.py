@@ -85,12 +85,13 @@ def _text_lines(text: str) -> tuple[list[ScriptLine], BookInfo | None]:
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
-        spoken = _visible(number, raw)
         if raw.startswith(_HEADING):
             spoken = clean(raw[len(_HEADING) :])
             if not spoken:
                 raise BadLine(f"line {number}: a chapter heading ('# ') with no title", number)
             titles.append(spoken)
+        else:
+            spoken = _visible(number, raw)
         lines.append(ScriptLine(number, spoken, chapter=len(titles) or None))
     if not titles:
         return lines, None

@@ -306,10 +306,10 @@ def kick(pool: str, lane: Lane) -> None:
 PAIRS: tuple[tuple[str, Lane], ...] = tuple((pool, lane) for pool in QUEUES if KINDS[pool] for lane in LANES)
 
 
-def dispatch_all(settings: Settings | None = None, pairs: Iterable[tuple[str, Lane]] = PAIRS) -> int:
-    """One step for every pool and lane (or those of `pairs`); a pool whose step fails is logged,
-    and the others go on. Returns the jobs sent."""
-    return sum(sent for sent in step(settings or get_settings(), pairs).values() if sent)
+def dispatch_all(settings: Settings | None = None) -> int:
+    """One step for every pool and lane; a pool whose step fails is logged, and the others go on.
+    Returns the jobs sent."""
+    return sum(sent for sent in step(settings or get_settings(), PAIRS).values() if sent)
 
 
 def step(

@@ -15,7 +15,10 @@ def loads(raw: str) -> Any:
     """`raw` parsed; ValueError naming the problem in words a client can act on."""
     try:
         value = json.loads(raw)
-        json.dumps(value, ensure_ascii=False).encode("utf-8")  # a lone surrogate fails here, not when stored
+        # Only an escape can make half a surrogate pair (`raw` is text decoded from UTF-8): the
+        # value is written out again, where a lone surrogate fails, only when `raw` has one.
+        if "\\u" in raw:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
     except json.JSONDecodeError as exc:
         raise ValueError(f"{exc.msg} at character {exc.pos + 1}") from None
     except RecursionError:
