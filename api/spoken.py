@@ -3,7 +3,7 @@ streamed spoken reply wait for."""
 
 from fastapi.concurrency import run_in_threadpool
 
-from shared.audio.snippets import get_snippet
+from shared.audio.snippets import get_snippet, snippet_audio
 from shared.db import session_scope
 from shared.errors import NotReady, PermanentEngineError
 from shared.models import Job, JobStatus
@@ -25,4 +25,4 @@ def _audio_if_done(tenant_id: str, job_id: str) -> bytes | None:
         snippet = get_snippet(session, tenant_id, job.snippet_key)
         if snippet is None:
             raise NotReady(f"the audio of job {job_id} is no longer stored")
-        return snippet.audio
+        return snippet_audio(snippet)

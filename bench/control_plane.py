@@ -13,7 +13,7 @@ cores, and for the API + Redis + Postgres alone, as in a fleet whose workers run
 hosts; and beside it, bare Celery's rate for a task that does nothing, on the same Redis with
 as many worker processes. Target: the control plane alone at 1.0 ms of CPU a line or less.
 
-    sudo .venv/bin/python -m bench.control_plane [--workers 1 2 4] [--lines 2000]
+    sudo .venv/bin/python -m bench.control_plane [--workers 1 2 4] [--lines 2000] [--audio-in folder|database]
 """
 
 import argparse
@@ -39,9 +39,12 @@ GROUP_SIZE = 16
 ENV = {"VOXQ_TTS_ENGINE": "fish_speech", "VOXQ_TTS_GROUP_SIZE": str(GROUP_SIZE)}
 
 
-def run(workers: int, n_lines: int, offset: int) -> tuple[float, dict[str, float]]:
-    """(lines/s, CPU ms per line by part) with `workers` worker hosts of one slot each."""
-    with Fleet(Path(tempfile.mkdtemp(prefix="voxq-capacity-")), **ENV) as fleet:
+def run(workers: int, n_lines: int, offset: int, audio_in: str) -> tuple[float, dict[str, float]]:
+    """(lines/s, CPU ms per line by part) with `workers` worker hosts of one slot each, the
+    snippets' audio kept in the `database` or in a `folder` (VOXQ_AUDIO_DIR) all of them share."""
+    folder = Path(tempfile.mkdtemp(prefix="voxq-capacity-"))
+    env = ENV | ({"VOXQ_AUDIO_DIR": str(folder / "audio")} if audio_in == "folder" else {})
+    with Fleet(folder, **env) as fleet:
         hosts = []
         for _ in range(workers):
             host = fleet.add_host()
@@ -104,13 +107,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--lines", type=int, default=2000)
     parser.add_argument("--group-size", type=int, default=GROUP_SIZE, help="VOXQ_TTS_GROUP_SIZE")
+    parser.add_argument(
+        "--audio-in",
+        choices=["folder", "database"],
+        default="folder",
+        help="where the snippets' audio is kept: a folder (VOXQ_AUDIO_DIR, default) or the database",
+    )
     args = parser.parse_args()
     ENV["VOXQ_TTS_GROUP_SIZE"] = str(args.group_size)
-    print(f"VOXQ_TTS_GROUP_SIZE={args.group_size}")
+    print(f"VOXQ_TTS_GROUP_SIZE={args.group_size}; the snippets' audio in the {args.audio_in}")
     best, plane_ms, best_workers = 0.0, 0.0, 1
     offset = 0
     for workers in args.workers:
-        rate, per_line = run(workers, args.lines, offset)
+        rate, per_line = run(workers, args.lines, offset, args.audio_in)
         offset += args.lines + 100
         if rate > best:
             best, plane_ms = rate, per_line["API"] + per_line["Redis"] + per_line["Postgres"]

@@ -430,6 +430,12 @@ class Settings(BaseSettings):
         300.0, gt=0, description="How long POST /v1/audio/speech waits for its synthesis job before answering 503."
     )
 
+    audio_dir: Path | None = Field(
+        None,
+        description="A folder for the snippets' audio (shared/audio/folder.py), seen by the API and every worker; "
+        "unset: audio is kept in the database. Moves most of the database's work per line off it.",
+    )
+
     # --- retention of audio (shared/audio/retention.py) ----------------------------------------
     snippet_retention_days: float = Field(
         30.0,

@@ -147,7 +147,10 @@ class Snippet(Base):
     text: Mapped[str] = mapped_column(Text)
     voice: Mapped[str] = mapped_column(String(NAME_CHARS))
     engine: Mapped[str] = mapped_column(String(40))
-    audio: Mapped[bytes] = mapped_column(LargeBinary)  # FLAC
+    # FLAC, here or (VOXQ_AUDIO_DIR) in the file `audio_file` names: shared/audio/folder.py.
+    audio: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    audio_file: Mapped[str | None] = mapped_column(String(100), default=None)
+    size: Mapped[int | None] = mapped_column(Integer, default=None)  # bytes of audio; None: stored before 0012
     sample_rate: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,7 +12,7 @@ from api.schemas import AnyJobOut, JobOut
 from api.waiting import LongPoll
 from shared.audio import retention
 from shared.audio.codec import MEDIA_TYPES
-from shared.audio.snippets import get_snippet
+from shared.audio.snippets import get_snippet, snippet_audio
 from shared.books.exports import to_bytes
 from shared.config import get_settings
 from shared.db import session_scope
@@ -65,4 +65,4 @@ def job_audio(
     if snippet is None:
         raise AudioExpired(retention.expired_message(f"job {job_id}", 1, 1, get_settings()))
     fmt = format or job.input.get("format", "wav")
-    return Response(to_bytes(snippet.audio, fmt), media_type=MEDIA_TYPES[fmt])
+    return Response(to_bytes(snippet_audio(snippet), fmt), media_type=MEDIA_TYPES[fmt])

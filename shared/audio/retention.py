@@ -33,6 +33,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import CursorResult, Table, and_, bindparam, case, delete, exists, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
+from shared.audio.folder import audio_folder, remove_when_committed
 from shared.config import Settings
 from shared.db import among, in_chunks
 from shared.errors import AudioExpired
@@ -137,8 +138,8 @@ def unpin(session: Session, tenant_id: str, keys: Sequence[str], settings: Setti
         .execution_options(synchronize_session=False)
     )
     candidates = session.execute(_CANDIDATE.where(Snippet.tenant_id == tenant_id, Snippet.key.in_(sorted(unpinned))))
-    verdicts = _judge(session, [Candidate(*row) for row in candidates], judged_at, settings)
-    _apply(session, verdicts, judged_at)
+    verdicts = _judge(session, [Candidate._make(row) for row in candidates], judged_at, settings)
+    _apply(session, verdicts, judged_at, settings)
     until = {v.candidate.key: v.next_look for v in verdicts}
     return {key: until.get(key) for key in sorted(unpinned)}
 
@@ -216,7 +217,7 @@ def sweep(
                 query = query.where(Snippet.tenant_id == tenant_id)
             if after is not None:
                 query = query.where(tuple_(Snippet.expires_at, Snippet.id) > tuple_(*after))
-            rows = [Candidate(*row) for row in session.execute(query.limit(settings.snippet_sweep_chunk))]
+            rows = [Candidate._make(row) for row in session.execute(query.limit(settings.snippet_sweep_chunk))]
             if not rows:
                 return swept
             after = (rows[-1].expires_at, rows[-1].id)
@@ -224,7 +225,7 @@ def sweep(
             if dry_run:
                 gone = [v.candidate for v in verdicts if v.next_look is None and not v.kept]
             else:
-                gone = _apply(session, verdicts, now)
+                gone = _apply(session, verdicts, now, settings)
                 session.commit()
         swept.chunks += 1
         swept.rows += len(gone)
@@ -285,10 +286,16 @@ class Candidate(NamedTuple):
     key: str
     expires_at: datetime
     size: int
+    audio_file: str | None
 
 
 _CANDIDATE = select(
-    Snippet.id, Snippet.tenant_id, Snippet.key, Snippet.expires_at, func.length(Snippet.audio)
+    Snippet.id,
+    Snippet.tenant_id,
+    Snippet.key,
+    Snippet.expires_at,
+    func.coalesce(Snippet.size, func.length(Snippet.audio)),
+    Snippet.audio_file,
 ).order_by(Snippet.expires_at, Snippet.id)
 
 
@@ -337,7 +344,7 @@ def _holders(session: Session, keys: Sequence[str]) -> dict[tuple[str, str], tup
     return {(tenant, key): (last, open_, pins) for tenant, key, last, open_, pins in session.execute(query)}
 
 
-def _apply(session: Session, verdicts: Sequence[Verdict], now: datetime) -> list[Candidate]:
+def _apply(session: Session, verdicts: Sequence[Verdict], now: datetime, settings: Settings) -> list[Candidate]:
     """Delete the snippets let go and set when to look at the others again; each write only
     while `expires_at` is still past, so a submission that has just reused a snippet (and so
     pushed its time out) keeps it. Returns the snippets deleted."""
@@ -357,6 +364,8 @@ def _apply(session: Session, verdicts: Sequence[Verdict], now: datetime) -> list
         for v in verdicts
         if v.candidate.id not in doomed
     ]
+    if deleted and (folder := audio_folder(settings)):
+        remove_when_committed(session, folder, [f for i in deleted if (f := doomed[i].audio_file) is not None])
     if later:  # one statement run as an executemany, on the table (not the ORM's bulk update by key)
         session.execute(_LOOK_AGAIN, later)
     return [doomed[i] for i in deleted]

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 
+from shared.audio.folder import audio_folder, remove_unless_committed, stored_audio
 from shared.config import get_settings
 from shared.db import in_chunks
 from shared.models import Snippet, utcnow
@@ -78,13 +79,18 @@ def store_snippet(session: Session, snippet: NewSnippet) -> None:
 
 
 def store_snippets(session: Session, snippets: Sequence[NewSnippet]) -> None:
-    """Insert a group's snippets in one statement (run as one executemany, which psycopg
-    pipelines), each unless the same key is already stored (two workers may race on it)."""
+    """Insert a group's snippets in one statement, each unless the same key is already stored
+    (two workers may race on it). With VOXQ_AUDIO_DIR set, each one's audio is written to a
+    file of its own first, and the files of the keys another worker stored are removed again."""
     if not snippets:
         return
     # No holder lets a snippet go sooner than the retention from now: the sweep first looks then.
     expires_at = utcnow() + timedelta(days=get_settings().snippet_retention_days)
-    rows = [asdict(snippet) | {"expires_at": expires_at} for snippet in snippets]
+    folder = audio_folder()
+    rows = [asdict(snippet) | {"expires_at": expires_at, "size": len(snippet.audio)} for snippet in snippets]
+    if folder is not None:
+        for row in rows:
+            row["audio_file"] = folder.write(row["key"], row.pop("audio"))
     unique = ["tenant_id", "key"]
     statement: Insert
     if session.get_bind().dialect.name == "postgresql":
@@ -95,4 +101,14 @@ def store_snippets(session: Session, snippets: Sequence[NewSnippet]) -> None:
         from sqlalchemy.dialects import sqlite
 
         statement = sqlite.insert(Snippet).on_conflict_do_nothing(index_elements=unique)
-    session.execute(statement, rows)
+    if folder is None:
+        session.execute(statement, rows)  # an executemany, which psycopg pipelines
+        return
+    stored = set(session.scalars(statement.returning(Snippet.audio_file), rows))
+    folder.remove(row["audio_file"] for row in rows if row["audio_file"] not in stored)
+    remove_unless_committed(session, folder, [name for name in stored if name is not None])
+
+
+def snippet_audio(snippet: Snippet) -> bytes:
+    """The snippet's FLAC, from its row or from its file."""
+    return stored_audio(snippet.audio, snippet.audio_file)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from shared.audio import telephony
 from shared.audio.codec import FORMATS, STORAGE_FORMAT, decode, encode, extension, for_telephone, resample
-from shared.audio.snippets import get_snippets
+from shared.audio.snippets import get_snippets, snippet_audio
 from shared.db import in_chunks
 from shared.errors import AudioExpired
 from shared.models import Job
@@ -28,7 +28,7 @@ def _snippet_audio(session: Session, tenant_id: str, jobs: Sequence[Job]) -> Ite
             assert job.snippet_key is not None, "synthesis jobs get their snippet key at submission"
             if (snippet := snippets.get(job.snippet_key)) is None:  # the sweep deleted it after the route looked
                 raise AudioExpired(f"the audio of line {job.line} (job {job.id}) has expired and is no longer stored")
-            yield job, snippet.audio
+            yield job, snippet_audio(snippet)
 
 
 def chapter(

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.audio.codec import decode, resample
+from shared.audio.folder import stored_audio
 from shared.books.loudness import LoudnessMeter
 from shared.books.store import chapter_titles
 from shared.config import Settings
@@ -133,10 +134,10 @@ def measure(session: Session, tenant_id: str, timeline: Timeline) -> LoudnessMet
 
 def _line_flacs(session: Session, tenant_id: str, lines: Sequence[Line]) -> Iterator[tuple[Line, bytes]]:
     for chunk in in_chunks(lines, _FETCH):
-        query = select(Snippet.key, Snippet.audio).where(
+        query = select(Snippet.key, Snippet.audio, Snippet.audio_file).where(
             Snippet.tenant_id == tenant_id, Snippet.key.in_({line.key for line in chunk})
         )
-        audio: dict[str, bytes] = {key: flac for key, flac in session.execute(query).all()}  # noqa: C416
+        audio = {key: stored_audio(flac, name) for key, flac, name in session.execute(query).all()}
         for line in chunk:
             if line.key not in audio:
                 raise AudioExpired(f"the audio of line {line.number} has expired and is no longer stored")
