@@ -70,8 +70,12 @@ BULK_LIST, LIVE_LIST = lane_list("tts", "bulk"), lane_list("tts", "live")
 
 class Lines:
     """Distinct lines of dev-set sentences, handed out in order: no two lines of a database are
-    the same text, so none is a cache hit. Pairs of sentences give 480² lines (as many as
-    bench/common.py's `unique_lines`); past that a third sentence is added."""
+    the same text, so none is a cache hit. Each is two sentences joined by one of JOINERS (a
+    character each), 480² pairs for each joiner: the lines measured with a million waiting are
+    as long as those measured with none (a third sentence past the pairs made them half again
+    as long, and the comparison one of lengths, not of backlogs)."""
+
+    JOINERS = ["，", "；", "：", "、", "！", "？", "…", "—"]
 
     def __init__(self) -> None:
         self.texts = dev_sentences()
@@ -80,10 +84,14 @@ class Lines:
     def take(self, n: int) -> list[str]:
         k, start = len(self.texts), self.next
         self.next += n
+        if self.next > k * k * len(self.JOINERS):
+            raise ValueError(f"{self.next:,} distinct lines asked for, more than the dev set's pairs make")
         out = []
         for i in range(start, start + n):
-            third = i // (k * k)
-            out.append(self.texts[i % k] + self.texts[(i // k) % k] + (self.texts[third] if third else ""))
+            # A stride prime to k² visits every pair once, spread over the set: any 10,000 lines
+            # in a row have the set's mean length.
+            pair = i * 7919 % (k * k)
+            out.append(self.texts[pair % k] + self.JOINERS[i // (k * k)] + self.texts[pair // k])
         return out
 
     def script(self) -> bytes:

@@ -211,15 +211,33 @@ class BatchCover(Base):
 # the database (or cancelled before it was sent) has used no audio: when it is sent, its worker
 # looks in the cache again.
 SNIPPET_HOLDERS = "dispatched_at IS NOT NULL OR status = 'succeeded'"
+# The rows of the reconciler's two indexes (shared/jobs/state.py: requeue_expired, resend_lost).
+LEASED = "status = 'running'"
+SENT_NOT_STARTED = "status = 'queued' AND dispatched_at IS NOT NULL"
 
 
 class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_batch_status", "batch_id", "status"),
-        Index("ix_jobs_status_lease", "status", "lease_expires_at"),
-        # The reconciler's: jobs sent to the broker long ago and still not started.
-        Index("ix_jobs_status_dispatched", "status", "dispatched_at"),
+        # The reconciler's: running jobs whose lease ran out, and jobs sent to the broker long ago
+        # and still not started. Each holds only those (migration 0013): what runs or is in
+        # flight, never a batch's waiting lines, which would make every acceptance write to
+        # them and every waiting line sit in them.
+        Index(
+            "ix_jobs_status_lease",
+            "status",
+            "lease_expires_at",
+            postgresql_where=text(LEASED),
+            sqlite_where=text(LEASED),
+        ),
+        Index(
+            "ix_jobs_status_dispatched",
+            "status",
+            "dispatched_at",
+            postgresql_where=text(SENT_NOT_STARTED),
+            sqlite_where=text(SENT_NOT_STARTED),
+        ),
         # The dispatcher's: a batch's next waiting lines, in line order, an index scan of only
         # what waits (the rows leave the index when they are sent).
         Index(

@@ -3,13 +3,13 @@
 import time
 from datetime import timedelta
 
-from sqlalchemy import inspect, select, text, update
+from sqlalchemy import event, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from shared.audio.snippets import NewSnippet, cached_durations, key_prefix, snippet_key, store_snippet
 from shared.db import make_engine
 from shared.jobs import state
-from shared.jobs.contracts import DialectAnswer, SynthesisResult
+from shared.jobs.contracts import DialectAnswer, SynthesisInput, SynthesisResult
 from shared.models import Job, JobKind, JobStatus, Snippet, utcnow
 from shared.tenants.auth import create_key, tenant_for_key
 from shared.voices.resolve import VoiceSpec
@@ -210,3 +210,41 @@ def test_ids_made_later_sort_later_so_a_batch_goes_to_the_edge_of_the_index() ->
 
     assert all(first < other for other in later)
     assert len(set(later)) == 1000 and all(len(i) == 36 and i.startswith("job_") for i in later)
+
+
+def test_the_reconciler_finds_lost_work_by_indexes_that_hold_no_waiting_line(database_url: str) -> None:
+    """requeue_expired and resend_lost read ix_jobs_status_lease and ix_jobs_status_dispatched,
+    which hold only running jobs and sent-but-not-started ones (migration 0013): a batch's
+    waiting lines are in neither."""
+    engine = make_engine(database_url)
+    statements: list[tuple[str, object]] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+        statements.append((statement, parameters))
+
+    with Session(engine) as s:
+        tenant = tenant_for_key(s, create_key(s, "plan"))
+        state.insert_jobs(s, tenant, [state.NewJob(JobKind.synthesis, SynthesisInput(text="你好", voice="cmn"))])
+        s.commit()
+        event.listen(engine, "before_cursor_execute", seen)
+        state.requeue_expired(s)
+        state.resend_lost(s, older_than_s=30, limit=10)
+        event.remove(engine, "before_cursor_execute", seen)
+        s.rollback()
+    postgres = engine.dialect.name == "postgresql"
+    plans = []
+    with engine.connect() as conn:
+        if postgres:
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: the plan says what it could use
+        explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+        for statement, parameters in statements[:2]:
+            plans.append("\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters)))  # type: ignore[arg-type]
+        catalog = "SELECT indexdef FROM pg_indexes" if postgres else "SELECT sql FROM sqlite_master"
+        definitions = [
+            conn.exec_driver_sql(f"{catalog} WHERE {'indexname' if postgres else 'name'} = '{name}'").scalar_one()
+            for name in ("ix_jobs_status_lease", "ix_jobs_status_dispatched")
+        ]
+    engine.dispose()
+    assert all(" WHERE " in definition for definition in definitions), definitions
+    assert "ix_jobs_status_lease" in plans[0], plans[0]
+    assert "ix_jobs_status_dispatched" in plans[1], plans[1]
