@@ -7,7 +7,7 @@ lane's Redis list at VOXQ_DISPATCH_WINDOW messages, so no cost should grow with 
 POST /v1/batches with no TTS worker running, so they stay), then prints each figure beside its
 target:
 
-1. a 10,000-line batch's acceptance (POST /v1/batches, round trip), median of 5 runs, with
+1. a 10,000-line batch's acceptance (POST /v1/batches, round trip), median of 9 runs, with
    nothing waiting and with the backlog waiting, on Postgres and then on SQLite (filled the
    same way within a time budget; it prints how many lines it got to). Each measured batch is
    cancelled right after, so the runs do not add to what waits.
@@ -58,7 +58,7 @@ from shared.jobs.lanes import lane_list
 
 BATCH_LINES = 10_000
 TENANTS = 10
-ACCEPT_RUNS = 5
+ACCEPT_RUNS = 9
 LIVE_LINES = 100
 FAIR_LINES = 20
 CPU_WINDOW_S = 30.0
