@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from api import errors
 from api.accepting import Acceptor
 from api.guard import RequestGuard
-from api.routes import batches, dialect, generate, jobs, metrics, snippets, speech, synthesize, voices
+from api.routes import batches, dialect, generate, jobs, metrics, normalize, snippets, speech, synthesize, voices
 from api.routes import captions as caption_routes
 from api.routes import lexicon as lexicon_routes
 from api.routes import webhooks as webhook_routes
@@ -52,7 +52,7 @@ def create_app() -> FastAPI:
     )
     app.add_middleware(RequestGuard)
     errors.install(app)
-    for module in (synthesize, generate, dialect, jobs, batches, voices, snippets, speech, metrics):
+    for module in (synthesize, normalize, generate, dialect, jobs, batches, voices, snippets, speech, metrics):
         app.include_router(module.router)
     app.include_router(lexicon_routes.router)
     app.include_router(webhook_routes.router)

@@ -125,6 +125,16 @@ class SynthesizeRequest(BaseModel):
     callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
 
 
+class NormalizeRequest(BaseModel):
+    text: JobText = Field(description="A line as it would be sent for synthesis.")
+    voice: VoiceName | None = Field(None, description="The voice it would be spoken in (its engine's reading).")
+
+
+class NormalizedOut(BaseModel):
+    spoken_text: str = Field(description="What the engine is given: cleaned, the lexicon applied, numbers as words.")
+    chunks: list[str] = Field(description="The pieces the worker speaks, one engine call each, in order.")
+
+
 class DialectRequest(DialectText):
     """One text to identify (POST /v1/dialect)."""
 

@@ -29,6 +29,8 @@ Examples (copy and paste):
   voxq worker tts                                # a TTS worker (espeak-ng by default)
   voxq submit examples/chapter.txt --voice cmn --out chapter.wav
   voxq submit book.epub --voice cmn --out book.m4b --captions book.srt   # an audiobook, chapters and cover
+  voxq say "客服电话400-800-1234" --dry-run       # how a prompt will be read, without speaking it
+  voxq say "您好，欢迎致电。" --out hello.wav       # one line into a file
   voxq status BATCH_ID                           # the id `voxq submit` printed
   voxq cancel BATCH_ID                           # lines not started never start; finished audio is kept
   voxq dialect "侬今朝夜饭吃啥？"                 # which variety, with evidence
@@ -188,6 +190,41 @@ def submit(
             response = client.request("GET", f"/v1/batches/{batch['id']}/captions", params=params, timeout=600)
             captions.write_bytes(response.content)
             console.print(f"wrote {captions}")
+    except ApiError as exc:
+        _fail(str(exc), exc.exit_code)
+
+
+@app.command()
+def say(
+    text: Annotated[str, typer.Argument(help="What to say (one line; long ones are spoken in chunks).")],
+    voice: Annotated[str | None, typer.Option(help="Built-in voice (cmn, yue, en) or library voice.")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the audio; its suffix is the format.")] = Path("say.wav"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what the engine would be given, and its chunks; speak nothing.")
+    ] = False,
+) -> None:
+    """Speak one text into a file, or (--dry-run) show how it will be read: numbers as words,
+    the tenant's lexicon applied, cut into the chunks the worker speaks."""
+    client = _client()
+    try:
+        if dry_run:
+            shown = client.json("POST", "/v1/normalize", json={"text": text} | ({"voice": voice} if voice else {}))
+            console.print(shown["spoken_text"], markup=False, highlight=False)
+            for number, chunk in enumerate(shown["chunks"], 1):
+                console.print(f"  {number}. {chunk}", markup=False, highlight=False)
+            return
+        fmt = out.suffix.lstrip(".").lower() or "wav"
+        if fmt not in ("wav", "flac", "ogg", "mp3"):
+            _fail(f"--out must end in .wav, .flac, .ogg or .mp3, not {out.name!r}")
+        job = client.json(
+            "POST", "/v1/synthesize", json={"text": text, "format": fmt} | ({"voice": voice} if voice else {})
+        )
+        while job["status"] not in ("succeeded", "failed"):
+            job = client.json("GET", f"/v1/jobs/{job['id']}", params={"wait": 30}, timeout=60)
+        if job["status"] == "failed":
+            _fail(f"job {job['id']} failed: {job.get('error')}", ExitCode.FAILED)
+        out.write_bytes(client.request("GET", f"/v1/jobs/{job['id']}/audio", params={"format": fmt}).content)
+        console.print(f"wrote {out} ({job['result']['duration_s']:.2f} s): {job['result'].get('spoken_text') or text}")
     except ApiError as exc:
         _fail(str(exc), exc.exit_code)
 

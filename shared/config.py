@@ -324,7 +324,8 @@ class Settings(BaseSettings):
     espeak_library: str | None = Field(
         None,
         description="Path or soname of libespeak-ng, which the espeak engine loads into the worker; "
-        "unset: the system's (libespeak-ng.so.1, Debian package libespeak-ng1).",
+        "unset: the espeakng-loader wheel's (espeak-ng 1.52, its espeak-ng-data beside it). Another build reads "
+        "its data from ESPEAK_DATA_PATH, or from where it was built to look.",
     )
     tts_group_size: int = Field(
         1,

@@ -1,10 +1,10 @@
 """What espeak-ng's Mandarin voice says, as phonemes: stable where its audio is not (its samples
 differ a little from call to call)."""
 
-import subprocess
+from workers.tts.engines.espeak import EspeakEngine
 
 
 def phonemes(text: str) -> str:
-    """`espeak-ng -v cmn -x -q TEXT`: the phonemes, with tones, of what the voice says."""
-    done = subprocess.run(["espeak-ng", "-v", "cmn", "-x", "-q", text], capture_output=True, text=True, check=True)
-    return done.stdout.strip()
+    """The phonemes, with tones, of what the worker's Mandarin voice (the espeakng-loader
+    library) says for `text`."""
+    return EspeakEngine().phonemes(text, "cmn")

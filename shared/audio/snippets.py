@@ -24,7 +24,7 @@ KEY_VERSION = 1
 def key_prefix(voice: VoiceSpec, engine: str, model: str | None = None) -> bytes:
     """The part of a snippet key shared by every text of one voice on one engine and model."""
     payload = {"v": KEY_VERSION, "rules": RULES_VERSION, "voice": voice.fingerprint(), "engine": engine}
-    if model is not None:  # absent, not null, for espeak: its keys stay what they were
+    if model is not None:  # the checkpoint or build (shared/jobs/synthesis.py engine_model)
         payload["model"] = model
     return json.dumps(payload, sort_keys=True).encode() + b"\n"
 

@@ -43,7 +43,7 @@ class Line:
     chapter: int  # 1 for a batch without chapters
     key: str  # its snippet
     samples: int  # its length at the book's rate
-    text: str = ""  # as spoken (normalised); read only for captions
+    text: str = ""  # as written (the job's input.text); read only for captions
 
 
 @dataclass(frozen=True)

@@ -38,19 +38,27 @@ BatchStatus = Literal["running", "succeeded", "failed", "cancelled"]
 
 
 class SynthesisInput(BaseModel):
-    """A synthesis job's input: the text as it is spoken (cleaned, numbers written as words)."""
+    """A synthesis job's input: its line as written (cleaned; what its captions show), and what
+    the engine is given when that differs (numbers as words, the tenant's lexicon applied)."""
 
     text: str
+    spoken: str | None = Field(None, description="What the engine is given, where it differs from text.")
     voice: str | None = Field(None, description="The voice asked for; None: the engine's default.")
     speed: float = 1.0
     format: AudioFormat = "wav"
     dialect: DialectLabel | None = Field(None, description="Set when the line's dialect chose its voice.")
 
 
+def engine_text(spec: "SynthesisInput") -> str:
+    """What the engine is given for a job: before inputs kept their line as written, `text` was it."""
+    return spec.spoken if spec.spoken is not None else spec.text
+
+
 class SynthesisResult(BaseModel):
     # None only on cache hits stored before this field was recorded with them.
     duration_s: float | None = Field(None, description="Length of the line's audio, to the millisecond.")
     cached: bool = Field(description="The audio was already in the snippet cache; no engine ran.")
+    spoken_text: str | None = Field(None, description="What the engine was given (see POST /v1/normalize).")
 
     @field_validator("duration_s")
     @classmethod

@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["RULES_VERSION", "digits_to_zh", "int_to_zh", "normalize_zh", "number_to_zh"]
+__all__ = ["RULES_VERSION", "digits_to_zh", "int_to_zh", "normalize_zh", "number_to_zh", "without_erhua"]
 
 # Part of every snippet cache key: bump it when a rule changes what is said, so audio
 # recorded under the old rules is never served for the new reading.
-RULES_VERSION = 1
+RULES_VERSION = 2
 
 _DIGIT = "零一二三四五六七八九"
 _PHONE_DIGIT = "零幺二三四五六七八九"  # 幺 for 1: how numbers are read out on the phone
@@ -176,7 +176,11 @@ _CURRENCY_PREFIX: dict[str, str] = {
 _CURRENCY_RE = "|".join(re.escape(c) for c in sorted(_CURRENCY_PREFIX, key=len, reverse=True))
 
 # Words after which a digit string is an identifier, read digit by digit.
-_ID_WORDS = "电话|手机|号码|手机号|热线|编号|工号|学号|账号|帐号|卡号|尾号|验证码|房间号|邮编|单号|订单号|车次|航班|拨打|致电|QQ|微信号"
+_ID_WORDS = (
+    "电话|手机|号码|手机号|热线|编号|工号|学号|账号|帐号|卡号|尾号|验证码|房间号|邮编|邮政编码|区号|单号|订单号|"
+    "运单号|快递单号|发票号|流水号|客户号|会员号|身份证号|护照号|密码|车次|航班|拨打|致电|QQ|微信号|ISBN|ISSN|"
+    "ZIP|Zip|zip|PIN"
+)
 
 
 def _wrap(text: str) -> str:
@@ -191,8 +195,20 @@ def _phone(m: re.Match[str]) -> str:
 
 
 def _id_digits(m: re.Match[str]) -> str:
-    groups = [digits_to_zh(g, phone=True) for g in re.split(r"[-\s]+", m.group(2)) if g]
+    # An ISBN's or ID card's check character X stays a letter.
+    groups = [digits_to_zh(g, phone=True) + g[len(g.rstrip("Xx")) :] for g in re.split(r"[-\s]+", m.group(2)) if g]
     return m.group(1) + " ".join(groups)
+
+
+def _digit_groups(m: re.Match[str]) -> str:
+    """978-7-107-25952-4, 707-829-0515: three or more groups joined by hyphens are an identifier
+    (a range has two ends), read digit by digit, a pause between groups."""
+    return " ".join(digits_to_zh(g, phone=True) for g in re.split(r"[-−－]", m.group(0)))
+
+
+def _address_digits(m: re.Match[str]) -> str:
+    """Digits inside a web or e-mail address are read one by one (www.ex20111011.com)."""
+    return re.sub(r"\d+", lambda d: digits_to_zh(d.group(0)), m.group(0))
 
 
 def _date_ymd(m: re.Match[str]) -> str:
@@ -211,6 +227,8 @@ def _date_ym(m: re.Match[str]) -> str:
 
 def _time(m: re.Match[str]) -> str:
     h, mi, sec = int(m.group(1)), int(m.group(2)), m.group(3)
+    if sec is None and (h > 24 or mi > 59):  # no time of day: a score, 78:96 → 七十八比九十六
+        return _wrap(f"{int_to_zh(h)}比{int_to_zh(mi)}")
     if h > 24 or mi > 59 or (sec is not None and int(sec) > 59):
         return m.group(0)
     out = ("两" if h == 2 else int_to_zh(h)) + "点"  # 两点, never 二点
@@ -296,19 +314,23 @@ def _range(m: re.Match[str]) -> str:
 Rule = tuple["re.Pattern[str]", "str | Callable[[re.Match[str]], str]"]
 
 _RULES: list[Rule] = [
-    # Identifiers first: phone numbers and digits after words like 电话 or 验证码.
+    # Addresses first: their digits are names, not numbers.
+    (re.compile(r"(?:https?://|www\.)[\w./?=&%#:~+-]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), _address_digits),
+    # Identifiers: phone numbers and digits after words like 电话 or 验证码.
     (
         re.compile(r"(?<![0-9])(?:\+(?P<cc>86)[-\s]?)?(?P<num>1[3-9]\d(?:[-\s]?\d{4}){2})(?![0-9])"),
         _phone,
     ),
     (re.compile(r"(?<![0-9])(?P<cc>)(?P<num>0\d{2,3}-\d{7,8}|[48]00-?\d{3}-?\d{4})(?![0-9])"), _phone),
-    (re.compile(rf"((?:{_ID_WORDS})(?:是|为|[:：])?\s*)(\d[\d\s-]*\d|\d)"), _id_digits),
+    (re.compile(rf"((?:{_ID_WORDS})(?:是|为|[:：])?\s*[A-Z]{{0,4}})(\d[\d\s-]*[\dXx]|\d)"), _id_digits),
     # Dates: 2024-03-05, 2024/3/5, 2024.03.05, 2024年, 90年代.
     (re.compile(r"(?<![0-9])(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![0-9])"), _date_ymd),
     (re.compile(r"(?<![0-9])(\d{4})[-/](\d{1,2})(?![0-9/\-.])"), _date_ym),
     (re.compile(r"(?<![0-9.])(\d{4})(?=\s*[-~～—–至到]\s*\d{4}年)"), lambda m: _wrap(digits_to_zh(m.group(1)))),
     (re.compile(r"(?<![0-9.])(\d{4})年"), lambda m: _wrap(digits_to_zh(m.group(1)) + "年")),
     (re.compile(r"(?<![0-9.])(\d{2})(?=年代|后)"), lambda m: digits_to_zh(m.group(1))),
+    # Three or more hyphenated digit groups: an ISBN, a telephone number, a part number.
+    (re.compile(r"(?<![0-9.])\d+(?:[-−－]\d+){2,}(?![0-9])"), _digit_groups),
     # Times 10:30(:15); a single digit after the colon is a score or ratio, 3:2 → 三比二.
     (re.compile(r"(?<![0-9:])(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?(?![0-9:])"), _time),
     (re.compile(r"(?<![0-9:])(\d+)[:：](\d)(?![0-9:])"), _ratio),
@@ -331,6 +353,7 @@ _RULES: list[Rule] = [
         re.compile(rf"(?<![0-9.{_CLOSE}])\d{{{_MAX_GROUPED_DIGITS + 1},}}[Xx]?{_END}"),
         lambda m: digits_to_zh(m.group(0)) + ("X" if m.group(0)[-1] in "Xx" else ""),
     ),
+    (re.compile(r"±(?=\d)"), "正负"),
     # Any other number, with its sign and an optional unit symbol.
     (
         re.compile(rf"{_START}([{_MINUS}](?=\d))?{_NUM}(?:\s?({_UNIT_RE})(?![A-Za-z]))?"),
@@ -343,15 +366,50 @@ _RULES: list[Rule] = [
 ]
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_ANY_DIGIT = re.compile(r"\d")
+_LATIN_WORD = re.compile(r"[a-z]{2,}")  # prose, not an abbreviation (ISBN, MP3)
+_NUMBER_WITH_UNIT = re.compile(rf"\d\s?(?:{_UNIT_RE})(?![A-Za-z])")
+
+
+def _is_english(text: str) -> bool:
+    """Latin prose and no Chinese character (a unit after a number, 5km, is no word)."""
+    return not _CJK.search(text) and bool(_LATIN_WORD.search(_NUMBER_WITH_UNIT.sub("", text)))
+
+
 def normalize_zh(text: str) -> str:
-    """Digits, dates, times, money, percentages and units of ``text`` as Chinese words.
+    """Digits, dates, times, money, percentages and units of ``text`` as Chinese words. A text
+    of Latin words with no Chinese character is English, left as it is: "Chapter 24" is never
+    read as "Chapter 二十四".
 
     >>> normalize_zh("2024年3月5日10:30，气温-3~5℃，涨幅12.5%，售价¥12.50")
     '二零二四年三月五日十点三十分，气温负三到五摄氏度，涨幅百分之十二点五，售价十二元五角'
     """
-    if not any(ch.isdigit() for ch in text):
+    if not _ANY_DIGIT.search(text) or _is_english(text):
         return text
     text = text.translate(_FULLWIDTH)
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text.replace(_OPEN, "").replace(_CLOSE, "")
+
+
+# 儿 after these is its own syllable (女儿 nǚ'ér), as it is before these (儿子, 托儿所); anywhere
+# else after a Chinese character it is the r of erhua (这儿 zhèr, 一点儿 yìdiǎnr).
+_ER_SYLLABLE_AFTER = frozenset("女婴嬰孤幼健宠寵男胎患侄孙孫孩弃棄乳")
+_ER_SYLLABLE_BEFORE = frozenset("子童女科歌时時戏戲媳孙孫郎所")
+_ERHUA = re.compile(r"(?<=[\u3400-\u9fff])[儿兒]")
+
+
+def without_erhua(text: str) -> str:
+    """``text`` with the erhua 儿 left out (这儿 → 这, 一点儿 → 一点), as standard Mandarin reads
+    it without the r: for espeak-ng, whose Mandarin dictionary reads erhua syllables as English.
+
+    >>> without_erhua("这儿有只鸟儿，我儿子和女儿在哪兒玩儿")
+    '这有只鸟，我儿子和女儿在哪玩'
+    """
+
+    def keep(m: re.Match[str]) -> str:
+        before, after = m.string[m.start() - 1], m.string[m.end() : m.end() + 1]
+        return m.group() if before in _ER_SYLLABLE_AFTER or (after and after in _ER_SYLLABLE_BEFORE) else ""
+
+    return _ERHUA.sub(keep, text) if "儿" in text or "兒" in text else text

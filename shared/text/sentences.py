@@ -3,11 +3,13 @@
 import re
 import unicodedata
 
-# Sentence ends: Chinese 。！？；… and their ASCII forms. An ASCII full stop only ends a
-# sentence before white space or the end, so "3.5" and "www.example.com" stay whole.
-_SENTENCE_END = re.compile(r"(?<=[。！？；…!?;])(?![。！？；…!?;”」』)）\"'])|(?<=\.)(?=\s|$)")
+# Sentence ends: Chinese 。！？；… and their ASCII forms, with the closing quotes and brackets
+# after them (…不要闹情绪。”妻子… ends after the ”). An ASCII full stop only ends a sentence
+# before white space or the end, so "3.5" and "www.example.com" stay whole.
+_CLOSERS = "”’」』）)》〉】\"'"
+_SENTENCE_END = re.compile(rf"[。！？；…!?;]+[{_CLOSERS}]*|\.+[{_CLOSERS}]*(?=\s|$)")
 # Where a sentence that is still too long may be broken: commas and other pauses.
-_CLAUSE_END = re.compile(r"(?<=[，、：,:])")
+_CLAUSE_END = re.compile(r"[，、：,:]")
 _SPACES = re.compile(r"\s+")
 # Control and invisible format characters (C0/C1 controls, the soft hyphen, the Arabic letter
 # mark, the Mongolian vowel separator, zero-width marks, bidi controls and isolates, deprecated
@@ -57,13 +59,14 @@ def finished_sentences(growing: str, max_chars: int) -> tuple[list[str], str]:
     last clause mark (else at `max_chars`), so a reply without full stops is still spoken
     as it comes rather than all at the end.
     """
-    pieces = _SENTENCE_END.split(growing)
-    rest = pieces.pop()
+    pieces = _split_after(growing, _SENTENCE_END)
+    rest = pieces.pop() if pieces else ""  # unfinished, or finished last: a closing quote may follow
     if not rest and pieces:  # ends with a sentence end: wait for what follows it
         rest = pieces.pop()
     done = [p.strip() for piece in pieces for p in _pieces(piece, max_chars) if p.strip()]
     while len(rest) > max_chars:
-        cut = max((m.end() for m in _CLAUSE_END.finditer(rest, 0, max_chars)), default=max_chars)
+        cut = max((m.end() for m in _CLAUSE_END.finditer(rest, 0, max_chars)), default=0)
+        cut = cut or _cut_point(rest, max_chars)
         if head := rest[:cut].strip():
             done.append(head)
         rest = rest[cut:]
@@ -71,11 +74,45 @@ def finished_sentences(growing: str, max_chars: int) -> tuple[list[str], str]:
 
 
 def _pieces(text: str, max_chars: int) -> list[str]:
+    """Sentences; one longer than `max_chars` cut at clause marks, then at spaces, then between
+    two characters that are not both of one Latin word or number: never inside "International"
+    or "25952"."""
     out: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
+    for sentence in _split_after(text, _SENTENCE_END):
         if len(sentence) <= max_chars:
             out.append(sentence)
             continue
-        for clause in _CLAUSE_END.split(sentence):
-            out.extend(clause[i : i + max_chars] for i in range(0, len(clause), max_chars))
+        for clause in _split_after(sentence, _CLAUSE_END):
+            while len(clause) > max_chars:
+                cut = _cut_point(clause, max_chars)
+                out.append(clause[:cut])
+                clause = clause[cut:]
+            out.append(clause)
     return [p for p in out if p]
+
+
+def _split_after(text: str, ends: "re.Pattern[str]") -> list[str]:
+    """`text` cut after each match of `ends`; the pieces join back to `text`."""
+    pieces, start = [], 0
+    for match in ends.finditer(text):
+        if match.end() > start:
+            pieces.append(text[start : match.end()])
+            start = match.end()
+    pieces.append(text[start:])
+    return [p for p in pieces if p]
+
+
+def _cut_point(text: str, max_chars: int) -> int:
+    """Where to cut a text with no clause mark in its first `max_chars`: after its last space
+    there, else at the last place that is not inside a Latin word or a number, else (one word
+    longer than the limit) at the limit."""
+    space = text.rfind(" ", 1, max_chars + 1)
+    if space > 0:
+        return space + 1
+    for at in range(max_chars, 0, -1):
+        if not (_WORD_CHAR.match(text[at - 1]) and _WORD_CHAR.match(text[at : at + 1])):
+            return at
+    return max_chars
+
+
+_WORD_CHAR = re.compile(r"[A-Za-z0-9'’.,%-]")

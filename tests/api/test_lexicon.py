@@ -81,7 +81,8 @@ def test_a_line_is_given_to_the_engine_as_the_lexicon_says(empty_lexicon: TestCl
 
     job = client.post("/v1/synthesize", json={"text": "欢迎使用VoxQueue，我在重庆。"}).json()
 
-    assert job["input"]["text"] == "欢迎使用沃克斯队列，我在 chong2 qing4 。"
+    assert job["input"]["spoken"] == "欢迎使用沃克斯队列，我在 chong2 qing4 。"
+    assert job["input"]["text"] == "欢迎使用VoxQueue，我在重庆。"  # as written: what its captions show
 
 
 def test_changing_an_entry_changes_the_key_of_the_lines_it_applies_to_and_no_other(empty_lexicon: TestClient) -> None:
@@ -140,4 +141,9 @@ def spoken(api: httpx.Client, text: str) -> dict[str, Any]:
     job = wait_for(lambda: (j := api.get(f"/v1/jobs/{r.json()['id']}").json())["status"] == "succeeded" and j)
     wav = api.get(f"/v1/jobs/{job['id']}/audio", params={"format": "wav"}).content
     samples, rate = sf.read(io.BytesIO(wav), dtype="int16")
-    return {"cached": r.status_code == 200, "text": job["input"]["text"], "audio": wav, "seconds": len(samples) / rate}
+    return {
+        "cached": r.status_code == 200,
+        "text": job["result"]["spoken_text"],
+        "audio": wav,
+        "seconds": len(samples) / rate,
+    }

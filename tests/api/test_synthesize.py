@@ -33,7 +33,11 @@ def test_a_cached_text_is_answered_at_once_without_a_worker(stack: Stack) -> Non
         second = api.post("/v1/synthesize", json=body)
         assert second.status_code == 200
         assert second.json()["status"] == "succeeded"
-        assert second.json()["result"] == {"cached": True, "duration_s": first_done["result"]["duration_s"]}
+        assert second.json()["result"] == {
+            "cached": True,
+            "duration_s": first_done["result"]["duration_s"],
+            "spoken_text": "缓存里的这句话只合成一次。",
+        }
         assert second.json()["attempts"] == 0  # never went through the queue
         flac = api.get(f"/v1/jobs/{second.json()['id']}/audio")
         assert flac.headers["content-type"] == "audio/flac" and flac.content[:4] == b"fLaC"

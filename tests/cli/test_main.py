@@ -34,6 +34,17 @@ def test_submit_shows_progress_and_writes_the_chapter(sqlite_stack: Stack, tmp_p
     assert status.returncode == 0 and "done" in status.stdout
 
 
+def test_say_shows_what_will_be_read_then_speaks_it(sqlite_stack: Stack, tmp_path: Path) -> None:
+    dry = voxq(sqlite_stack, "say", "客服电话400-800-1234，账单¥12.50。", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "客服电话四零零 八零零 幺二三四，账单十二元五角。" in dry.stdout and "1. " in dry.stdout
+    out = tmp_path / "hello.flac"
+    spoken = voxq(sqlite_stack, "say", "您好，欢迎致电。", "--voice", "cmn", "--out", str(out))
+    assert spoken.returncode == 0, spoken.stderr
+    assert sf.info(str(out)).format == "FLAC" and sf.info(str(out)).duration > 0.5
+    assert voxq(sqlite_stack, "say", "你好", "--voice", "no-such-voice", "--dry-run").returncode == 2
+
+
 def test_bad_input_exits_2_with_a_message(sqlite_stack: Stack, tmp_path: Path) -> None:
     missing = voxq(sqlite_stack, "submit", str(tmp_path / "nope.txt"))
     assert missing.returncode == 2 and "no such file" in missing.stderr

@@ -11,7 +11,7 @@ from shared.audio.snippets import NewSnippet, cached_durations
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.errors import VoxQueueError
-from shared.jobs.contracts import SynthesisInput, SynthesisResult
+from shared.jobs.contracts import SynthesisInput, SynthesisResult, engine_text
 from shared.jobs.lanes import SYNTHESIZE_TASK
 from shared.voices.resolve import VoiceSpec, resolve_voice
 from workers.app import celery_app
@@ -48,7 +48,7 @@ def synthesize_jobs(group: list[Work[SynthesisInput]]) -> Outcomes:
         for work in group:
             job, spec = work.job, work.input
             if (duration := cached.get((job.tenant_id, job.snippet_key or ""))) is not None:
-                ready.append(Outcome(SynthesisResult(duration_s=duration, cached=True)))
+                ready.append(Outcome(SynthesisResult(duration_s=duration, cached=True, spoken_text=engine_text(spec))))
                 continue
             which = (job.tenant_id, spec.voice, spec.speed)
             try:
@@ -72,16 +72,17 @@ def synthesize_job(work: Work[SynthesisInput], voice: VoiceSpec, engine: TTSEngi
     """Speak the job's text into the snippet cache under the key chosen at submission."""
     job, spec = work.job, work.input
     assert job.snippet_key is not None, "synthesis jobs get their snippet key at submission"
-    audio = speak(engine, spec.text, voice, settings.max_chunk_chars, settings.pause_between_chunks_ms)
-    logger.info("job %s: spoke %d chars, %.2fs of audio", job.id, len(spec.text), audio.duration_s)
+    text = engine_text(spec)
+    audio = speak(engine, text, voice, settings.max_chunk_chars, settings.pause_between_chunks_ms)
+    logger.info("job %s: spoke %d chars, %.2fs of audio", job.id, len(text), audio.duration_s)
     snippet = NewSnippet(
         tenant_id=job.tenant_id,
         key=job.snippet_key,
-        text=spec.text,
+        text=text,
         voice=spec.voice or voice.name,
         engine=engine.name,
         audio=encode(audio),
         sample_rate=audio.sample_rate,
         duration_s=audio.duration_s,
     )
-    return Outcome(SynthesisResult(duration_s=audio.duration_s, cached=False), snippet=snippet)
+    return Outcome(SynthesisResult(duration_s=audio.duration_s, cached=False, spoken_text=text), snippet=snippet)

@@ -1,10 +1,12 @@
 """Caption cues from a book's timeline: each line's cues span exactly its audio, sentences share
 a line's time by their characters, and the route refuses formats it does not write."""
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.books.captions import cues, render
+from shared.books.captions import ROW_CHARS, cues, render
 from shared.books.timeline import Line, Timeline
 
 RATE = 1000  # one sample a millisecond: times read as sample counts
@@ -47,6 +49,38 @@ def test_srt_and_vtt_render_the_same_cues() -> None:
 
     assert render(found, "srt") == "1\n00:00:00,000 --> 01:02:05,042\n很长的一行。\n"
     assert render(found, "vtt") == "WEBVTT\n\n00:00:00.000 --> 01:02:05.042\n很长的一行。\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "And she wept . . . and wept.",
+        "He cried, “It lives!’” Then he was gone.",
+        "他说：“不要闹情绪。”妻子常常这样说。我们走吧！",
+        "……",
+        "第一章 2024年3月5日，晴。",
+    ],
+)
+def test_every_character_of_a_line_is_in_its_cues(text: str) -> None:
+    found = cues(timeline(Line(1, 1, "a", 9000, text)), None, max_chunk_chars=120, chunk_pause_ms=250)
+
+    assert re.sub(r"\s", "", "".join(c.text for c in found)) == re.sub(r"\s", "", text)
+    assert found[0].start_s == 0.0 and found[-1].end_s == 9.0
+
+
+def test_a_sentence_that_ends_inside_quotes_is_a_cue_of_its_own() -> None:
+    found = cues(timeline(Line(1, 1, "a", 6000, "他说：“不要闹情绪。”妻子常常这样说。")), None, 120, 250)
+
+    assert [c.text for c in found] == ["他说：“不要闹情绪。”", "妻子常常这样说。"]
+
+
+def test_a_long_chinese_cue_is_shown_in_rows() -> None:
+    text = "这是一个很长很长的中文句子，它没有句号但是有很多很多的逗号，一直说下去，直到很远的地方才停下来"
+    srt = render(cues(timeline(Line(1, 1, "a", 9000, text)), None, 120, 250), "srt")
+
+    rows = srt.split("\n")[2:-1]
+    assert len(rows) > 1 and all(len(row) <= ROW_CHARS for row in rows)
+    assert "".join(rows) == text
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,11 @@ def test_a_job_moves_queued_running_succeeded_and_then_never_again(database_url:
         s.commit()
         s.expire_all()
         stored = s.get_one(Job, job.id)
-        assert stored.status == JobStatus.succeeded and stored.result == {"duration_s": 1.5, "cached": False}
+        assert stored.status == JobStatus.succeeded and stored.result == {
+            "duration_s": 1.5,
+            "cached": False,
+            "spoken_text": None,
+        }
         assert stored.attempts == 1 and stored.lease_expires_at is None
 
 
@@ -128,7 +132,11 @@ def test_a_lost_workers_job_is_queued_again_and_its_late_outcome_changes_nothing
         s.expire_all()
         stored = s.get_one(Job, job.id)
 
-    assert stored.status == JobStatus.succeeded and stored.result == {"duration_s": 2.0, "cached": False}
+    assert stored.status == JobStatus.succeeded and stored.result == {
+        "duration_s": 2.0,
+        "cached": False,
+        "spoken_text": None,
+    }
     assert stored.worker == "tts-2@b" and stored.attempts == 2
 
 

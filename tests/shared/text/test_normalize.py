@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from shared.text.normalize import digits_to_zh, int_to_zh, normalize_zh, number_to_zh
+from shared.text.normalize import digits_to_zh, int_to_zh, normalize_zh, number_to_zh, without_erhua
 
 
 @pytest.mark.parametrize(
@@ -152,3 +152,83 @@ def test_normalisation_is_idempotent() -> None:
     text = "2024年3月5日10:30，¥12.50，50%，5km"
     once = normalize_zh(text)
     assert normalize_zh(once) == once
+
+
+# Sentences from WeTextProcessing's own test data (tn/chinese/test/data/normalizer.txt), with what
+# this normaliser says. Where the two differ, this one reads money as people say it (十三元五角,
+# not 十三点五元) and a telephone's 1 as 幺, as call centres do.
+LIBRARY_CASES = [
+    ("共465篇，约315万字", "共四百六十五篇，约三百一十五万字"),
+    ("共计6.42万人", "共计六点四二万人"),
+    ("同比升高0.6个百分点", "同比升高零点六个百分点"),
+    ("总量的1/5以上", "总量的五分之一以上"),
+    ("相当于头发丝的1/16", "相当于头发丝的十六分之一"),
+    ("3/2是一个假分数", "二分之三是一个假分数"),
+    ("同比增长6.3%", "同比增长百分之六点三"),
+    ("增幅0.4%", "增幅百分之零点四"),
+    ("2002/01/28", "二零零二年一月二十八日"),
+    ("2002-01-28", "二零零二年一月二十八日"),
+    ("2002.01.28", "二零零二年一月二十八日"),
+    ("2002/01", "二零零二年一月"),
+    ("8月16号12:00之前", "八月十六号十二点之前"),
+    ("我是5:02开始的", "我是五点零二分开始的"),
+    ("于5:35:36发射", "于五点三十五分三十六秒发射"),
+    ("比分定格在78:96", "比分定格在七十八比九十六"),
+    ("计算-2的绝对值是2", "计算负二的绝对值是二"),
+    ("±2的平方都是4", "正负二的平方都是四"),
+    ("价格是￥13.5", "价格是十三元五角"),
+    ("价格是$13.5", "价格是十三点五美元"),
+    ("重达25kg", "重达二十五千克"),
+    ("最高气温38°C", "最高气温三十八摄氏度"),
+    ("实际面积120m²", "实际面积一百二十平方米"),
+    ("渲染速度10ms一帧", "渲染速度十毫秒一帧"),
+    ("可以打我手机13501234567", "可以打我手机幺三五零幺二三四五六七"),
+    ("可以拨打12306来咨询", "可以拨打幺二三零六来咨询"),
+]
+
+# What a call centre or a book's front matter says: identifiers digit by digit, never as amounts
+# or ranges; English left to an English voice.
+CONTEXT_CASES = [
+    ("ISBN:9787201078335", "ISBN:九七八七二零幺零七八三三五"),
+    ("ISBN 978-7-107-25952-4", "ISBN 九七八 七 幺零七 二五九五二 四"),
+    ("ISBN 7-5327-1234-X", "ISBN 七 五三二七 幺二三四 X"),
+    ("书号978-7-107-25952-4", "书号九七八 七 幺零七 二五九五二 四"),
+    ("电话707-829-0515", "电话七零七 八二九 零五幺五"),
+    ("请拨707-829-0515", "请拨七零七 八二九 零五幺五"),
+    ("邮编95472", "邮编九五四七二"),
+    ("邮政编码100871", "邮政编码幺零零八七幺"),
+    ("您的订单号1234567890已发货", "您的订单号幺二三四五六七八九零已发货"),
+    ("快递单号SF1234567890", "快递单号SF幺二三四五六七八九零"),
+    ("身份证号11010519491231002X", "身份证号幺幺零幺零五幺九四九幺二三幺零零二X"),
+    ("验证码是4096", "验证码是四零九六"),
+    ("网址是www.example.com/20111011/", "网址是www.example.com/二零一一一零一一/"),
+    ("发邮件到a2024@qq.com", "发邮件到a二零二四@qq.com"),
+    ("客服热线400-800-1234", "客服热线四零零 八零零 幺二三四"),
+    ("本月账单¥1,234.50，请于3月5日前还款", "本月账单一千二百三十四元五角，请于三月五日前还款"),
+    ("In chapters 24, 89", "In chapters 24, 89"),
+    ("Chapter 1.", "Chapter 1."),
+    ("10-20公斤", "十到二十公斤"),
+    ("300-500元", "三百到五百元"),
+    ("25:00开始", "二十五比零开始"),
+]
+
+
+@pytest.mark.parametrize(("text", "spoken"), LIBRARY_CASES + CONTEXT_CASES)
+def test_numbers_are_read_by_what_they_are(text: str, spoken: str) -> None:
+    assert normalize_zh(text) == spoken
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("这儿有只鸟儿", "这有只鸟"),  # WeTextProcessing's test data
+        ("这事儿好办", "这事好办"),
+        ("我儿子喜欢这地儿", "我儿子喜欢这地"),
+        ("租金贵一点儿没关系", "租金贵一点没关系"),
+        ("郵局離這兒有半英里。", "郵局離這有半英里。"),
+        ("女儿和婴儿在托儿所", "女儿和婴儿在托儿所"),
+        ("儿童节", "儿童节"),
+    ],
+)
+def test_erhua_is_left_out_where_it_is_an_r(text: str, spoken: str) -> None:
+    assert without_erhua(text) == spoken

@@ -1,5 +1,11 @@
 """The embedded engine: libespeak-ng inside the worker's own process. No GPU, no model, no cloning.
 
+The library and its data come from the `espeakng-loader` wheel (espeak-ng 1.52 with its
+espeak-ng-data), so every machine speaks the same and a fresh clone needs no system package:
+Debian's 1.51 reads Mandarin with its own tone digits spoken as English ("three" for 你好).
+VOXQ_ESPEAK_LIBRARY names another build; its data is then the library's own default, or the
+folder ESPEAK_DATA_PATH names.
+
 The library is driven through ctypes (declarations from espeak-ng's ``speak_lib.h``) in
 synchronous mode: ``espeak_Synth`` returns once the whole text is spoken, having handed
 every block of 16-bit samples to our callback. The library keeps one global state per
@@ -9,11 +15,12 @@ one engine per process anyway. It is initialised on first use, in the process th
 """
 
 import ctypes
-import ctypes.util
 import logging
+import os
 import threading
 import time
 
+import espeakng_loader
 import numpy as np
 
 from shared.audio.codec import Audio
@@ -22,7 +29,6 @@ from shared.voices.resolve import ESPEAK_VOICES, VoiceSpec
 
 logger = logging.getLogger(__name__)
 
-SONAME = "libespeak-ng.so.1"
 _DEFAULT_WPM = 175  # espeakRATE_NORMAL: espeak-ng's own default speaking rate
 _MIN_WPM, _MAX_WPM = 80, 450  # espeakRATE_MINIMUM, espeakRATE_MAXIMUM
 _TIMEOUT_S = 60  # a chunk that takes longer is aborted (the CLI had the same limit)
@@ -32,6 +38,7 @@ _BUFFER_MS = 1000  # audio per callback: fewer, larger blocks than the default 6
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_DONT_EXIT = 0x8000  # without it, missing voice data calls exit() in our process
 _POS_CHARACTER = 1
+_CHARS_UTF8 = 1  # espeakCHARS_UTF8
 _RATE = 1  # espeak_PARAMETER espeakRATE
 _EE_OK = 0
 # The same flags as `espeak-ng -b 1 --stdout`: UTF-8 text, [[...]] read as phonemes, and a
@@ -52,9 +59,7 @@ class _Library:
         try:
             lib = ctypes.CDLL(path)
         except OSError as exc:
-            raise PermanentEngineError(
-                f"libespeak-ng is not installed or not loadable from {path!r} (apt-get install libespeak-ng1): {exc}"
-            ) from None
+            raise PermanentEngineError(f"libespeak-ng is not loadable from {path!r}: {exc}") from None
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_Initialize.restype = ctypes.c_int
         lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
@@ -74,9 +79,14 @@ class _Library:
             ctypes.c_void_p,  # user_data
         ]
         lib.espeak_Synth.restype = ctypes.c_int
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, None, _INITIALIZE_DONT_EXIT)
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        data = data_path(path)
+        rate = lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data.encode() if data else None, _INITIALIZE_DONT_EXIT
+        )
         if rate <= 0:
-            raise PermanentEngineError(f"libespeak-ng ({path}) could not load its data (espeak-ng-data)")
+            raise PermanentEngineError(f"libespeak-ng ({path}) could not load its data (espeak-ng-data at {data})")
         self.lib = lib
         self.sample_rate = rate
         self.blocks: list[bytes] = []
@@ -92,13 +102,29 @@ class _Library:
             self.blocks.append(ctypes.string_at(wav, numsamples * 2))
         return 1 if time.monotonic() > self.deadline else 0
 
-    def speak(self, text: str, voice: str, wpm: int) -> np.ndarray:
-        """int16 samples of `text`; the caller holds `_lock`."""
+    def set_voice(self, voice: str) -> None:
+        """The caller holds `_lock`."""
         if voice != self.voice:
             self.voice = None
             if self.lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
                 raise PermanentEngineError(f"libespeak-ng could not load its voice {voice!r} (espeak-ng-data)")
             self.voice, self.wpm = voice, None
+
+    def phonemes(self, text: str, voice: str) -> str:
+        """What the voice makes of `text`, in espeak-ng's phoneme mnemonics, with "(en)" and the
+        like where it switches language; the caller holds `_lock`."""
+        self.set_voice(voice)
+        data = ctypes.create_string_buffer(text.encode())
+        cursor = ctypes.c_void_p(ctypes.addressof(data))
+        clauses = []
+        while cursor.value:  # the library moves it clause by clause, to NULL at the end
+            if clause := self.lib.espeak_TextToPhonemes(ctypes.byref(cursor), _CHARS_UTF8, 0):
+                clauses.append(clause.decode())
+        return " ".join(clauses)
+
+    def speak(self, text: str, voice: str, wpm: int) -> np.ndarray:
+        """int16 samples of `text`; the caller holds `_lock`."""
+        self.set_voice(voice)
         if wpm != self.wpm:
             self.lib.espeak_SetParameter(_RATE, wpm, 0)
             self.wpm = wpm
@@ -124,20 +150,29 @@ def _library(path: str) -> _Library:
 
 
 def default_library() -> str:
-    """The system's libespeak-ng: its soname where the dynamic linker finds it, else ctypes' search."""
-    try:
-        ctypes.CDLL(SONAME)
-        return SONAME
-    except OSError:
-        return ctypes.util.find_library("espeak-ng") or SONAME
+    """The espeakng-loader wheel's libespeak-ng."""
+    return espeakng_loader.get_library_path()
+
+
+def data_path(library: str) -> str | None:
+    """The espeak-ng-data folder for `library`: the wheel's beside its own library; for another
+    build, the folder ESPEAK_DATA_PATH names, or None (the build's own default)."""
+    if library == default_library():
+        return espeakng_loader.get_data_path()
+    return os.environ.get("ESPEAK_DATA_PATH") or None
 
 
 class EspeakEngine:
     name = "espeak"
 
     def __init__(self, library: str | None = None) -> None:
-        """`library`: path or soname of libespeak-ng; None finds the system's."""
+        """`library`: path or soname of libespeak-ng; None: the espeakng-loader wheel's."""
         self.library = library or default_library()
+
+    def phonemes(self, text: str, voice: str = "cmn") -> str:
+        """What `voice` makes of `text` (espeak-ng's mnemonics, "(en)" where it switches language)."""
+        with _lock:
+            return _library(self.library).phonemes(text, voice)
 
     def synthesize(self, text: str, voice: VoiceSpec) -> Audio:
         if voice.is_cloned:
