@@ -39,6 +39,7 @@ def batch_out(session: Session, batch: Batch, request: Request) -> BatchOut:
         created_at=batch.created_at,
         audio_url=audio_url,
         chapters=[ChapterOut(number=n, title=t) for n, t in chapter_titles(session, batch.id).items()],
+        warnings=batch.options.get("warnings", []),
     )
 
 

@@ -31,13 +31,17 @@ from shared.jobs.contracts import (
     TelephonyFormat,
     VoiceName,
 )
-from shared.models import URL_CHARS, DeliveryState, JobKind, JobStatus
+from shared.models import NAME_CHARS, URL_CHARS, DeliveryState, JobKind, JobStatus
 
 _limits = get_settings()
 MAX_ITEMS = _limits.max_script_lines
 # Where to POST the event when a batch or a single job ends (shared/webhooks/callbacks.py); http
 # or https, and not a private address unless VOXQ_WEBHOOK_ALLOW_PRIVATE. Checked by the route (a 400).
 CallbackUrl = Annotated[str, StringConstraints(max_length=URL_CHARS)]
+# A book's title or author, as an MP4 tag: one line, no control characters.
+BookTag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 _CALLBACK = "POSTed a signed event when this ends: done, failed or cancelled (see the README's Webhooks)."
 
 
@@ -114,6 +118,9 @@ class BatchOut(BaseModel):
     audio_url: str | None = None
     chapters: list[ChapterOut] = Field(
         default_factory=list, description="A book's chapters (an EPUB, or a script with `# ` headings); else empty."
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="What of the script is not spoken and why (a language with no voice)."
     )
 
 

@@ -29,6 +29,7 @@ Examples (copy and paste):
   voxq worker tts                                # a TTS worker (espeak-ng by default)
   voxq submit examples/chapter.txt --voice cmn --out chapter.wav
   voxq submit book.epub --voice cmn --out book.m4b --captions book.srt   # an audiobook, chapters and cover
+  voxq submit book.txt --title "边城" --author "沈从文" --out book.m4b      # a text book's M4B tags
   voxq say "客服电话400-800-1234" --dry-run       # how a prompt will be read, without speaking it
   voxq say "您好，欢迎致电。" --out hello.wav       # one line into a file
   voxq status BATCH_ID                           # the id `voxq submit` printed
@@ -154,6 +155,8 @@ def submit(
     ] = None,
     audio_format: Annotated[str | None, typer.Option("--format", help="wav, flac, ogg or mp3.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the batch, with a progress bar.")] = True,
+    title: Annotated[str | None, typer.Option(help="The book's title in its M4B (an EPUB's own otherwise).")] = None,
+    author: Annotated[str | None, typer.Option(help="The book's author in its M4B (an EPUB's own otherwise).")] = None,
 ) -> None:
     """Submit a whole script as one batch, show progress, and write the audio."""
     if not script.is_file():
@@ -169,6 +172,7 @@ def submit(
     try:
         with script.open("rb") as f:
             data = {"format": fmt} | ({"voice": voice} if voice else {})
+            data |= {name: value for name, value in (("title", title), ("author", author)) if value}
             batch = client.json("POST", "/v1/batches", files={"file": (script.name, f)}, data=data)
         console.print(f"batch {batch['id']}: {batch['lines']} lines")
         if not wait:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from api.deps import DOWNLOAD_LIMIT, RATE_LIMIT, BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
 from api.downloads import stored_file
 from api.presenters import batch_out, job_out
-from api.schemas import BatchOut, CallbackUrl, JobOut
+from api.schemas import BatchOut, BookTag, CallbackUrl, JobOut
 from api.uploads import read_upload
 from api.waiting import LongPoll
 from shared.audio import retention
@@ -66,6 +66,12 @@ async def create_batch(
     callback_url: Annotated[
         CallbackUrl | None, Form(description="POSTed a signed event when the batch ends (README: Webhooks).")
     ] = None,
+    title: Annotated[
+        BookTag | None, Form(description="The book's title in its M4B (an EPUB's own title otherwise).")
+    ] = None,
+    author: Annotated[
+        BookTag | None, Form(description="The book's author in its M4B (an EPUB's own creator otherwise).")
+    ] = None,
 ) -> BatchOut:
     """Upload a whole script (a line per job), speak or identify every line as one batch."""
     if priority not in LANES:
@@ -90,6 +96,8 @@ async def create_batch(
         dialect_voices=parse_dialect_voices(dialect_voices),
         lane=lane,
         callback_url=callback,
+        title=title,
+        author=author,
     )
     batch_id = await request.app.state.acceptor.accept(form)
 

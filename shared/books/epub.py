@@ -47,6 +47,7 @@ _XMLENC = "{http://www.w3.org/2001/04/xmlenc#}"
 # Font obfuscation (IDPF's and Adobe's) is listed in encryption.xml too, but is no DRM: the text is plain.
 _FONT_OBFUSCATION = frozenset({"http://www.idpf.org/2008/embedding", "http://ns.adobe.com/pdf/enc#RC"})
 _OPS_TYPE = "{http://www.idpf.org/2007/ops}type"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # Elements that end a paragraph where they start and where they end.
 _BLOCKS = frozenset(
     {"p", "div", "li", "dt", "dd", "blockquote", "pre", "td", "th", "caption", "figcaption", "section", "article"}
@@ -57,7 +58,31 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 # Never spoken: code and styling, ruby annotations (the pinyin or zhuyin over a character), and
 # a table of contents printed in a chapter.
 _SKIPPED = frozenset({"script", "style", "head", "title", "rt", "rp", "nav", "svg", "math"})
-_SKIPPED_TYPES = frozenset({"pagebreak", "noteref", "toc"})
+_SKIPPED_TYPES = frozenset(
+    {
+        "pagebreak",
+        "noteref",
+        "toc",
+        # Notes are not read in the flow of the story (EPUB 3 Structural Semantics).
+        "footnote",
+        "footnotes",
+        "endnote",
+        "endnotes",
+        "rearnote",
+        "rearnotes",
+        "note",
+        "annotation",
+    }
+)
+# The same marked by class, as EPUB 2 books and converters do: notes, page and line numbers
+# (a poem's "10" in the margin), transcribers' notes.
+_SKIPPED_CLASS = re.compile(
+    r"\b(?:foot|end|rear|side)?notes?\b|footnote|endnote|noteref|annotation|page-?num|page-?number|"
+    r"pagebreak|line-?num|line-?number|lineno|transcriber",
+    re.IGNORECASE,
+)
+# A note's mark in the text: a link inside the book whose text is a number or a symbol ([1], *, †).
+_NOTE_MARK = re.compile(r"^\s*[\[(]?(?:\d{1,4}|[*†‡§¶]+|[ivxlc]{1,6})[\])]?\s*$")
 # META-INF's files are read leniently; no entity is resolved and nothing is fetched.
 _XML = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
 
@@ -126,7 +151,7 @@ class Book:
 class _Chapter:
     title: str | None  # None: named after its first heading, else its document's <title>
     fallback: str
-    paragraphs: list[str] = field(default_factory=list)
+    paragraphs: list[tuple[str, str | None]] = field(default_factory=list)  # (text, language)
     heading: str | None = None
 
 
@@ -142,15 +167,16 @@ def read_epub(data: bytes, max_lines: int, max_chars: int, limits: EpubLimits | 
     if not chapters:
         raise BadInput("the EPUB has no text to speak (its documents hold no paragraphs)")
     lines: list[ScriptLine] = []
+    book_language = _metadata(book, "language")
     for number, chapter in enumerate(chapters, 1):
-        for paragraph in chapter.paragraphs:
+        for paragraph, language in chapter.paragraphs:
             # A paragraph over the line limit is spoken as several lines, cut at sentence ends.
             for text in split_sentences(paragraph, max_chars) if len(paragraph) > max_chars else [paragraph]:
-                lines.append(ScriptLine(len(lines) + 1, text, chapter=number))
+                lines.append(ScriptLine(len(lines) + 1, text, chapter=number, language=language or book_language))
                 if len(lines) > max_lines:
                     raise _too_many_lines(max_lines)
     titles = [c.title or c.heading or c.fallback for c in chapters]
-    info = BookInfo(titles, _cover(book), _metadata(book, "title"), _metadata(book, "creator"))
+    info = BookInfo(titles, _cover(book), _metadata(book, "title"), _metadata(book, "creator"), book_language)
     return Book(lines, info)
 
 
@@ -357,6 +383,7 @@ def _chapters(book: epub.EpubBook, absent: set[str], limits: EpubLimits, max_lin
         if root is None:
             continue
         fallback = _doc_title(root) or f"Chapter {len(chapters) + 1}"
+        language = _declared_language(root)
         here = marks.get(doc.file_name, [])
         ids = {el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
         at_start = [title for fragment, title in here if fragment is None or fragment not in ids]
@@ -374,7 +401,7 @@ def _chapters(book: epub.EpubBook, absent: set[str], limits: EpubLimits, max_lin
             paragraphs += 1
             if paragraphs > max_lines:  # each paragraph is a line at least: stop before holding them all
                 raise _too_many_lines(max_lines)
-            chapters[-1].paragraphs.append(value)
+            chapters[-1].paragraphs.append((value, language))
             if kind == "heading" and chapters[-1].heading is None:
                 chapters[-1].heading = value
     return chapters
@@ -505,8 +532,8 @@ def _paragraphs(root: Any, anchors: set[str]) -> Iterator[tuple[str, str]]:
                 skipping += 1
                 continue
             # epub:type is namespaced when read as XML, a plain attribute when read as HTML.
-            types = el.get(_OPS_TYPE) or el.get("epub:type") or ""
-            if tag in _SKIPPED or set(types.split()) & _SKIPPED_TYPES:
+            types = el.get(_OPS_TYPE) or el.get("epub:type") or el.get("role", "").removeprefix("doc-")
+            if tag in _SKIPPED or set(types.split()) & _SKIPPED_TYPES or _not_in_flow(el, tag):
                 skipping = 1
                 continue
             if tag in _BLOCKS:
@@ -535,15 +562,33 @@ def _paragraphs(root: Any, anchors: set[str]) -> Iterator[tuple[str, str]]:
     yield from flush()
 
 
+def _not_in_flow(el: Any, tag: str) -> bool:
+    """A note, a page or line number marked by class, or a note's mark (a link to a place in the
+    book whose text is [1], *, †)."""
+    if _SKIPPED_CLASS.search(el.get("class") or "") or _SKIPPED_CLASS.search(el.get("id") or ""):
+        return True
+    if tag == "a" and "#" in (el.get("href") or "") and not any(ch.isspace() for ch in (el.get("href") or "")):
+        text = el.xpath("string()")
+        return bool(_NOTE_MARK.match(text)) and not any(_local(child) == "img" for child in el.iter())
+    return False
+
+
+def _declared_language(root: Any) -> str | None:
+    """The document's xml:lang or lang, on its <html> or <body>."""
+    for el in (root, next(iter(root.iter("{*}body", "body")), None)):
+        if el is not None and (lang := el.get(_XML_LANG) or el.get("lang")):
+            return str(lang).strip() or None
+    return None
+
+
 def _cover(book: epub.EpubBook) -> Cover | None:
     items = list(book.get_items_of_type(ebooklib.ITEM_COVER))
-    if not items:  # EPUB 2: <meta name="cover" content="item id"/>
-        try:
-            meta = book.get_metadata("OPF", "cover")
-        except KeyError:
-            meta = []
+    if not items:  # EPUB 2: <meta name="cover" content="..."/>, a manifest id (or, in some books, an href)
         by_id = {item.get_id(): item for item in book.get_items()}
-        items = [by_id[extra["content"]] for _value, extra in meta if extra.get("content") in by_id]
+        by_href = {item.file_name: item for item in book.get_items()}
+        for content in _cover_meta(book):
+            if (item := by_id.get(content) or by_href.get(_path(content))) is not None:
+                items.append(item)
     for item in items:
         image = item.get_content()
         media_type = _image_type(image)
@@ -551,6 +596,18 @@ def _cover(book: epub.EpubBook) -> Cover | None:
             return Cover(media_type, image)
         logger.info("EPUB cover %s is missing or not JPEG or PNG: the M4B will have no cover", item.file_name)
     return None
+
+
+def _cover_meta(book: epub.EpubBook) -> list[str]:
+    """The content of every <meta name="cover">: ebooklib files it under the tag "cover" or,
+    when it does not recognise the OPF's <meta> element, under "meta" with name="cover"."""
+    found = []
+    for tags in book.metadata.values():
+        for tag, values in tags.items():
+            for _value, extra in values:
+                if (tag == "cover" or (tag == "meta" and extra.get("name") == "cover")) and extra.get("content"):
+                    found.append(str(extra["content"]))
+    return found
 
 
 def _image_type(image: bytes) -> str | None:

@@ -31,6 +31,7 @@ class BookInfo:
     cover: Cover | None = None
     title: str | None = None
     author: str | None = None
+    language: str | None = None  # dc:language, BCP 47
 
 
 def store_book(session: Session, batch_id: str, book: BookInfo) -> None:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from shared.books.languages import voice_by_language
 from shared.books.scripts import detect_format, parse_script
 from shared.config import get_settings
 from shared.db import session_scope
@@ -43,6 +44,8 @@ class BatchForm:
     dialect_voices: dict[str, str]
     lane: Lane
     callback_url: str | None  # checked already (shared/webhooks/callbacks.py)
+    title: str | None = None  # the book's, over what its file says
+    author: str | None = None
 
 
 def accept(form: BatchForm) -> str:
@@ -87,14 +90,21 @@ def _accept(form: BatchForm) -> str:
                 callback_url=form.callback_url,
             )
             return batch.id
-        lines = script.lines
+        lines, book = script.lines, script.book
+        if book is not None:  # an EPUB's languages choose the voices of lines not in the book's own
+            voiced = voice_by_language(lines, book, form.voice, settings.tts_engine)
+            lines, book = voiced.lines, voiced.book
+            if voiced.warnings:
+                options["warnings"] = voiced.warnings
         if form.follow_dialect:
             lines = submit.follow_dialect(session, form.tenant_id, lines, form.dialect_voices)
         new_jobs = synthesis.synthesis_jobs(session, form.tenant_id, lines, form.voice, form.speed, form.format)
         options |= {"voice": form.voice, "format": form.format, "speed": form.speed}
         options["follow_dialect"] = form.follow_dialect
-        if script.book is not None and (script.book.title or script.book.author):
-            options["book"] = {"title": script.book.title, "author": script.book.author}
+        title = form.title or (book.title if book else None)
+        author = form.author or (book.author if book else None)
+        if title or author:
+            options["book"] = {"title": title, "author": author}
         batch = submit.create_batch(
             session,
             form.tenant_id,
@@ -102,7 +112,7 @@ def _accept(form: BatchForm) -> str:
             new_jobs,
             options,
             form.lane,
-            book=script.book,
+            book=book,
             callback_url=form.callback_url,
         )
         return batch.id

@@ -204,3 +204,4 @@ class ScriptLine:
     id: str | None = None
     dialect: str | None = None  # set when the line's dialect chose its voice
     chapter: int | None = None  # a book's chapter (batch_chapters.number), 1-based
+    language: str | None = None  # as the file declares it (an EPUB's xml:lang or dc:language), BCP 47

@@ -9,7 +9,7 @@ from shared.errors import BadInput
 from shared.models import Voice
 
 # espeak-ng voice names; 粤语 is spoken with `yue`, every other variety with Mandarin `cmn`.
-ESPEAK_VOICES: frozenset[str] = frozenset({"cmn", "yue"})
+ESPEAK_VOICES: frozenset[str] = frozenset({"cmn", "yue", "en"})
 BUILTIN_VOICES: dict[str, frozenset[str]] = {
     "espeak": ESPEAK_VOICES,
     # Fish Speech has no named voices of its own: without a reference clip it invents a
@@ -20,6 +20,19 @@ DEFAULT_VOICE: dict[str, str | None] = {"espeak": "cmn", "fish_speech": None}
 # The built-in voice that speaks a dialect, where an engine has one.
 BUILTIN_DIALECT_VOICES: dict[str, dict[str, str]] = {"espeak": {"粤语": "yue"}, "fish_speech": {}}
 CLONING_ENGINES: frozenset[str] = frozenset({"fish_speech"})
+# The built-in voice for a language (a BCP 47 tag, lower case: the whole tag, else its first
+# part), where an engine has one. A cloned Fish Speech voice speaks what it is given.
+LANGUAGE_VOICES: dict[str, dict[str, str]] = {
+    "espeak": {"zh": "cmn", "cmn": "cmn", "zh-hk": "yue", "zh-mo": "yue", "zh-yue": "yue", "yue": "yue", "en": "en"},
+    "fish_speech": {},
+}
+
+
+def language_voice(language: str, engine: str) -> str | None:
+    """The engine's built-in voice for `language` (zh-CN → cmn, zh-HK → yue, en-GB → en), or None."""
+    voices = LANGUAGE_VOICES.get(engine, {})
+    tag = language.strip().lower().replace("_", "-")
+    return voices.get(tag) or voices.get(tag.split("-")[0])
 
 
 @dataclass(frozen=True)
