@@ -7,6 +7,7 @@ starts past the end is a 416.
 """
 
 import re
+from urllib.parse import quote
 
 from fastapi.responses import StreamingResponse
 
@@ -15,6 +16,15 @@ from shared.errors import RangeNotSatisfiable
 from shared.models import BookFile
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition that saves the answer as `filename` (RFC 6266; RFC 5987 for a
+    name beyond ASCII, with an ASCII stand-in for old clients)."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    if ascii_name == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -46,7 +56,7 @@ def stored_file(book_file: BookFile, store: FileStore, range_header: str | None)
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(end - start),
-        "Content-Disposition": f'attachment; filename="{book_file.filename}"',
+        "Content-Disposition": attachment(book_file.filename),
         "ETag": f'"{book_file.key}"',
     }
     if asked is not None:

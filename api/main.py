@@ -2,13 +2,16 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from fastapi import FastAPI
 
 from api import errors
 from api.accepting import Acceptor
+from api.console import install_console
+from api.docs import ERROR_RESPONSES, install_docs
 from api.guard import RequestGuard
-from api.routes import batches, dialect, generate, jobs, metrics, normalize, snippets, speech, synthesize, voices
+from api.routes import batches, dialect, generate, jobs, metrics, normalize, snippets, speech, synthesize, usage, voices
 from api.routes import captions as caption_routes
 from api.routes import lexicon as lexicon_routes
 from api.routes import webhooks as webhook_routes
@@ -46,23 +49,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     app = FastAPI(
         title="VoxQueue",
-        version="0.1.0",
-        description="Jobs for Chinese speech work: dialect identification, LLM generation, voice-cloned synthesis.",
+        version=version("voxqueue"),
+        description="Jobs for Chinese speech work: dialect identification, LLM generation, voice-cloned synthesis. "
+        "Every /v1 route takes an API key as a bearer token (Authorize, above); errors are "
+        '`{"error": {"type", "message"}}`.',
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+        docs_url=None,  # served below from the package's own copies: no CDN, so /docs works offline
+        redoc_url=None,
     )
     app.add_middleware(RequestGuard)
     errors.install(app)
-    for module in (synthesize, normalize, generate, dialect, jobs, batches, voices, snippets, speech, metrics):
+    for module in (synthesize, normalize, generate, dialect, jobs, batches, voices, snippets, speech, metrics, usage):
         app.include_router(module.router)
     app.include_router(lexicon_routes.router)
     app.include_router(webhook_routes.router)
     app.include_router(caption_routes.router)
 
-    @app.get("/health", tags=["ops"])
+    @app.get("/health", tags=["ops"], openapi_extra={"security": []})
     def health() -> dict[str, str]:
         """Liveness: the API process answers."""
         return {"status": "ok"}
 
+    install_docs(app)
+    install_console(app)
     return app
 
 

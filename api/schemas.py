@@ -124,6 +124,11 @@ class BatchOut(BaseModel):
     )
 
 
+class BatchPage(BaseModel):
+    batches: list[BatchOut] = Field(description="Newest first.")
+    next: str | None = Field(None, description="Pass as `before` for the next (older) page; null on the last.")
+
+
 class SynthesizeRequest(BaseModel):
     text: JobText = Field(description="What to say; long texts are split at sentence ends.")
     voice: VoiceName | None = Field(None, description="Built-in voice (espeak: cmn, yue) or library voice id/name.")
@@ -278,7 +283,7 @@ class LexiconOut(BaseModel):
     updated_at: datetime | None = None
 
 
-SpeechFormat = Literal["mp3", "opus", "flac", "wav", "pcm", TelephonyFormat]
+SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm", TelephonyFormat]
 
 
 class SpeechRequest(BaseModel):
@@ -286,7 +291,11 @@ class SpeechRequest(BaseModel):
 
     model: str = Field(min_length=1, description="Accepted for compatibility; the deployment's engine speaks.")
     input: JobText = Field(description="Text to speak.")
-    voice: VoiceName = Field(description="Built-in voice or library voice id/name.")
+    voice: VoiceName = Field(
+        description="Built-in voice or library voice id/name; OpenAI's names (alloy, nova, ...) are the deployment's "
+        "voices for them (VOXQ_OPENAI_VOICES, else VOXQ_OPENAI_VOICE, else the engine's default).",
+        examples=["alloy", "cmn"],
+    )
     response_format: SpeechFormat = "mp3"
     speed: Speed = 1.0
     instructions: str | None = Field(None, description="Accepted and ignored: no engine here takes style prompts.")

@@ -1,6 +1,7 @@
 """`voxq demo`: the embedded default end to end on one machine, with no GPU and no model server."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -18,15 +19,32 @@ from shared.migrate import upgrade
 from shared.tenants.local import ensure_local_key
 
 
-def _wait_for_api(url: str, timeout_s: float = 30) -> None:
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for_api(url: str, api: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
+    """Until the API it started answers; says why not if it stopped (its log's last lines) or
+    never answered."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if api.poll() is not None:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:])
+            raise ApiError(
+                f"the API stopped at start (exit {api.returncode}); the end of {log}:\n{tail}", ExitCode.FAILED
+            )
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
-            time.sleep(0.3)
-    raise ApiError(f"the API did not answer at {url} within {timeout_s:.0f}s", ExitCode.FAILED)
+            pass
+        time.sleep(0.3)
+    raise ApiError(f"the API did not answer at {url} within {timeout_s:.0f}s; see {log}", ExitCode.FAILED)
 
 
 def _spawn(voxq_args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -46,6 +64,11 @@ def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
     if created:
         console.print(f"      local API key created (saved in {settings.local_key_file})")
     api_url = f"http://127.0.0.1:{port}"
+    if not _port_free(port):
+        raise ApiError(
+            f"port {port} is taken by another program; run `voxq demo --port {port + 1}` (or stop that program)",
+            ExitCode.USAGE,
+        )
     env = os.environ | {"VOXQ_API_URL": api_url}
     logs = settings.data_dir.expanduser()
     console.print(f"[bold]2/5[/bold] starting a TTS worker (espeak-ng) and the API on {api_url}; logs in {logs}")
@@ -54,7 +77,7 @@ def run_demo(script: Path, out: Path, port: int, console: Console) -> None:
         _spawn(["api", "--port", str(port)], env, logs / "demo-api.log"),
     ]
     try:
-        _wait_for_api(api_url)
+        _wait_for_api(api_url, procs[1], logs / "demo-api.log")
         console.print(f"[bold]3/5[/bold] submitting {script}")
         # model_copy does not validate: the key goes in as the SecretStr (or None) the field holds.
         secret = SecretStr(key) if key is not None else None

@@ -5,10 +5,13 @@ Exit codes (cli/exit_codes.py): 0 ok, 1 the work failed, 2 bad usage or input.
 
 import logging
 import os
+import re
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -17,7 +20,9 @@ from rich.table import Table
 from cli.client import ApiError, Client
 from cli.exit_codes import ExitCode
 from cli.lexicon import lexicon_app
-from cli.progress import download_audio, follow_batch
+from cli.progress import download_audio, follow_batch, follow_job
+from shared.audio.codec import FORMATS as AUDIO_FORMATS
+from shared.audio.codec import extension
 from shared.config import get_settings
 from shared.jobs.lanes import POOLS
 
@@ -32,6 +37,7 @@ Examples (copy and paste):
   voxq submit book.txt --title "边城" --author "沈从文" --out book.m4b      # a text book's M4B tags
   voxq say "客服电话400-800-1234" --dry-run       # how a prompt will be read, without speaking it
   voxq say "您好，欢迎致电。" --out hello.wav       # one line into a file
+  voxq precompute prompts.txt --voice cmn --format wav_ulaw_8k --out-dir prompts/   # IVR prompts, a file each
   voxq status BATCH_ID                           # the id `voxq submit` printed
   voxq cancel BATCH_ID                           # lines not started never start; finished audio is kept
   voxq dialect "侬今朝夜饭吃啥？"                 # which variety, with evidence
@@ -61,6 +67,21 @@ console = Console()
 err = Console(stderr=True)
 # A quota is stored in an INTEGER column (32 bits on Postgres).
 _MAX_QUOTA = 2**31 - 1
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        console.print(f"voxq {version('voxqueue')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """VoxQueue: jobs for Chinese speech work."""
 
 
 def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
@@ -99,12 +120,16 @@ def api(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
 ) -> None:
-    """Run the HTTP API."""
+    """Run the HTTP API: where --host/--port say, else VOXQ_API_HOST/VOXQ_API_PORT, else where
+    VOXQ_API_URL (the CLI's address of the API) points."""
     import uvicorn
 
     settings = get_settings()
     _logging()
-    uvicorn.run("api.main:app", host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+    url = urlsplit(settings.api_url)
+    host = host or (settings.api_host if "api_host" in settings.model_fields_set else url.hostname) or settings.api_host
+    port = port or (settings.api_port if "api_port" in settings.model_fields_set else url.port) or settings.api_port
+    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
 
 
 # The Celery pools, and `webhooks`: the webhook sender (shared/webhooks/sender.py), no Celery worker.
@@ -124,6 +149,10 @@ def worker(
         _fail(f"unknown pool {pool!r}: use {', '.join(WORKER_POOLS)}")
     if concurrency is not None and concurrency < 1:
         _fail("--concurrency must be 1 or more")
+    if pool == "llm" and not get_settings().llm_url:
+        _fail(
+            "set VOXQ_LLM_URL to the vLLM server's OpenAI API (e.g. http://127.0.0.1:8000/v1): the llm pool has no model without it"
+        )
     extra = [] if concurrency is None else ["--concurrency", str(concurrency)]
     # exec: the worker is this process, so a supervisor's signals reach Celery itself.
     os.execv(sys.executable, [sys.executable, "-m", "workers", pool, *extra])
@@ -153,7 +182,9 @@ def submit(
     captions: Annotated[
         Path | None, typer.Option(help="Also write the captions of --out, a cue per sentence (.srt or .vtt).")
     ] = None,
-    audio_format: Annotated[str | None, typer.Option("--format", help="wav, flac, ogg or mp3.")] = None,
+    audio_format: Annotated[
+        str | None, typer.Option("--format", help="wav, flac, ogg, mp3 or a telephone format (wav_ulaw_8k, ...).")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the batch, with a progress bar.")] = True,
     title: Annotated[str | None, typer.Option(help="The book's title in its M4B (an EPUB's own otherwise).")] = None,
     author: Annotated[str | None, typer.Option(help="The book's author in its M4B (an EPUB's own otherwise).")] = None,
@@ -163,9 +194,9 @@ def submit(
         _fail(f"no such file: {script}")
     # An .m4b --out is the audiobook: one AAC file with chapter markers and the cover.
     m4b = out is not None and out.suffix.lower() == ".m4b" and not (zip_lines or chapters)
-    fmt = audio_format or (out.suffix.lstrip(".") if out and not (zip_lines or chapters or m4b) else "wav")
-    if fmt not in ("wav", "flac", "ogg", "mp3"):
-        _fail(f"unknown audio format {fmt!r}: use wav, flac, ogg or mp3")
+    fmt = audio_format or (out.suffix.lstrip(".").lower() if out and not (zip_lines or chapters or m4b) else "wav")
+    if fmt not in AUDIO_FORMATS:
+        _fail(f"unknown audio format {fmt!r}: use {', '.join(AUDIO_FORMATS)}")
     if captions is not None and captions.suffix.lower() not in (".srt", ".vtt"):
         _fail(f"--captions must end in .srt or .vtt, not {captions.name!r}")
     client = _client()
@@ -231,6 +262,61 @@ def say(
         console.print(f"wrote {out} ({job['result']['duration_s']:.2f} s): {job['result'].get('spoken_text') or text}")
     except ApiError as exc:
         _fail(str(exc), exc.exit_code)
+
+
+@app.command()
+def precompute(
+    prompts: Annotated[
+        Path, typer.Argument(help="One prompt a line; `name<TAB>text` names its file (else a number and the text).")
+    ],
+    voice: Annotated[str | None, typer.Option(help="Voice of every prompt.")] = None,
+    audio_format: Annotated[
+        str, typer.Option("--format", help="wav, flac, ogg, mp3, wav_ulaw_8k, wav_alaw_8k, ulaw_8k or alaw_8k.")
+    ] = "wav",
+    out_dir: Annotated[Path, typer.Option(help="Where each prompt's file is written.")] = Path("prompts"),
+) -> None:
+    """An IVR's prompts in one command: have them spoken (kept in the cache until deleted, see
+    POST /v1/snippets/delete), wait, and write one file per prompt, named."""
+    if not prompts.is_file():
+        _fail(f"no such file: {prompts}")
+    if audio_format not in AUDIO_FORMATS:
+        _fail(f"unknown audio format {audio_format!r}: use {', '.join(AUDIO_FORMATS)}")
+    named = _prompt_lines(prompts)
+    client = _client()
+    try:
+        body = {"phrases": [text for _, text in named]} | ({"voice": voice} if voice else {})
+        done = client.json("POST", "/v1/snippets/precompute", json=body, timeout=120)
+        console.print(f"{len(named)} prompts: {done['cached']} ready in the cache, {done['queued']} to speak")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for (name, _text), phrase in zip(named, done["phrases"], strict=True):
+            job = follow_job(client, {"id": phrase["job_id"], "status": phrase["status"]}, console, f"speaking {name}")
+            if job["status"] != "succeeded":
+                _fail(f"prompt {name!r} failed: {job.get('error')}", ExitCode.FAILED)
+            audio = client.request("GET", f"/v1/jobs/{job['id']}/audio", params={"format": audio_format})
+            path = out_dir / f"{name}.{extension(audio_format)}"
+            path.write_bytes(audio.content)
+            console.print(f"wrote {path}", markup=False, highlight=False)
+    except ApiError as exc:
+        _fail(str(exc), exc.exit_code)
+
+
+def _prompt_lines(path: Path) -> list[tuple[str, str]]:
+    """(file name, text) of each non-empty line; a name is letters, digits, - and _ (else the line's number)."""
+    named: list[tuple[str, str]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        name, tab, text = line.partition("\t")
+        if not tab:
+            name, text = "", line
+        if not text.strip():
+            continue
+        if name and not re.fullmatch(r"[\w-]{1,80}", name):
+            _fail(f"line {number}: {name!r} is no file name (letters, digits, - and _)")
+        named.append((name or f"{len(named) + 1:03d}", text.strip()))
+    if not named:
+        _fail(f"{path} has no prompt")
+    if len({name for name, _ in named}) < len(named):
+        _fail(f"{path} names two prompts the same")
+    return named
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """Following a batch with a progress bar until it is done, and a job until it has finished."""
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +15,33 @@ from cli.exit_codes import ExitCode
 # wake it), or after this long with the batch as it is.
 _WAIT_S = 20
 FINISHED = ("succeeded", "failed", "cancelled")
+IDLE_WARNING_S = 60.0  # no progress this long: say what may be wrong
 
 
-def follow_batch(client: Client, batch: dict[str, Any], console: Console) -> dict[str, Any]:
+def follow_batch(
+    client: Client, batch: dict[str, Any], console: Console, idle_warning_s: float = IDLE_WARNING_S
+) -> dict[str, Any]:
+    """Long-poll the batch to its end with a progress bar; says so when no line has started or
+    finished for `idle_warning_s` (no worker running, or all of them busy elsewhere)."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"{batch['kind']} jobs", total=sum(batch["counts"].values()))
+        last_change, last_counts, warned = time.monotonic(), batch["counts"], False
         while True:
             counts = batch["counts"]
             progress.update(task, completed=counts["succeeded"] + counts["failed"] + counts.get("cancelled", 0))
             if batch["done"]:
                 return batch
-            batch = client.json("GET", f"/v1/batches/{batch['id']}", params={"wait": _WAIT_S}, timeout=_WAIT_S + 30)
+            if counts != last_counts:
+                last_change, last_counts, warned = time.monotonic(), counts, False
+            elif not warned and time.monotonic() - last_change > idle_warning_s:
+                progress.console.print(
+                    f"[yellow]no line has started or finished for {idle_warning_s:.0f} s[/yellow]: is a "
+                    f"worker running for this pool (`voxq worker tts`)? The batch waits; Ctrl-C leaves it queued."
+                )
+                warned = True
+            wait = min(_WAIT_S, max(1, round(idle_warning_s)))
+            batch = client.json("GET", f"/v1/batches/{batch['id']}", params={"wait": wait}, timeout=wait + 30)
 
 
 def follow_job(client: Client, job: dict[str, Any], console: Console, what: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure what VoxQueue's demo and tests need is installed and running on this Debian
-# machine: espeak-ng (the embedded voice), sox/flac, ffmpeg (books: M4B and chapter files), Redis and
-# PostgreSQL.
+# machine: espeak-ng (the command the Fish Speech stand-in runs; the worker's voice is a wheel),
+# sox/flac, ffmpeg (books: M4B and chapter files), Redis, PostgreSQL, and Chromium with a CJK font
+# (the console's browser tests: Playwright drives Debian's Chromium, no browser download).
 # Safe to run again: it installs and starts only what is missing. Needs root (or sudo).
 set -euo pipefail
 
@@ -14,6 +15,8 @@ command -v flac >/dev/null || need+=(flac)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+command -v chromium >/dev/null || need+=(chromium)
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "==> installing ${need[*]}"
   $SUDO apt-get update -qq

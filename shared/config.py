@@ -321,6 +321,15 @@ class Settings(BaseSettings):
     tts_engine: Literal["espeak", "fish_speech"] = Field(
         "espeak", description="espeak: embedded CPU voice; fish_speech: a Fish Speech HTTP server."
     )
+    openai_voice: str | None = Field(
+        None,
+        description="The voice OpenAI's voice names (alloy, nova, ...) speak in at POST /v1/audio/speech, unless "
+        "VOXQ_OPENAI_VOICES names one for that name; unset: the engine's default voice.",
+    )
+    openai_voices: dict[str, str] = Field(
+        default_factory=dict,
+        description='A voice per OpenAI voice name, as JSON: {"alloy": "cmn", "nova": "voice_..."}.',
+    )
     espeak_library: str | None = Field(
         None,
         description="Path or soname of libespeak-ng, which the espeak engine loads into the worker; "

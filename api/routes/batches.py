@@ -10,7 +10,7 @@ from sqlalchemy import select
 from api.deps import DOWNLOAD_LIMIT, RATE_LIMIT, BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
 from api.downloads import stored_file
 from api.presenters import batch_out, job_out
-from api.schemas import BatchOut, BookTag, CallbackUrl, JobOut
+from api.schemas import BatchOut, BatchPage, BookTag, CallbackUrl, JobOut
 from api.uploads import read_upload
 from api.waiting import LongPoll
 from shared.audio import retention
@@ -121,6 +121,24 @@ def parse_dialect_voices(raw: str | None) -> dict[str, str]:
     if unknown:
         raise BadInput(f"dialect_voices names unknown dialects: {', '.join(unknown)} (known: {' '.join(LABELS)})")
     return mapping
+
+
+@router.get("", response_model=BatchPage)
+def list_batches(
+    session: SessionDep,
+    tenant: TenantDep,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=100, description="Batches in one page.")] = 20,
+    before: Annotated[str | None, Query(description="The `next` of the page before: older batches.")] = None,
+) -> BatchPage:
+    """The tenant's batches, newest first, a page at a time (ids are made in time order, so a
+    page is a scan of the tenant's index from where the last one stopped)."""
+    query = select(Batch).where(Batch.tenant_id == tenant)
+    if before is not None:
+        query = query.where(Batch.id < before)
+    batches = list(session.scalars(query.order_by(Batch.id.desc()).limit(limit + 1)))
+    page = [batch_out(session, batch, request) for batch in batches[:limit]]
+    return BatchPage(batches=page, next=page[-1].id if len(batches) > limit else None)
 
 
 @router.get("/{batch_id}", response_model=BatchOut)

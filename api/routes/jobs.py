@@ -7,11 +7,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.deps import BriefTenantDep, FinishedDep, SessionDep, TenantDep, get_owned
+from api.docs import audio_responses
+from api.downloads import attachment
 from api.presenters import job_out
 from api.schemas import AnyJobOut, JobOut
 from api.waiting import LongPoll
 from shared.audio import retention
-from shared.audio.codec import MEDIA_TYPES
+from shared.audio.codec import MEDIA_TYPES, extension
 from shared.audio.snippets import get_snippet, snippet_audio
 from shared.books.exports import to_bytes
 from shared.config import get_settings
@@ -46,7 +48,9 @@ async def get_job(
     return await run_in_threadpool(read)
 
 
-@router.get("/{job_id}/audio", name="job_audio")
+@router.get(
+    "/{job_id}/audio", name="job_audio", response_class=Response, responses=audio_responses(MEDIA_TYPES.values())
+)
 def job_audio(
     job_id: str,
     session: SessionDep,
@@ -65,4 +69,8 @@ def job_audio(
     if snippet is None:
         raise AudioExpired(retention.expired_message(f"job {job_id}", 1, 1, get_settings()))
     fmt = format or job.input.get("format", "wav")
-    return Response(to_bytes(snippet_audio(snippet), fmt), media_type=MEDIA_TYPES[fmt])
+    return Response(
+        to_bytes(snippet_audio(snippet), fmt),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": attachment(f"{job_id}.{extension(fmt)}")},
+    )

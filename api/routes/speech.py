@@ -17,20 +17,24 @@ import soundfile as sf
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
 
 from api.deps import RATE_LIMIT, BriefTenantDep, FinishedDep
+from api.docs import audio_responses
+from api.downloads import attachment
 from api.schemas import SpeechFormat, SpeechRequest
 from api.spoken import audio_when_spoken
 from api.waiting import Finished
 from shared.audio import telephony
-from shared.audio.codec import decode, resample
+from shared.audio.codec import decode, resample, to_aac
 from shared.books.exports import to_bytes
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.db import session_scope
 from shared.errors import BadInput, EngineUnavailable
 from shared.jobs import submit, synthesis
 from shared.models import Job, JobStatus
 from shared.text.sentences import sentences
+from shared.voices.resolve import OPENAI_VOICES, resolve_voice
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audio", tags=["openai"], dependencies=[RATE_LIMIT])
@@ -38,6 +42,7 @@ router = APIRouter(prefix="/v1/audio", tags=["openai"], dependencies=[RATE_LIMIT
 MEDIA_TYPES: dict[SpeechFormat, str] = {
     "mp3": "audio/mpeg",
     "opus": "audio/ogg",
+    "aac": "audio/aac",
     "flac": "audio/flac",
     "wav": "audio/wav",
     "pcm": "audio/pcm",
@@ -47,7 +52,7 @@ _PCM_RATE = 24_000  # OpenAI's pcm: raw 24 kHz 16-bit signed little-endian mono
 _OPUS_RATE = 48_000  # Opus runs at 48 kHz
 
 
-@router.post("/speech", response_class=Response)
+@router.post("/speech", response_class=Response, responses=audio_responses(MEDIA_TYPES.values()))
 async def speech(body: SpeechRequest, tenant: BriefTenantDep, finished: FinishedDep) -> Response:
     """Speak `input` and answer with the audio itself, as OpenAI's speech endpoint does."""
     fmt = body.response_format
@@ -57,7 +62,8 @@ async def speech(body: SpeechRequest, tenant: BriefTenantDep, finished: Finished
     def submit_line() -> str:
         line = submit.ScriptLine(1, synthesis.cleaned(body.input, "input"))
         with session_scope() as session:
-            new_jobs = synthesis.synthesis_jobs(session, tenant, [line], body.voice, body.speed)
+            voice = openai_voice(session, tenant, body.voice, get_settings())
+            new_jobs = synthesis.synthesis_jobs(session, tenant, [line], voice, body.speed)
             return submit.submit(session, tenant, new_jobs).job_ids[0]
 
     job_id = await run_in_threadpool(submit_line)
@@ -65,7 +71,11 @@ async def speech(body: SpeechRequest, tenant: BriefTenantDep, finished: Finished
     flac = await finished.wait(job_id, timeout_s, functools.partial(audio_when_spoken, tenant, job_id))
     if flac is None:
         raise await run_in_threadpool(_not_spoken_in_time, job_id, timeout_s)
-    return Response(await run_in_threadpool(_encode, flac, fmt), media_type=MEDIA_TYPES[fmt])
+    return Response(
+        await run_in_threadpool(_encode, flac, fmt),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": attachment(f"speech.{fmt}")},
+    )
 
 
 async def _streamed(body: SpeechRequest, tenant: str, finished: Finished) -> StreamingResponse:
@@ -144,9 +154,23 @@ def _not_spoken_in_time(job_id: str, timeout_s: float) -> EngineUnavailable:
     )
 
 
+def openai_voice(session: Session, tenant: str, name: str, settings: Settings) -> str | None:
+    """The voice to speak in: the tenant's or a built-in one of that name, else, for one of
+    OpenAI's names, the deployment's voice for it (an OpenAI client's example runs unchanged)."""
+    if name.lower() not in OPENAI_VOICES:
+        return name
+    try:
+        resolve_voice(session, tenant, name, settings.tts_engine)
+        return name
+    except BadInput:
+        return settings.openai_voices.get(name.lower()) or settings.openai_voice
+
+
 def _encode(flac: bytes, fmt: str) -> bytes:
     if fmt in ("mp3", "flac", "wav") or fmt in telephony.FORMATS:
         return to_bytes(flac, fmt)
+    if fmt == "aac":
+        return to_aac(flac)
     if fmt == "pcm":
         audio = resample(decode(flac), _PCM_RATE)
         return (np.clip(audio.samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()

@@ -7,10 +7,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.deps import SessionDep, TenantDep, get_owned
+from api.docs import audio_responses
+from api.downloads import attachment
 from api.presenters import voice_out
 from api.schemas import VoiceOut
 from api.uploads import read_upload
-from shared.audio.codec import MEDIA_TYPES
+from shared.audio.codec import MEDIA_TYPES, extension
 from shared.books.exports import to_bytes
 from shared.config import get_settings
 from shared.jobs.contracts import AudioFormat
@@ -57,7 +59,7 @@ def get(voice_id: str, session: SessionDep, tenant: TenantDep) -> VoiceOut:
     return voice_out(get_owned(session, Voice, voice_id, tenant))
 
 
-@router.get("/{voice_id}/audio")
+@router.get("/{voice_id}/audio", response_class=Response, responses=audio_responses(MEDIA_TYPES.values()))
 def audio(
     voice_id: str,
     session: SessionDep,
@@ -66,7 +68,11 @@ def audio(
 ) -> Response:
     """A library voice's reference clip."""
     voice = get_owned(session, Voice, voice_id, tenant)
-    return Response(to_bytes(voice.reference_audio, format), media_type=MEDIA_TYPES[format])
+    return Response(
+        to_bytes(voice.reference_audio, format),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": attachment(f"{voice.name}.{extension(format)}")},
+    )
 
 
 @router.delete("/{voice_id}", status_code=204)

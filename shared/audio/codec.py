@@ -1,13 +1,15 @@
 """Audio in memory: encode, decode, check, join. Mono float32 samples throughout."""
 
 import io
+import shutil
+import subprocess
 from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
 
 from shared.audio import telephony
-from shared.errors import BadInput, PermanentEngineError
+from shared.errors import BadInput, EngineUnavailable, PermanentEngineError
 
 # Formats a client may ask for, with the soundfile (libsndfile) container and subtype; the
 # telephone formats (G.711 at 8 kHz) are resampled and trimmed first (shared/audio/telephony.py).
@@ -57,6 +59,19 @@ def encode(audio: Audio, fmt: str = STORAGE_FORMAT) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, samples, audio.sample_rate, format=container, subtype=subtype)
     return buf.getvalue()
+
+
+def to_aac(flac: bytes) -> bytes:
+    """AAC in ADTS (OpenAI's `aac`), by ffmpeg: libsndfile writes no AAC. EngineUnavailable (503)
+    where ffmpeg is not installed."""
+    path = shutil.which("ffmpeg")
+    if path is None:
+        raise EngineUnavailable("the aac format needs ffmpeg on the API's host (Debian: apt-get install ffmpeg)")
+    command = [path, "-hide_banner", "-loglevel", "error", "-i", "pipe:0", "-c:a", "aac", "-b:a", "64k", "-f", "adts"]
+    done = subprocess.run([*command, "pipe:1"], input=flac, capture_output=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not make AAC: {done.stderr.decode(errors='replace')[-500:]}")
+    return done.stdout
 
 
 def for_telephone(audio: Audio) -> Audio:

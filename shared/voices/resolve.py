@@ -20,6 +20,10 @@ DEFAULT_VOICE: dict[str, str | None] = {"espeak": "cmn", "fish_speech": None}
 # The built-in voice that speaks a dialect, where an engine has one.
 BUILTIN_DIALECT_VOICES: dict[str, dict[str, str]] = {"espeak": {"粤语": "yue"}, "fish_speech": {}}
 CLONING_ENGINES: frozenset[str] = frozenset({"fish_speech"})
+# OpenAI's voice names (POST /v1/audio/speech): each is a voice of the deployment's choosing.
+OPENAI_VOICES: frozenset[str] = frozenset(
+    {"alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar"}
+)
 # The built-in voice for a language (a BCP 47 tag, lower case: the whole tag, else its first
 # part), where an engine has one. A cloned Fish Speech voice speaks what it is given.
 LANGUAGE_VOICES: dict[str, dict[str, str]] = {

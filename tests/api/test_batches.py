@@ -4,6 +4,7 @@ import zipfile
 
 import pytest
 import soundfile as sf
+from fastapi.testclient import TestClient
 
 from deploy.stack import Stack
 from tests.plugins.services import wait_for
@@ -89,3 +90,15 @@ def test_a_batch_can_let_each_lines_dialect_choose_its_voice(stack: Stack) -> No
         )
         assert bad.status_code == 400 and "火星话" in bad.json()["error"]["message"]
         wait_for(lambda: done(api, batch["id"]), timeout=120)
+
+
+def test_the_tenants_batches_are_listed_newest_first_a_page_at_a_time(client: TestClient) -> None:
+    made = [
+        client.post("/v1/batches", files={"file": (f"p{n}.txt", f"第{n}页。\n".encode())}).json()["id"]
+        for n in range(3)
+    ]
+    first = client.get("/v1/batches", params={"limit": 2}).json()
+    assert [b["id"] for b in first["batches"]] == made[::-1][:2] and first["next"] == made[1]
+    rest = client.get("/v1/batches", params={"limit": 2, "before": first["next"]}).json()
+    assert rest["batches"][0]["id"] == made[0]
+    assert client.get("/v1/batches", params={"limit": 0}).status_code in (400, 422)

@@ -58,7 +58,7 @@ def test_the_schema_states_the_limits_and_choices_the_api_enforces(spec: dict[st
     for name, field in [("SynthesizeRequest", "text"), ("DialectText", "text"), ("SpeechRequest", "input")]:
         assert schemas[name]["properties"][field]["maxLength"] == limit, name
     assert schemas["SpeechRequest"]["properties"]["response_format"]["enum"] == [
-        *("mp3", "opus", "flac", "wav", "pcm"),
+        *("mp3", "opus", "aac", "flac", "wav", "pcm"),
         *("wav_ulaw_8k", "wav_alaw_8k", "ulaw_8k", "alaw_8k"),
     ]
     assert schemas["SpeechRequest"]["properties"]["voice"]["minLength"] == 1
@@ -97,3 +97,32 @@ def test_an_empty_text_is_400_on_every_route(client: TestClient, path: str, text
 
     assert r.status_code == 400, r.text
     assert "text is empty" in r.json()["error"]["message"]
+
+
+def test_the_schema_declares_the_bearer_key_and_the_error_answers(spec: dict[str, Any]) -> None:
+    assert spec["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (`voxq keys create`).",
+    }
+    assert spec["security"] == [{"apiKey": []}] and spec["paths"]["/health"]["get"]["security"] == []
+    synthesize = spec["paths"]["/v1/synthesize"]["post"]["responses"]
+    assert {"400", "401", "413", "422", "429"} <= set(synthesize)
+    error = synthesize["400"]["content"]["application/json"]["schema"]["$ref"]
+    assert error.endswith("/ErrorOut")
+    audio = spec["paths"]["/v1/jobs/{job_id}/audio"]["get"]["responses"]["200"]["content"]
+    assert {"audio/wav", "audio/flac", "audio/mpeg"} <= set(audio) and "application/json" not in audio
+
+
+def test_swagger_ui_and_redoc_load_nothing_from_another_host(client: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assert "cdn" not in html.lower() and "googleapis" not in html
+        for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/redoc.standalone.js"):
+            if asset.rsplit("/", 1)[1] in html:
+                assert client.get(asset).status_code == 200
+
+
+def test_an_error_answer_has_the_documented_shape(client: TestClient) -> None:
+    body = client.post("/v1/synthesize", json={"text": ""}).json()
+    assert set(body) == {"error"} and {"type", "message"} <= set(body["error"])

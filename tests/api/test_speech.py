@@ -123,3 +123,16 @@ def test_a_line_no_worker_takes_in_time_is_a_503_saying_when_to_come_back(
     assert "no TTS worker took job" in message and "answered from the cache" in message
     job_id = message.split("job ")[1].split()[0]
     assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"  # it goes on
+
+
+def test_an_openai_voice_name_and_aac_work_unchanged(stack: Stack) -> None:
+    """OpenAI's own example (voice "alloy", format "aac") speaks in the deployment's voice for it
+    (the engine's default here), as a named download."""
+    client = openai.OpenAI(base_url=f"{stack.api_url}/v1", api_key=stack.key, max_retries=0)
+    raw = client.audio.speech.with_raw_response.create(
+        model="tts-1", voice="alloy", input="今天天气很好。", response_format="aac"
+    )
+    assert raw.headers["content-type"] == "audio/aac"
+    assert raw.headers["content-disposition"] == 'attachment; filename="speech.aac"'
+    data = raw.read()
+    assert data[:2] in (b"\xff\xf1", b"\xff\xf9") and len(data) > 1000  # ADTS frames

@@ -226,3 +226,30 @@ def test_migrate_prints_neither_the_database_password_nor_the_new_key_to_a_log(t
     assert "database ready: postgresql+psycopg://postgres:***@" in done.stdout
     assert "hunter2-secret" not in done.stdout + done.stderr and key not in done.stdout + done.stderr
     assert "created the local API key" in done.stdout
+
+
+def test_precompute_writes_an_ivr_prompt_per_file_in_a_telephone_format(sqlite_stack: Stack, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("welcome\t您好，欢迎致电。\n\n请按一号键查询余额。\n", encoding="utf-8")
+    out = tmp_path / "ivr"
+    done = voxq(
+        sqlite_stack, "precompute", str(prompts), "--voice", "cmn", "--format", "wav_ulaw_8k", "--out-dir", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["002.wav", "welcome.wav"]
+    info = sf.info(str(out / "welcome.wav"))
+    assert (info.samplerate, info.subtype) == (8000, "ULAW") and info.duration > 0.5
+    again = voxq(sqlite_stack, "precompute", str(prompts), "--voice", "cmn", "--out-dir", str(out))
+    assert again.returncode == 0 and "2 ready in the cache, 0 to speak" in again.stdout
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a b\t你好\n", encoding="utf-8")
+    assert voxq(sqlite_stack, "precompute", str(bad)).returncode == 2
+
+
+def test_version_and_a_worker_that_cannot_work_say_so() -> None:
+    run = [sys.executable, "-m", "cli"]
+    shown = subprocess.run([*run, "--version"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and re.fullmatch(r"voxq \d+\.\d+\.\d+\S*\n", shown.stdout)
+    env = os.environ | {"VOXQ_LLM_URL": ""}
+    refused = subprocess.run([*run, "worker", "llm"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "VOXQ_LLM_URL" in refused.stderr

@@ -166,7 +166,8 @@ def kill_mid_line(stack: ComposeStack, api: httpx.Client, batch_id: str) -> list
     for _ in range(6):  # a killed worker comes back, and may be the victim again later
         victim, held = busy_worker(stack, batch_id, skip=last)
         last = [victim]
-        subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
+        if subprocess.run(["docker", "kill", victim], capture_output=True).returncode != 0:
+            continue  # it stopped between the look and the kill (done, or restarting): another one
         # A killed worker records nothing more: a line of it still running now was lost with it.
         lost = [job_id for job_id in held if api.get(f"/v1/jobs/{job_id}").json()["status"] == "running"]
         if lost:
