@@ -79,6 +79,15 @@ def install_docs(app: FastAPI) -> None:
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "An API key (`voxq keys create`)."}
             }
             spec["security"] = [{"apiKey": []}]  # every route but those that say otherwise (/health)
+            for operations in spec["paths"].values():
+                for operation in operations.values():
+                    # The summary a reader scans: the docstring's first sentence, not "Create Batch".
+                    first = (operation.get("description") or "").split("\n\n")[0].replace("\n", " ")
+                    summary = first.split(". ")[0].rstrip(".")
+                    if len(summary) > 100:  # at a clause, not mid-word
+                        summary = summary[: max(summary.rfind("; ", 0, 100), summary.rfind(", ", 0, 100), 40)]
+                    if summary:
+                        operation["summary"] = summary
             app.openapi_schema = spec
         return app.openapi_schema
 
