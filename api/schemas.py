@@ -42,7 +42,7 @@ CallbackUrl = Annotated[str, StringConstraints(max_length=URL_CHARS)]
 BookTag = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$")
 ]
-_CALLBACK = "POSTed a signed event when this ends: done, failed or cancelled (see the README's Webhooks)."
+_CALLBACK = "POSTed a signed event when this ends: done, failed or cancelled (docs/operations.md, Webhooks)."
 
 
 # --- HTTP: jobs and batches -------------------------------------------------------------

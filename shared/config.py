@@ -52,6 +52,10 @@ ALLOWED_VARIABLES = frozenset(
         "VOXQ_API_PUBLISH",
         "VOXQ_FLOWER_PUBLISH",
         "VOXQ_FISH_CHECKPOINTS",
+        # deploy/compose.yaml: Redis's passwords, for the API's user and the workers' (they go into
+        # VOXQ_REDIS_URL).
+        "VOXQ_REDIS_PASSWORD",
+        "VOXQ_REDIS_WORKER_PASSWORD",
         # deploy/dev-services.sh (the Makefile sets it to 0) and deploy/docker-setup.sh.
         "VOXQ_NEED_POSTGRES",
         "VOXQ_DOCKER_CACHE",
@@ -366,8 +370,8 @@ class Settings(BaseSettings):
         16,
         ge=1,
         le=256,
-        description="Dialect jobs carried by one queue message and sent to vLLM as one batch request; "
-        "a worker runs llm_concurrency / llm_group_size messages at once.",
+        description="LLM jobs (dialect or generation) carried by one queue message; a dialect group is sent "
+        "to vLLM as one batch request. A worker runs llm_concurrency / llm_group_size messages at once.",
     )
 
     # --- limits --------------------------------------------------------------------------
@@ -486,8 +490,9 @@ class Settings(BaseSettings):
         -1.0,
         ge=-12.0,
         le=0.0,
-        description="Ceiling of a book's sample peaks after the gain (a look-ahead limiter holds it); -1 as "
-        "Apple and Spotify ask, -3 for ACX.",
+        description="Ceiling of a book's peaks after the gain: sample peaks held by a look-ahead limiter, and an "
+        "M4B's true peak measured on the encoded file (encoded again, lower, when over); -1 as Apple and Spotify "
+        "ask, -3 for ACX.",
     )
     book_aac_kbps: int = Field(64, ge=16, le=320, description="AAC bit rate of an M4B (mono speech).")
 
@@ -600,7 +605,8 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = Field(
         None,
-        description="Bearer token that GET /metrics answers to (give it to Prometheus); unset: any valid API key.",
+        description="Bearer token that GET /metrics answers to (give it to Prometheus); unset: the local "
+        "tenant's API keys only (the page shows every tenant's figures).",
     )
 
     @model_validator(mode="after")

@@ -64,7 +64,8 @@ async def create_batch(
         str | None, Form(description='JSON object overriding the mapping, e.g. {"四川话": "voice_..."}.')
     ] = None,
     callback_url: Annotated[
-        CallbackUrl | None, Form(description="POSTed a signed event when the batch ends (README: Webhooks).")
+        CallbackUrl | None,
+        Form(description="POSTed a signed event when the batch ends (docs/operations.md: Webhooks)."),
     ] = None,
     title: Annotated[
         BookTag | None, Form(description="The book's title in its M4B (an EPUB's own title otherwise).")
@@ -207,7 +208,7 @@ def batch_audio(
         Literal["chapter", "zip", "m4b", "chapters"],
         Query(
             description="One file, a zip of one file per line, an M4B audiobook with chapter markers and cover, "
-            "or a zip of one file per chapter (the last two loudness-normalised; README: Books)."
+            "or a zip of one file per chapter (the last two loudness-normalised; docs/http-api.md: Books)."
         ),
     ] = "chapter",
     format: AudioFormat | None = None,

@@ -30,7 +30,7 @@ def batch_captions(
         ),
     ] = None,
 ) -> Response:
-    """A cue per sentence, timed by how the lines' audio was joined (README: Books)."""
+    """A cue per sentence, timed by how the lines' audio was joined (docs/http-api.md: Books)."""
     batch = get_owned(session, Batch, batch_id, tenant)
     require_finished(session, batch)
     settings = get_settings()

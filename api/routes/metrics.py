@@ -22,7 +22,8 @@ def get_metrics(session: SessionDep, accept: Annotated[str | None, Header()] = N
     """Queue depths, jobs by kind and state, waiting and running times, snippet cache hits,
     engine errors and reconciler re-sends, in Prometheus's text format (or OpenMetrics, when
     asked for). The values are global (read from Redis and the database), the same from every
-    API process. Answers to the bearer of VOXQ_METRICS_TOKEN, or to any API key when that is unset."""
+    API process. Answers to the bearer of VOXQ_METRICS_TOKEN, or, when that is unset, to the local
+    tenant's API keys only (the page shows every tenant's figures); any other key is a 403."""
     # The format Prometheus asks for, as prometheus_client's own exporters choose it.
     encode, media_type = choose_encoder(accept or "")
     return Response(encode(DeploymentCollector(session)), media_type=media_type)

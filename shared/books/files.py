@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 FILE_CHUNK = 1 << 20  # bytes a stored row holds: a range request reads at most one row past what it needs
 # Changed whenever the assembly itself changes (a filter, the container), so that no file built
 # the old way is served again.
-ASSEMBLY_VERSION = "1"
+ASSEMBLY_VERSION = "2"  # 2: the M4B brand, its media kind, the true peak checked on the encoded file
 MEDIA_TYPES: dict[BookOutput, str] = {"m4b": "audio/mp4", "chapters": "application/zip"}
 
 
