@@ -26,7 +26,7 @@ class ErrorDetail(BaseModel):
 class ErrorOut(BaseModel):
     """Every error answer's body."""
 
-    error: ErrorDetail
+    error: ErrorDetail = Field(description="What went wrong.")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -49,48 +49,52 @@ _CALLBACK = "POSTed a signed event when this ends: done, failed or cancelled (do
 
 
 class _JobOut(BaseModel):
-    id: str
-    status: JobStatus
-    batch_id: str | None = None
-    line: int | None = None
-    line_id: str | None = None
+    id: str = Field(description="The job's id, for GET /v1/jobs/{id}.")
+    status: JobStatus = Field(
+        description="queued, running, then succeeded, failed, or cancelled (a batch's line cancelled before it ran)."
+    )
+    batch_id: str | None = Field(None, description="The batch the job is a line of; null for a single job.")
+    line: int | None = Field(None, description="Its line number in the batch's script, from 1; null outside a batch.")
+    line_id: str | None = Field(None, description="The caller's id of the line or item, where one was given.")
     chapter: int | None = Field(None, description="A book's chapter the line is in (see the batch's chapters).")
-    parent_id: str | None = None
-    error: str | None = None
-    attempts: int
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    parent_id: str | None = Field(
+        None, description="The job that made this one (a generation whose reply this job speaks); else null."
+    )
+    error: str | None = Field(None, description="Why the job failed or was cancelled; null otherwise.")
+    attempts: int = Field(description="Times a worker has started the job; 0 while it has never run.")
+    created_at: datetime = Field(description="When the job was submitted (UTC).")
+    started_at: datetime | None = Field(None, description="When a worker last started it (UTC); null until then.")
+    finished_at: datetime | None = Field(None, description="When it ended (UTC); null while queued or running.")
 
     model_config = {"from_attributes": True}
 
 
 class SynthesisJobOut(_JobOut):
-    kind: Literal[JobKind.synthesis]
-    input: SynthesisInput
-    result: SynthesisResult | None = None
+    kind: Literal[JobKind.synthesis] = Field(description="synthesis: speaks a line.")
+    input: SynthesisInput = Field(description="What to speak, and how.")
+    result: SynthesisResult | None = Field(None, description="Set once the job has succeeded.")
     audio_url: str | None = Field(None, description="Set once the job has succeeded.")
 
 
 class GenerationJobOut(_JobOut):
-    kind: Literal[JobKind.generation]
-    input: GenerationInput
-    result: GenerationResult | None = None
+    kind: Literal[JobKind.generation] = Field(description="generation: one reply of the chat model.")
+    input: GenerationInput = Field(description="The request, as it was submitted.")
+    result: GenerationResult | None = Field(None, description="The reply; set once the job has succeeded.")
 
 
 class DialectJobOut(_JobOut):
-    kind: Literal[JobKind.dialect]
-    input: DialectInput
-    result: DialectAnswer | None = None
+    kind: Literal[JobKind.dialect] = Field(description="dialect: names the variety a text is in.")
+    input: DialectInput = Field(description="The text to identify and its hints.")
+    result: DialectAnswer | None = Field(None, description="The answer; set once the job has succeeded.")
 
 
 class BookJobOut(_JobOut):
     """The assembly of a finished book's M4B or chapters zip (GET /v1/batches/{id}/audio answers 202
     with it until the file is stored)."""
 
-    kind: Literal[JobKind.book]
-    input: BookInput
-    result: BookResult | None = None
+    kind: Literal[JobKind.book] = Field(description="book: assembles a finished batch's M4B or chapters zip.")
+    input: BookInput = Field(description="The batch to assemble, and into what.")
+    result: BookResult | None = Field(None, description="The stored file; set once the job has succeeded.")
 
 
 # A job as the API shows it; `kind` tells which input and result it holds.
@@ -100,22 +104,27 @@ JobOut = Annotated[AnyJobOut, Field(discriminator="kind")]
 
 class ChapterOut(BaseModel):
     number: int = Field(description="1, 2, ... in reading order: the `chapter` of the lines in it.")
-    title: str
+    title: str = Field(description="The chapter's title, as the book or the script's heading gives it.")
 
 
 class BatchOut(BaseModel):
-    id: str
-    kind: JobKind
-    lines: int
-    options: dict[str, Any]
+    id: str = Field(description="The batch's id, for GET /v1/batches/{id}.")
+    kind: JobKind = Field(description="synthesis: every line is spoken; dialect: every line's variety is named.")
+    lines: int = Field(description="Lines in the script.")
+    options: dict[str, Any] = Field(
+        description="The settings it was submitted with: file name, priority and callback_url; for a synthesis "
+        "batch also voice, format, speed and follow_dialect."
+    )
     counts: dict[str, int] = Field(description="Jobs by status.")
-    done: bool
+    done: bool = Field(description="True once no line is queued or running.")
     status: BatchStatus = Field(
         description="running while a line is queued or running; then cancelled if a line was, failed if one "
         "failed, else succeeded."
     )
-    created_at: datetime
-    audio_url: str | None = None
+    created_at: datetime = Field(description="When the batch was submitted (UTC).")
+    audio_url: str | None = Field(
+        None, description="Where to download the whole script's audio; set once a synthesis batch has succeeded."
+    )
     chapters: list[ChapterOut] = Field(
         default_factory=list, description="A book's chapters (an EPUB, or a script with `# ` headings); else empty."
     )
@@ -136,10 +145,20 @@ class SynthesizeRequest(BaseModel):
     speed: Speed = 1.0
     callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"text": "您好，欢迎致电客服中心，请问有什么可以帮您？", "voice": "cmn", "format": "mp3"}]
+        }
+    }
+
 
 class NormalizeRequest(BaseModel):
     text: JobText = Field(description="A line as it would be sent for synthesis.")
     voice: VoiceName | None = Field(None, description="The voice it would be spoken in (its engine's reading).")
+
+    model_config = {
+        "json_schema_extra": {"examples": [{"text": "您的订单共计¥128.50，预计3月5日送达。", "voice": "cmn"}]}
+    }
 
 
 class NormalizedOut(BaseModel):
@@ -152,20 +171,58 @@ class DialectRequest(DialectText):
 
     callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
 
+    model_config = {
+        "json_schema_extra": {"examples": [{"text": "你在做啥子？莫得事就过来耍嘛。", "context": {"region": "成都"}}]}
+    }
+
 
 class GenerateJobRequest(GenerateRequest):
     """One reply (POST /v1/generate). The callback is the request's, not the job's input."""
 
     callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "input": "我的快递什么时候到？",
+                    "persona": "你是一家快递公司的客服，回答简短、礼貌。",
+                    "history": [
+                        {"role": "user", "content": "你好"},
+                        {"role": "assistant", "content": "您好！请问有什么可以帮您？"},
+                    ],
+                    "max_tokens": 256,
+                    "speak": {"voice": "cmn", "format": "mp3"},
+                }
+            ]
+        }
+    }
+
 
 class DialectBatchRequest(BaseModel):
-    items: list[DialectText] = Field(min_length=1, max_length=MAX_ITEMS)
+    items: list[DialectText] = Field(
+        min_length=1, max_length=MAX_ITEMS, description="The texts to identify, one job each, in order."
+    )
     callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "items": [
+                        {"text": "侬今朝夜里向去啥地方白相？", "id": "call-001"},
+                        {"text": "你食咗飯未呀？", "id": "call-002"},
+                    ]
+                }
+            ]
+        }
+    }
 
 
 class GenerateBatchRequest(BaseModel):
-    items: list[GenerateRequest] = Field(min_length=1, max_length=MAX_ITEMS)
+    items: list[GenerateRequest] = Field(
+        min_length=1, max_length=MAX_ITEMS, description="The replies to generate, one job each, in order."
+    )
     callback_url: CallbackUrl | None = Field(None, description=_CALLBACK)
 
 
@@ -179,10 +236,10 @@ class WebhookSecretOut(BaseModel):
 
 class DeliveryAttemptOut(BaseModel):
     attempt: int = Field(description="1 for the first try.")
-    at: datetime
+    at: datetime = Field(description="When the attempt was made (UTC).")
     status_code: int | None = Field(None, description="What the receiver answered; none if it did not.")
     error: str | None = Field(None, description="Why the attempt failed (a status other than 2xx, a timeout, ...).")
-    duration_ms: float
+    duration_ms: float = Field(description="How long the attempt took, in milliseconds.")
 
     model_config = {"from_attributes": True}
 
@@ -190,15 +247,19 @@ class DeliveryAttemptOut(BaseModel):
 class DeliveryOut(BaseModel):
     id: str = Field(description="The event's id (event_id in its body; X-VoxQueue-Event-Id).")
     event: str = Field(description="batch.finished or job.finished.")
-    url: str
+    url: str = Field(description="The callback_url the event is POSTed to.")
     state: DeliveryState = Field(
         description="waiting (not ended yet), pending (to send or send again), delivered, or failed (given up)."
     )
-    created_at: datetime
-    fired_at: datetime | None = None
-    next_attempt_at: datetime | None = None
-    finished_at: datetime | None = None
-    attempts: list[DeliveryAttemptOut]
+    created_at: datetime = Field(description="When the batch or job was submitted with its callback (UTC).")
+    fired_at: datetime | None = Field(
+        None, description="When the batch or job was seen to have ended (UTC); null while it has not."
+    )
+    next_attempt_at: datetime | None = Field(
+        None, description="When the next try is due (UTC); null when none is planned."
+    )
+    finished_at: datetime | None = Field(None, description="When it was delivered or given up (UTC); null until then.")
+    attempts: list[DeliveryAttemptOut] = Field(description="Every try so far, oldest first.")
 
 
 # --- voice library, snippet precomputation, OpenAI-compatible speech ----------------------
@@ -207,17 +268,17 @@ class DeliveryOut(BaseModel):
 class VoiceOut(BaseModel):
     """A library voice without its clip (GET /v1/voices/{id}/audio serves the clip)."""
 
-    id: str
-    name: str
+    id: str = Field(description="The voice's id; usable as `voice` wherever a voice is asked for.")
+    name: str = Field(description="Its name, unique per tenant; usable as `voice` too.")
     transcript: str = Field(description="Exact words of the reference clip, as the engine reads them.")
-    duration_s: float
-    sample_rate: int
-    dialect: str | None = None
+    duration_s: float = Field(description="Length of the reference clip, in seconds.")
+    sample_rate: int = Field(description="The clip's sample rate, in Hz.")
+    dialect: str | None = Field(None, description="The variety spoken in the clip, e.g. 四川话; null if not given.")
     seed: int = Field(description="Fixed at creation: the same line sounds the same every time.")
-    temperature: float
-    top_p: float
-    reference_sha256: str
-    created_at: datetime
+    temperature: float = Field(description="The cloning engine's sampling temperature for this voice, fixed.")
+    top_p: float = Field(description="The cloning engine's nucleus sampling cutoff for this voice, fixed.")
+    reference_sha256: str = Field(description="SHA-256 of the stored clip (FLAC), in hex: tells one clip from another.")
+    created_at: datetime = Field(description="When the voice was added (UTC).")
 
 
 class PrecomputeRequest(BaseModel):
@@ -225,19 +286,27 @@ class PrecomputeRequest(BaseModel):
     voice: VoiceName | None = Field(None, description="Built-in voice or library voice id/name.")
     speed: Speed = 1.0
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"phrases": ["您好，请问有什么可以帮您？", "请稍候，正在为您转接。"], "voice": "cmn"}]
+        }
+    }
+
 
 class PrecomputedPhrase(BaseModel):
     text: str = Field(description="The phrase as it is spoken (normalised).")
-    job_id: str
-    status: JobStatus
+    job_id: str = Field(description="The synthesis job that speaks it (GET /v1/jobs/{id}).")
+    status: JobStatus = Field(description="succeeded when it was cached already, else queued.")
     cached: bool = Field(description="Already in the cache: answered without the queue.")
 
 
 class PrecomputeOut(BaseModel):
-    voice: str | None
-    cached: int
-    queued: int
-    phrases: list[PrecomputedPhrase]
+    voice: str | None = Field(description="The voice as asked for; null: the engine's default.")
+    cached: int = Field(description="Phrases that were in the cache already.")
+    queued: int = Field(description="Phrases queued to be spoken.")
+    phrases: list[PrecomputedPhrase] = Field(
+        description="One per distinct phrase, in the order sent; two spellings that are spoken alike count once."
+    )
 
 
 class DeletePhrasesRequest(PrecomputeRequest):
@@ -254,10 +323,10 @@ class DeletedPhrase(BaseModel):
 
 
 class DeletedPhrasesOut(BaseModel):
-    voice: str | None
+    voice: str | None = Field(description="The voice as asked for; null: the engine's default.")
     deleted: int = Field(description="Phrases that were precomputed and are kept no longer.")
     freed: int = Field(description="Of those, phrases whose audio was deleted now.")
-    phrases: list[DeletedPhrase]
+    phrases: list[DeletedPhrase] = Field(description="One per distinct phrase, in the order sent.")
 
 
 # --- pronunciation lexicon ----------------------------------------------------------------
@@ -280,7 +349,7 @@ class LexiconIn(BaseModel):
 class LexiconOut(BaseModel):
     entries: dict[str, str] = Field(description="As stored: cleaned, pinyin as syllables with one space between.")
     version: str | None = Field(description="sha256 of the entries; None: the tenant has no lexicon.")
-    updated_at: datetime | None = None
+    updated_at: datetime | None = Field(None, description="When it was last replaced (UTC); null: no lexicon.")
 
 
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm", TelephonyFormat]
@@ -296,9 +365,21 @@ class SpeechRequest(BaseModel):
         "voices for them (VOXQ_OPENAI_VOICES, else VOXQ_OPENAI_VOICE, else the engine's default).",
         examples=["alloy", "cmn"],
     )
-    response_format: SpeechFormat = "mp3"
+    response_format: SpeechFormat = Field(
+        "mp3",
+        description="Audio format of the answer; the last four are telephone audio, G.711 μ-law or A-law at 8 kHz, "
+        "in a WAV file or as bare bytes. pcm is raw 24 kHz 16-bit little-endian mono.",
+    )
     speed: Speed = 1.0
     instructions: str | None = Field(None, description="Accepted and ignored: no engine here takes style prompts.")
     stream_format: Literal["audio"] | None = Field(
         None, description="'audio': each sentence's audio as soon as it is spoken (wav with an open length, or pcm)."
     )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"model": "tts-1", "input": "您好，请问有什么可以帮您？", "voice": "alloy", "response_format": "mp3"}
+            ]
+        }
+    }

@@ -43,7 +43,15 @@ async function guarded(button, work) {
 const PAGES = ["sign-in", "batches", "batch", "upload", "say", "voices", "lexicon", "usage"];
 
 function show(page) {
-  for (const name of PAGES) $(`${name}-page`).hidden = name !== page;
+  for (const name of PAGES) {
+    const section = $(`${name}-page`);
+    section.hidden = name !== page;
+    // A page out of sight keeps no test ids: "batch-status" names the one the user sees.
+    for (const el of section.querySelectorAll("[data-testid], [data-hidden-testid]")) {
+      if (section.hidden && el.dataset.testid) { el.dataset.hiddenTestid = el.dataset.testid; delete el.dataset.testid; }
+      if (!section.hidden && el.dataset.hiddenTestid) { el.dataset.testid = el.dataset.hiddenTestid; delete el.dataset.hiddenTestid; }
+    }
+  }
   $("nav").hidden = page === "sign-in";
 }
 

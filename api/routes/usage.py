@@ -19,8 +19,8 @@ class QuotaOut(BaseModel):
 
 
 class UsageOut(BaseModel):
-    tenant: str
-    quotas: list[QuotaOut]
+    tenant: str = Field(description="The tenant's name.")
+    quotas: list[QuotaOut] = Field(description="Each daily quota: what it counts, today's use and the limit.")
     rate_limit_per_min: int | None = Field(description="Submissions per API key per minute; null: none.")
     weight: float = Field(description="The tenant's share of the workers against other tenants' (1: equal).")
 

@@ -17,7 +17,16 @@ from shared.books.exports import to_bytes
 from shared.config import get_settings
 from shared.jobs.contracts import AudioFormat
 from shared.models import Voice
-from shared.voices.library import MAX_SEED, ClipLimits, NewVoice, check_room, create_voice, list_voices
+from shared.voices.library import (
+    DEFAULT_TEMPERATURE,
+    DEFAULT_TOP_P,
+    MAX_SEED,
+    ClipLimits,
+    NewVoice,
+    check_room,
+    create_voice,
+    list_voices,
+)
 
 router = APIRouter(prefix="/v1/voices", tags=["voices"])
 
@@ -36,8 +45,24 @@ async def create(
     name: Annotated[str | None, Form(description="Unique per tenant; default: generated.")] = None,
     dialect: Annotated[str | None, Form(description="Variety spoken in the clip, e.g. 四川话.")] = None,
     seed: Annotated[int | None, Form(ge=0, le=MAX_SEED, description="Default: chosen now, then fixed.")] = None,
-    temperature: Annotated[float | None, Form(ge=0.1, le=1.0)] = None,
-    top_p: Annotated[float | None, Form(ge=0.1, le=1.0)] = None,
+    temperature: Annotated[
+        float | None,
+        Form(
+            ge=0.1,
+            le=1.0,
+            description=f"Sampling temperature, fixed for the voice: lower is steadier, higher more varied. "
+            f"Default: {DEFAULT_TEMPERATURE:g}.",
+        ),
+    ] = None,
+    top_p: Annotated[
+        float | None,
+        Form(
+            ge=0.1,
+            le=1.0,
+            description=f"Nucleus sampling cutoff, fixed for the voice: lower keeps to the likeliest sounds. "
+            f"Default: {DEFAULT_TOP_P:g}.",
+        ),
+    ] = None,
 ) -> VoiceOut:
     """Add a voice to the library: a reference clip and its exact transcript, for cloning."""
     await run_in_threadpool(check_room, session, tenant, get_settings().max_voices_per_tenant)

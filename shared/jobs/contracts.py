@@ -41,11 +41,11 @@ class SynthesisInput(BaseModel):
     """A synthesis job's input: its line as written (cleaned; what its captions show), and what
     the engine is given when that differs (numbers as words, the tenant's lexicon applied)."""
 
-    text: str
+    text: str = Field(description="The line as written, cleaned; what its captions show.")
     spoken: str | None = Field(None, description="What the engine is given, where it differs from text.")
     voice: str | None = Field(None, description="The voice asked for; None: the engine's default.")
-    speed: float = 1.0
-    format: AudioFormat = "wav"
+    speed: float = Field(1.0, description="Speaking rate, 1.0 = normal.")
+    format: AudioFormat = Field("wav", description="Format of the job's audio (GET /v1/jobs/{id}/audio).")
     dialect: DialectLabel | None = Field(None, description="Set when the line's dialect chose its voice.")
 
 
@@ -67,8 +67,8 @@ class SynthesisResult(BaseModel):
 
 
 class ChatTurn(BaseModel):
-    role: Literal["user", "assistant"]
-    content: PromptText
+    role: Literal["user", "assistant"] = Field(description="Who said it: the user, or the model (assistant).")
+    content: PromptText = Field(description="What was said.")
 
 
 class SpeakOptions(BaseModel):
@@ -88,8 +88,16 @@ class GenerateRequest(BaseModel):
     thinking: bool = Field(
         False, description="Reason before answering; the reasoning is kept apart in result.reasoning."
     )
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    temperature: float = Field(
+        0.7, ge=0.0, le=2.0, description="Sampling temperature: near 0 gives the likeliest reply, higher more varied."
+    )
+    top_p: float = Field(
+        0.95,
+        gt=0.0,
+        le=1.0,
+        description="Nucleus sampling: draw only from the likeliest tokens that together hold this probability; "
+        "1 considers all.",
+    )
     max_tokens: int = Field(512, ge=1, le=32_768, description="Tokens of reasoning and reply together.")
     speak: SpeakOptions | None = Field(None, description="Also speak the reply (a child job, linked by parent_id).")
     stream: bool = Field(
@@ -106,16 +114,18 @@ GenerationInput = GenerateRequest
 
 
 class TokenUsage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int = Field(description="Tokens the model read: persona, history and the new message.")
+    completion_tokens: int = Field(description="Tokens the model wrote: reasoning and reply together.")
 
 
 class GenerationResult(BaseModel):
     text: str = Field(description="The reply.")
     reasoning: str | None = Field(None, description="The model's thinking, when thinking was on.")
     finish_reason: str | None = Field(None, description="stop, length, ...")
-    usage: TokenUsage | None = None
-    model: str
+    usage: TokenUsage | None = Field(
+        None, description="Tokens read and written; null when the engine gave no count for this reply alone."
+    )
+    model: str = Field(description="The model that wrote the reply.")
     speech_job_id: str | None = Field(None, description="The synthesis job speaking the reply (with speak).")
     speech_job_ids: list[str] | None = Field(
         None, description="With speak and stream: the synthesis jobs speaking the reply, one per sentence, in order."
@@ -126,35 +136,44 @@ class GenerationResult(BaseModel):
 class DialectInput(BaseModel):
     """A dialect job's input: the cleaned text and the caller's hints."""
 
-    text: str
-    context: dict[str, str] = Field(default_factory=dict)
+    text: str = Field(description="The text to identify, cleaned.")
+    context: dict[str, str] = Field(default_factory=dict, description="The caller's hints, as they were sent.")
 
 
 class DialectEvidence(BaseModel):
     """One marker that fired; ``start``/``end`` index the simplified text."""
 
-    marker: str
-    matched: str
-    label: DialectLabel
-    weight: float
-    start: int
-    end: int
+    marker: str = Field(description="The marker as the detector lists it: a word or a pattern.")
+    matched: str = Field(description="The text it matched.")
+    label: DialectLabel = Field(description="The variety the marker is evidence for.")
+    weight: float = Field(
+        description="How strongly it points to that variety: about 3 for a marker only it writes, 1 or less for "
+        "supporting evidence."
+    )
+    start: int = Field(
+        description="Where the match starts: a character offset from 0 into the text in simplified characters."
+    )
+    end: int = Field(description="Where the match ends: the offset just after its last character.")
 
 
 class DialectAnswer(BaseModel):
     """A dialect job's result: the label, how sure, which source decided, and the evidence."""
 
-    label: DialectLabel
-    confidence: float = Field(ge=0.0, le=1.0)
-    decided_by: Literal["cpu", "llm", "agree"]
-    reason: str
-    evidence: list[DialectEvidence]
+    label: DialectLabel = Field(description="The variety the text is written in.")
+    confidence: float = Field(ge=0.0, le=1.0, description="How sure, as a probability from 0 to 1.")
+    decided_by: Literal["cpu", "llm", "agree"] = Field(
+        description="cpu: the marker detector decided; llm: the language model did; agree: both said the same."
+    )
+    reason: str = Field(description="Why this label, in one sentence.")
+    evidence: list[DialectEvidence] = Field(description="The dialect markers found in the text, in text order.")
     scores: dict[str, float] = Field(description="The CPU detector's probability per label.")
     cpu_label: DialectLabel | None = Field(None, description="With an LLM: what the CPU detector said.")
     llm_label: str | None = Field(None, description="With an LLM: what the model said.")
     llm_error: str | None = Field(None, description="With an LLM: why the model gave no answer.")
-    usage: TokenUsage | None = None
-    model: str | None = None
+    usage: TokenUsage | None = Field(
+        None, description="The LLM's tokens; null when no LLM was asked, or it gave no count for this text alone."
+    )
+    model: str | None = Field(None, description="The LLM that was asked; null when the CPU detector answered alone.")
 
 
 BookOutput = Literal["m4b", "chapters"]
@@ -164,8 +183,8 @@ class BookInput(BaseModel):
     """A book job's input: the finished batch to assemble and the stored file to fill
     (shared/books/files.py)."""
 
-    file_id: str
-    batch_id: str
+    file_id: str = Field(description="The stored file this job builds (see result.file_id).")
+    batch_id: str = Field(description="The finished batch whose audio it assembles.")
     output: BookOutput = Field(description="m4b: one AAC file with chapters and cover; chapters: a zip of them.")
     format: str = Field(description="aac for an M4B; the chapter files' audio format.")
 
@@ -173,8 +192,8 @@ class BookInput(BaseModel):
 class BookResult(BaseModel):
     file_id: str = Field(description="The stored file, served by GET /v1/batches/{id}/audio with the same output.")
     size: int = Field(description="Bytes of the file.")
-    duration_s: float = Field(description="Length of the book's audio.")
-    chapters: int
+    duration_s: float = Field(description="Length of the book's audio, in seconds.")
+    chapters: int = Field(description="Chapters in the file.")
 
 
 JobInput = SynthesisInput | GenerationInput | DialectInput | BookInput

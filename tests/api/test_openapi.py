@@ -4,8 +4,18 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from api.main import app
+from api.schemas import (
+    DialectBatchRequest,
+    DialectRequest,
+    GenerateJobRequest,
+    NormalizeRequest,
+    PrecomputeRequest,
+    SpeechRequest,
+    SynthesizeRequest,
+)
 from shared.config import get_settings
 
 
@@ -22,6 +32,41 @@ def test_every_route_is_described(spec: dict[str, Any]) -> None:
         if not op.get("description")
     ]
     assert undescribed == []
+
+
+# FastAPI's own models, worded by FastAPI.
+_FASTAPI_SCHEMAS = {"HTTPValidationError", "ValidationError"}
+_REQUEST_BODIES: list[type[BaseModel]] = [
+    SynthesizeRequest,
+    SpeechRequest,
+    DialectRequest,
+    GenerateJobRequest,
+    PrecomputeRequest,
+    NormalizeRequest,
+    DialectBatchRequest,
+]
+
+
+def test_every_schema_field_is_described(spec: dict[str, Any]) -> None:
+    undescribed = [
+        f"{name}.{field}"
+        for name, schema in spec["components"]["schemas"].items()
+        if name not in _FASTAPI_SCHEMAS
+        for field, prop in schema.get("properties", {}).items()
+        if not prop.get("description", "").strip()
+    ]
+    assert undescribed == []
+
+
+@pytest.mark.parametrize("body", _REQUEST_BODIES, ids=lambda body: body.__name__)
+def test_the_main_request_bodies_have_an_example_the_api_accepts(spec: dict[str, Any], body: type[BaseModel]) -> None:
+    schema = spec["components"]["schemas"][body.__name__]
+    examples = schema.get("examples", [])
+    field_examples = [field for field, prop in schema["properties"].items() if prop.get("examples")]
+
+    assert examples or field_examples, f"{body.__name__} has no example"
+    for example in examples:
+        body.model_validate(example)
 
 
 def test_a_job_shows_the_input_and_result_of_its_kind(spec: dict[str, Any]) -> None:

@@ -130,6 +130,7 @@ def test_title_author_and_warnings_reach_the_batch(client: TestClient) -> None:
     r = client.post("/v1/batches", files=script, data={"title": "边城", "author": "沈从文"})
     assert r.status_code == 202, r.text
     assert r.json()["options"]["book"] == {"title": "边城", "author": "沈从文"} and r.json()["warnings"] == []
+    first = r.json()["id"]
 
     book = epub2([("zh.xhtml", xhtml("<p>第一章的中文。</p>")), ("ar.xhtml", xhtml("<p>مرحبا</p>", lang="ar"))])
     r = client.post("/v1/batches", files={"file": ("book.epub", book)}, data={"author": "别人"})
@@ -138,5 +139,7 @@ def test_title_author_and_warnings_reach_the_batch(client: TestClient) -> None:
     assert r.json()["lines"] == 1 and "'ar' left out" in r.json()["warnings"][0]
     assert [c["title"] for c in r.json()["chapters"]] == ["章1"]
 
+    for batch_id in (r.json()["id"], first):  # no dispatcher runs here: leave no line waiting
+        assert client.post(f"/v1/batches/{batch_id}/cancel").status_code == 200
     bad = client.post("/v1/batches", files=script, data={"title": "line\nbreak"})
     assert bad.status_code in (400, 422) and "title" in bad.text
