@@ -1,8 +1,6 @@
-import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -54,19 +52,36 @@ def test_every_call_speaks_as_a_fresh_process_would() -> None:
         assert_close_to(engine.synthesize(text, VoiceSpec(name=voice, speed=speed)), fresh(text, voice, speed))
 
 
-MANDARIN_LINES = Path(__file__).parents[2] / "data" / "mandarin-dev.tsv"
+# Mandarin as books and call centres write it: numbers, money, times, erhua (这儿, 一点儿), 儿 as a
+# syllable (女儿), quotes, traditional characters. bench/espeak_mandarin.py counts the dev set's.
+MANDARIN_LINES = [
+    "你好，我的电话是一三八。",
+    "今天晚上我们在哪儿吃饭？",
+    "请稍等一会儿，马上就好。",
+    "这本书一共有三百二十页。",
+    "会议在2024年3月5日10:30开始。",
+    "门票¥12.50，学生半价。",
+    "他说：“不要着急，慢慢来。”",
+    "我女儿今年上小学了。",
+    "那兒有一家很老的茶館。",
+    "火车晚点了二十分钟。",
+    "气温零下5℃，路上很滑。",
+    "请拨打400-800-1234联系客服。",
+    "你的订单号是1234567890。",
+    "窗外下起了小雨，街上的人越来越少。",
+    "这件衣服有点儿大，能换小一号吗？",
+    "涨幅达到了12.5%。",
+    "婴儿在摇篮里睡着了。",
+]
 
 
 def test_the_mandarin_voice_reads_mandarin_not_english() -> None:
-    """Every Mandarin line of the dialect dev set (tests/data/mandarin-dev.tsv), as the engine is given it: espeak-ng switches
-    to English ("(en)" in its phonemes) only on lines with Latin letters (Tom, Mary, "e")."""
+    """As the engine is given them (normalised, erhua left out), no line without Latin letters
+    makes espeak-ng switch to English ("(en)" in its phonemes); Debian's 1.51 did on every one."""
     engine = EspeakEngine()
-    rows = MANDARIN_LINES.read_text(encoding="utf-8").splitlines()[2:]  # a comment, then the header
-    lines = [row.split("\t")[0] for row in rows]
-    assert len(lines) >= 100
-    switched = [text for text in lines if "(en)" in engine.phonemes(speech_text(text, engine="espeak"))]
-    assert [text for text in switched if not re.search("[A-Za-z]", text)] == []
-    assert len(switched) <= 5, switched
+    switched = [text for text in MANDARIN_LINES if "(en)" in engine.phonemes(speech_text(text, engine="espeak"))]
+    assert switched == []
+    assert "(en)" in engine.phonemes("我用iPhone打电话")  # real Latin words still switch, as they should
     assert "(en)" not in engine.phonemes("你好，我的电话是一三八")
 
 
