@@ -26,6 +26,6 @@ def normalize(body: NormalizeRequest, session: SessionDep, tenant: TenantDep) ->
     settings = get_settings()
     engine = settings.tts_engine
     resolve_voice(session, tenant, body.voice, engine)  # an unknown voice is refused here too
-    spoken = synthesis.speech_text(synthesis.cleaned(body.text), matcher(session, tenant), engine)
+    spoken = synthesis.spoken_form(synthesis.cleaned(body.text), matcher(session, tenant), engine)
     chunks = [c for c in split_sentences(spoken, settings.max_chunk_chars) if any(ch.isalnum() for ch in c)]
     return NormalizedOut(spoken_text=spoken, chunks=chunks)

@@ -44,7 +44,12 @@ def engine_model(settings: Settings) -> str:
     checkpoint, or the espeak-ng build (the wheel's version, or the library named instead)."""
     if settings.tts_engine == "fish_speech":
         return settings.fish_speech_model
-    return settings.espeak_library or f"espeakng-loader {version('espeakng-loader')}"
+    return settings.espeak_library or _ESPEAK_WHEEL
+
+
+# Read once: looking a package's version up reads its metadata from disk, and every submission
+# keys its lines.
+_ESPEAK_WHEEL = f"espeakng-loader {version('espeakng-loader')}"
 
 
 def cleaned(text: str, field: str = "text") -> str:
